@@ -1,0 +1,156 @@
+#include "app/app.h"
+
+#include <signal.h>
+
+#include <thread>
+
+#include "config/loader.h"
+#include "util/log.h"
+
+namespace dora {
+
+Config LoadEffectiveConfig(const Flags& flags, ConfigErrors* errors) {
+  Config config = flags.config_file.empty() ? Config{} : LoadConfigFile(flags.config_file, errors);
+  ApplyFlags(flags, &config);
+  if (errors->empty()) ValidateConfig(config, errors);
+  if (!flags.config_file.empty()) {
+    // Validation messages name key paths; prefix them with the file for context.
+    for (auto& e : errors->errors) {
+      if (e.rfind(flags.config_file, 0) != 0) e = flags.config_file + ": " + e;
+    }
+  }
+  return config;
+}
+
+App::App(Config config, Flags flags) : config_(std::move(config)), flags_(std::move(flags)) {}
+
+App::~App() {
+  if (http_) http_->Stop();
+  StopCollectors();
+}
+
+void App::BlockSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+Status App::StartCollectors() {
+  std::lock_guard<std::mutex> lock(mu_);
+  deps_ = CollectorDeps{};
+  deps_.self = &self_;
+  auto collectors = BuildCollectors(config_, &deps_);
+  if (!collectors.ok()) return collectors.status();
+  runner_ = std::make_unique<CollectorRunner>(std::move(collectors.value()), &store_, &self_, config_.retry);
+  runner_->Start();
+  return Status::Ok();
+}
+
+void App::StopCollectors() {
+  std::unique_ptr<CollectorRunner> runner;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    runner = std::move(runner_);
+  }
+  if (runner) runner->Stop();
+  runner.reset();
+  std::lock_guard<std::mutex> lock(mu_);
+  deps_ = CollectorDeps{};  // the Kafka client goes last
+}
+
+std::string App::RenderMetrics() const { return self_.Render() + store_.Render(); }
+
+int App::RunOnce(std::string* out) {
+  deps_.self = &self_;
+  auto collectors = BuildCollectors(config_, &deps_);
+  if (!collectors.ok()) {
+    GetLogger("app")->error("{}", collectors.status().message);
+    return 1;
+  }
+  CollectorRunner runner(std::move(collectors.value()), &store_, &self_, config_.retry);
+  bool ok = runner.RunOnce();
+  *out = RenderMetrics();
+  return ok ? 0 : 1;
+}
+
+bool App::Reload() {
+  auto log = GetLogger("app");
+  ConfigErrors errors;
+  Config next = LoadEffectiveConfig(flags_, &errors);
+  if (!errors.empty()) {
+    for (const auto& e : errors.errors) log->error("reload rejected: {}", e);
+    log->error("configuration reload failed; keeping the previous configuration");
+    self_.RecordReload(false);
+    return false;
+  }
+  if (next.web.listen_address != config_.web.listen_address ||
+      next.web.telemetry_path != config_.web.telemetry_path)
+    log->warn("web.listen_address and web.telemetry_path changes need a restart; keeping the current ones");
+  next.web.listen_address = config_.web.listen_address;
+  next.web.telemetry_path = config_.web.telemetry_path;
+  SetupLogging(next.log.level, next.log.format);
+  StopCollectors();
+  config_ = std::move(next);
+  store_.Clear();
+  Status s = StartCollectors();
+  if (!s.ok) {
+    log->error("configuration reload failed: {}", s.message);
+    self_.RecordReload(false);
+    return false;
+  }
+  self_.RecordReload(true);
+  log->info("configuration reloaded");
+  return true;
+}
+
+int App::Run() {
+  auto log = GetLogger("app");
+  HttpHandlers handlers;
+  handlers.metrics = [this] { return RenderMetrics(); };
+  handlers.ready = [this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    return runner_ && runner_->AllRanOnce();
+  };
+  http_ = std::make_unique<HttpServer>(config_.web, handlers);
+  if (Status s = http_->Bind(); !s.ok) {
+    log->error("{}", s.message);
+    return 1;
+  }
+  if (Status s = StartCollectors(); !s.ok) {
+    log->error("{}", s.message);
+    return 1;
+  }
+  std::atomic<bool> http_failed{false};
+  std::thread http_thread([&] {
+    if (!http_->Serve() && !stop_requested_.load()) http_failed.store(true);
+  });
+  log->info("listening on {}:{} (metrics at {})", http_->host(), http_->port(), config_.web.telemetry_path);
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  while (!stop_requested_.load() && !http_failed.load()) {
+    timespec ts{0, 200 * 1000 * 1000};
+    int sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig == SIGHUP) {
+      log->info("SIGHUP: reloading configuration");
+      Reload();
+    } else if (sig == SIGINT || sig == SIGTERM) {
+      log->info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      break;
+    }
+  }
+  http_->Stop();
+  http_thread.join();
+  StopCollectors();
+  log->info("stopped");
+  return http_failed.load() ? 1 : 0;
+}
+
+}  // namespace dora

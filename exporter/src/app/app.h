@@ -1,0 +1,60 @@
+#pragma once
+// App owns the collectors runner and the HTTP server, handles signals
+// (SIGTERM/SIGINT: graceful stop; SIGHUP: reload) and the shutdown order:
+// HTTP first (no new scrapes), then collectors, then the Kafka client.
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "app/flags.h"
+#include "collectors/registry.h"
+#include "collectors/runner.h"
+#include "config/config.h"
+#include "config/loader.h"
+#include "http/server.h"
+#include "metrics/self_metrics.h"
+#include "metrics/snapshot_store.h"
+
+namespace dora {
+
+// Loads the config file named by the flags (or the defaults), applies flag
+// overrides and validates. Errors are complete and printable.
+Config LoadEffectiveConfig(const Flags& flags, ConfigErrors* errors);
+
+class App {
+ public:
+  App(Config config, Flags flags);
+  ~App();
+
+  // Serves until SIGTERM/SIGINT or RequestStop(). Signals must be blocked in
+  // every thread by the caller (BlockSignals) before any thread is created.
+  // Returns the process exit code (0 clean, 1 runtime failure such as a busy port).
+  int Run();
+  // Runs every collector once and writes the exposition text to `out`.
+  // Returns 0 when all collectors succeeded, 1 otherwise.
+  int RunOnce(std::string* out);
+  void RequestStop() { stop_requested_.store(true); }
+  // Re-reads the config (as SIGHUP does). Returns true if the new one applied.
+  bool Reload();
+  std::string RenderMetrics() const;
+  int port() const { return http_ ? http_->port() : 0; }
+
+  static void BlockSignals();
+
+ private:
+  Status StartCollectors();
+  void StopCollectors();
+
+  Config config_;
+  Flags flags_;
+  SelfMetrics self_;
+  SnapshotStore store_;
+  std::mutex mu_;  // guards runner_/deps_ against a concurrent reload
+  CollectorDeps deps_;
+  std::unique_ptr<CollectorRunner> runner_;
+  std::unique_ptr<HttpServer> http_;
+  std::atomic<bool> stop_requested_{false};
+};
+
+}  // namespace dora

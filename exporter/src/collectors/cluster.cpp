@@ -1,0 +1,248 @@
+#include "collectors/cluster.h"
+
+#include <algorithm>
+
+#include "util/log.h"
+
+namespace dora {
+namespace {
+
+int MinIsr(const ClusterView& view, const std::string& topic) {
+  auto it = view.topic_configs.find(topic);
+  if (it == view.topic_configs.end()) return -1;
+  auto v = it->second.find("min.insync.replicas");
+  if (v == it->second.end()) return -1;
+  try {
+    return std::stoi(v->second);
+  } catch (...) {
+    return -1;
+  }
+}
+
+std::string ConfigOr(const ClusterView& view, const std::string& topic, const std::string& key) {
+  auto it = view.topic_configs.find(topic);
+  if (it == view.topic_configs.end()) return "";
+  auto v = it->second.find(key);
+  return v == it->second.end() ? "" : v->second;
+}
+
+}  // namespace
+
+void RenderClusterView(const ClusterView& view, std::chrono::steady_clock::time_point now,
+                       ClusterHealthState* state, MetricsBuilder& out) {
+  const auto& md = view.metadata;
+  using MT = MetricType;
+  auto brokers = out.Family("kafka_brokers", "Number of brokers in the cluster metadata.", MT::kGauge);
+  auto broker_info = out.Family("kafka_broker_info", "Broker id, address and rack; always 1.", MT::kGauge);
+  auto controller = out.Family("kafka_cluster_controller_id",
+                               "Broker id of the active controller (-1 if unknown).", MT::kGauge);
+  auto partitions = out.Family("kafka_topic_partitions", "Number of partitions of the topic.", MT::kGauge);
+  auto leader =
+      out.Family("kafka_topic_partition_leader", "Leader broker id of the partition (-1: none).", MT::kGauge);
+  auto replicas =
+      out.Family("kafka_topic_partition_replicas", "Number of replicas of the partition.", MT::kGauge);
+  auto isr = out.Family("kafka_topic_partition_in_sync_replica",
+                        "Number of in-sync replicas of the partition.", MT::kGauge);
+  auto preferred = out.Family("kafka_topic_partition_leader_is_preferred",
+                              "1 if the partition is led by its preferred (first) replica.", MT::kGauge);
+  auto urp = out.Family("kafka_topic_partition_under_replicated_partition",
+                        "1 if the partition has fewer in-sync replicas than replicas.", MT::kGauge);
+  auto offline = out.Family("kafka_topic_partition_offline", "1 if the partition has no leader.", MT::kGauge);
+  auto atmin = out.Family("kafka_cluster_partition_atminisr",
+                          "1 if the in-sync replica count equals min.insync.replicas (at risk).", MT::kGauge);
+  auto undermin = out.Family(
+      "kafka_cluster_partition_underminisr",
+      "1 if the in-sync replica count is below min.insync.replicas (acks=all producers fail).", MT::kGauge);
+  auto urp_duration = out.Family("kafka_topic_partition_under_replicated_duration_seconds",
+                                 "How long the partition has been under-replicated, as seen across polls "
+                                 "(0 when fully replicated).",
+                                 MT::kGauge);
+  auto t_urp = out.Family("kafka_topic_under_replicated_partitions",
+                          "Under-replicated partitions of the topic.", MT::kGauge);
+  auto t_off =
+      out.Family("kafka_topic_offline_partitions", "Partitions of the topic without a leader.", MT::kGauge);
+  auto t_at = out.Family("kafka_topic_at_min_isr_partitions",
+                         "Partitions of the topic at min.insync.replicas.", MT::kGauge);
+  auto t_under = out.Family("kafka_topic_under_min_isr_partitions",
+                            "Partitions of the topic below min.insync.replicas.", MT::kGauge);
+  auto c_urp = out.Family("kafka_cluster_under_replicated_partitions",
+                          "Under-replicated partitions in the cluster.", MT::kGauge);
+  auto c_off = out.Family("kafka_cluster_offline_partitions", "Partitions without a leader in the cluster.",
+                          MT::kGauge);
+  auto c_at = out.Family("kafka_cluster_at_min_isr_partitions",
+                         "Partitions at min.insync.replicas in the cluster.", MT::kGauge);
+  auto c_under = out.Family("kafka_cluster_under_min_isr_partitions",
+                            "Partitions below min.insync.replicas in the cluster.", MT::kGauge);
+  auto b_leaders = out.Family("kafka_broker_leader_partitions", "Partitions led by the broker.", MT::kGauge);
+  auto b_imbalance =
+      out.Family("kafka_broker_preferred_leader_imbalance",
+                 "Partitions whose preferred leader is this broker but which are led elsewhere.", MT::kGauge);
+  auto info = out.Family("kafka_topic_info",
+                         "Topic layout and key configs (partitions, replication factor, cleanup.policy, "
+                         "retention.ms, min.insync.replicas); always 1.",
+                         MT::kGauge);
+  auto shrinks =
+      out.Family("kafka_cluster_isr_shrinks_total",
+                 "In-sync replicas lost across all partitions, as seen between polls.", MT::kCounter);
+  auto expands =
+      out.Family("kafka_cluster_isr_expands_total",
+                 "In-sync replicas regained across all partitions, as seen between polls.", MT::kCounter);
+
+  out.Add(brokers, {}, static_cast<double>(md.brokers.size()));
+  out.Add(controller, {}, md.controller_id);
+  std::map<int32_t, int> leads, imbalance;
+  for (const auto& b : md.brokers) {
+    std::string id = std::to_string(b.id);
+    auto rack = view.broker_racks.find(b.id);
+    out.Add(
+        broker_info,
+        {{"id", id}, {"address", b.address()}, {"rack", rack == view.broker_racks.end() ? "" : rack->second}},
+        1);
+    leads[b.id] = 0;
+    imbalance[b.id] = 0;
+  }
+
+  int c_urp_n = 0, c_off_n = 0, c_at_n = 0, c_under_n = 0;
+  std::map<TopicPartition, ClusterHealthState::PartitionMemory> next;
+  std::string pbuf;
+  for (const auto& t : md.topics) {
+    if (t.error != 0 && t.partitions.empty()) continue;
+    const std::string& topic = t.name;
+    int min_isr = MinIsr(view, topic);
+    out.Add(partitions, {{"topic", topic}}, static_cast<double>(t.partitions.size()));
+    int t_urp_n = 0, t_off_n = 0, t_at_n = 0, t_under_n = 0;
+    size_t rf = 0;
+    for (const auto& p : t.partitions) {
+      pbuf = std::to_string(p.id);
+      std::initializer_list<Label> labels = {{"topic", topic}, {"partition", pbuf}};
+      rf = std::max(rf, p.replicas.size());
+      bool is_offline = p.leader < 0;
+      bool is_urp = p.isr.size() < p.replicas.size();
+      bool is_preferred = !p.replicas.empty() && p.leader == p.replicas.front();
+      out.Add(leader, labels, p.leader);
+      out.Add(replicas, labels, static_cast<double>(p.replicas.size()));
+      out.Add(isr, labels, static_cast<double>(p.isr.size()));
+      out.Add(preferred, labels, is_preferred ? 1 : 0);
+      out.Add(urp, labels, is_urp ? 1 : 0);
+      out.Add(offline, labels, is_offline ? 1 : 0);
+      if (min_isr > 0) {
+        bool at = static_cast<int>(p.isr.size()) == min_isr;
+        bool under = static_cast<int>(p.isr.size()) < min_isr;
+        out.Add(atmin, labels, at ? 1 : 0);
+        out.Add(undermin, labels, under ? 1 : 0);
+        t_at_n += at;
+        t_under_n += under;
+      }
+      t_urp_n += is_urp;
+      t_off_n += is_offline;
+      if (p.leader >= 0) leads[p.leader]++;
+      if (!p.replicas.empty() && !is_preferred) imbalance[p.replicas.front()]++;
+
+      TopicPartition tp{topic, p.id};
+      ClusterHealthState::PartitionMemory mem;
+      mem.isr_size = p.isr.size();
+      mem.under_replicated = is_urp;
+      auto prev = state->partitions.find(tp);
+      if (prev != state->partitions.end()) {
+        if (mem.isr_size < prev->second.isr_size) state->isr_shrinks += prev->second.isr_size - mem.isr_size;
+        if (mem.isr_size > prev->second.isr_size) state->isr_expands += mem.isr_size - prev->second.isr_size;
+        mem.under_since = prev->second.under_replicated ? prev->second.under_since : now;
+      } else {
+        mem.under_since = now;
+      }
+      double urp_seconds = is_urp ? std::chrono::duration<double>(now - mem.under_since).count() : 0.0;
+      out.Add(urp_duration, labels, urp_seconds);
+      next[tp] = mem;
+    }
+    out.Add(t_urp, {{"topic", topic}}, t_urp_n);
+    out.Add(t_off, {{"topic", topic}}, t_off_n);
+    if (min_isr > 0) {
+      out.Add(t_at, {{"topic", topic}}, t_at_n);
+      out.Add(t_under, {{"topic", topic}}, t_under_n);
+    }
+    c_urp_n += t_urp_n;
+    c_off_n += t_off_n;
+    c_at_n += t_at_n;
+    c_under_n += t_under_n;
+    std::string parts = std::to_string(t.partitions.size());
+    std::string rfs = std::to_string(rf);
+    std::string cleanup = ConfigOr(view, topic, "cleanup.policy");
+    std::string retention = ConfigOr(view, topic, "retention.ms");
+    std::string minisr = min_isr > 0 ? std::to_string(min_isr) : "";
+    out.Add(info,
+            {{"topic", topic},
+             {"partitions", parts},
+             {"replication_factor", rfs},
+             {"cleanup_policy", cleanup},
+             {"retention_ms", retention},
+             {"min_insync_replicas", minisr}},
+            1);
+  }
+  // Deleted topics and partitions leave the memory with the metadata.
+  state->partitions = std::move(next);
+
+  out.Add(c_urp, {}, c_urp_n);
+  out.Add(c_off, {}, c_off_n);
+  out.Add(c_at, {}, c_at_n);
+  out.Add(c_under, {}, c_under_n);
+  for (const auto& [id, n] : leads) out.Add(b_leaders, {{"broker", std::to_string(id)}}, n);
+  for (const auto& [id, n] : imbalance) out.Add(b_imbalance, {{"broker", std::to_string(id)}}, n);
+  out.Add(shrinks, {}, static_cast<double>(state->isr_shrinks));
+  out.Add(expands, {}, static_cast<double>(state->isr_expands));
+}
+
+ClusterCollector::ClusterCollector(ClusterCollectorConfig config, std::shared_ptr<KafkaClient> kafka,
+                                   std::shared_ptr<ClusterState> state)
+    : config_(std::move(config)), kafka_(std::move(kafka)), state_(std::move(state)) {}
+
+void ClusterCollector::RefreshConfigs(const CollectContext& ctx, const ClusterMetadata& md) {
+  auto now = std::chrono::steady_clock::now();
+  std::vector<std::string> wanted;
+  bool full = !refreshed_once_ || now - last_refresh_ >= config_.config_refresh_interval;
+  for (const auto& t : md.topics) {
+    if (full || topic_configs_.count(t.name) == 0) wanted.push_back(t.name);
+  }
+  auto log = GetLogger("collector.cluster");
+  if (!wanted.empty() && ctx.remaining().count() > 0) {
+    auto res = kafka_->DescribeTopicConfigs(wanted, ctx.remaining());
+    if (res.ok()) {
+      for (auto& [topic, values] : res.value()) topic_configs_[topic] = std::move(values);
+    } else {
+      log->debug("topic config refresh failed, keeping previous values: {}", res.status().message);
+      full = false;  // try again next run
+    }
+  }
+  if (full) {
+    for (const auto& b : md.brokers) {
+      if (ctx.remaining().count() <= 0) break;
+      auto res = kafka_->DescribeBrokerConfig(b.id, ctx.remaining());
+      if (!res.ok()) continue;  // rack is optional (needs DESCRIBE_CONFIGS on Cluster)
+      auto it = res.value().find("broker.rack");
+      racks_[b.id] = it == res.value().end() ? "" : it->second;
+    }
+    last_refresh_ = now;
+    refreshed_once_ = true;
+  }
+  // Forget deleted topics, so a recreated one starts from fresh configs.
+  std::set<std::string> live;
+  for (const auto& t : md.topics) live.insert(t.name);
+  for (auto it = topic_configs_.begin(); it != topic_configs_.end();) {
+    it = live.count(it->first) ? std::next(it) : topic_configs_.erase(it);
+  }
+}
+
+Status ClusterCollector::Collect(const CollectContext& ctx, MetricsBuilder& out) {
+  auto md = kafka_->Metadata(ctx.remaining());
+  if (!md.ok()) return md.status();
+  RefreshConfigs(ctx, md.value());
+  auto view = std::make_shared<ClusterView>();
+  view->metadata = std::move(md.value());
+  view->topic_configs = topic_configs_;
+  view->broker_racks = racks_;
+  view->fetched_at = std::chrono::steady_clock::now();
+  RenderClusterView(*view, view->fetched_at, &health_, out);
+  state_->Set(std::move(view));
+  return Status::Ok();
+}
+
+}  // namespace dora

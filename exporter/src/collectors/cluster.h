@@ -1,0 +1,62 @@
+#pragma once
+// cluster: brokers, controller, topics and per-partition health.
+//
+// Exports kafka_brokers, kafka_broker_info, kafka_cluster_controller_id,
+// kafka_topic_partitions, kafka_topic_partition_{leader,replicas,in_sync_replica,
+// leader_is_preferred,under_replicated_partition,offline}, kafka_cluster_partition_
+// {atminisr,underminisr}, per-topic and cluster counts of each, broker leadership
+// and preferred-leader imbalance, kafka_topic_info, under-replicated durations,
+// ISR shrink/expand counters.
+//
+// Requests per run: 1 Metadata (all topics). Every config_refresh_interval (and
+// for new topics): 1 DescribeConfigs for the topics, 1 DescribeConfigs per broker.
+// ACLs: DESCRIBE on Cluster, DESCRIBE and DESCRIBE_CONFIGS on topics,
+// DESCRIBE_CONFIGS on Cluster (for broker.rack; optional).
+#include <map>
+#include <memory>
+#include <set>
+
+#include "collectors/collector.h"
+#include "kafka/client.h"
+#include "kafka/cluster_state.h"
+
+namespace dora {
+
+// Pure part: renders the series for a view. `state` carries the per-partition
+// memory needed for durations and ISR shrink/expand counts across polls.
+struct ClusterHealthState {
+  struct PartitionMemory {
+    size_t isr_size = 0;
+    bool under_replicated = false;
+    std::chrono::steady_clock::time_point under_since;
+  };
+  std::map<TopicPartition, PartitionMemory> partitions;
+  uint64_t isr_shrinks = 0;
+  uint64_t isr_expands = 0;
+};
+void RenderClusterView(const ClusterView& view, std::chrono::steady_clock::time_point now,
+                       ClusterHealthState* state, MetricsBuilder& out);
+
+class ClusterCollector : public Collector {
+ public:
+  ClusterCollector(ClusterCollectorConfig config, std::shared_ptr<KafkaClient> kafka,
+                   std::shared_ptr<ClusterState> state);
+  std::string name() const override { return "cluster"; }
+  Millis interval() const override { return config_.interval; }
+  Millis timeout() const override { return config_.timeout; }
+  Status Collect(const CollectContext& ctx, MetricsBuilder& out) override;
+
+ private:
+  void RefreshConfigs(const CollectContext& ctx, const ClusterMetadata& md);
+
+  ClusterCollectorConfig config_;
+  std::shared_ptr<KafkaClient> kafka_;
+  std::shared_ptr<ClusterState> state_;
+  std::map<std::string, ConfigValues> topic_configs_;
+  std::map<int32_t, std::string> racks_;
+  std::chrono::steady_clock::time_point last_refresh_{};
+  bool refreshed_once_ = false;
+  ClusterHealthState health_;
+};
+
+}  // namespace dora

@@ -1,0 +1,22 @@
+#pragma once
+// The explicit list of collectors, built from a validated Config.
+#include <memory>
+#include <vector>
+
+#include "collectors/collector.h"
+#include "kafka/client.h"
+#include "kafka/cluster_state.h"
+#include "metrics/self_metrics.h"
+
+namespace dora {
+
+struct CollectorDeps {
+  std::shared_ptr<KafkaClient> kafka;
+  std::shared_ptr<ClusterState> cluster_state;
+  SelfMetrics* self = nullptr;
+};
+
+// Creates the shared Kafka client and every enabled collector.
+Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& config, CollectorDeps* deps);
+
+}  // namespace dora

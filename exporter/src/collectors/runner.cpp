@@ -1,0 +1,140 @@
+#include "collectors/runner.h"
+
+#include <algorithm>
+
+#include "util/log.h"
+
+namespace dora {
+
+CollectorRunner::CollectorRunner(std::vector<std::unique_ptr<Collector>> collectors, SnapshotStore* store,
+                                 SelfMetrics* self, RetryConfig retry)
+    : store_(store), self_(self), retry_(retry) {
+  for (auto& c : collectors) {
+    auto slot = std::make_unique<Slot>();
+    self_->Declare(c->name());
+    slot->collector = std::move(c);
+    slots_.push_back(std::move(slot));
+  }
+}
+
+CollectorRunner::~CollectorRunner() { Stop(); }
+
+Millis CollectorRunner::Backoff(const RetryConfig& retry, Millis interval, int failures) {
+  int64_t ms = retry.initial_backoff.count();
+  for (int i = 1; i < failures && ms < retry.max_backoff.count(); ++i) ms *= 2;
+  ms = std::min<int64_t>(ms, retry.max_backoff.count());
+  // A failing collector never waits longer than a healthy one would.
+  ms = std::min<int64_t>(ms, std::max<int64_t>(interval.count(), retry.initial_backoff.count()));
+  return Millis(ms);
+}
+
+bool CollectorRunner::RunOne(Slot& slot) {
+  Collector& c = *slot.collector;
+  auto log = GetLogger("collector." + c.name());
+  CollectContext ctx;
+  auto start = std::chrono::steady_clock::now();
+  ctx.deadline = start + c.timeout();
+  ctx.wall_now = std::chrono::system_clock::now();
+  MetricsBuilder builder;
+  Status status;
+  try {
+    status = c.Collect(ctx, builder);
+  } catch (const std::exception& ex) {
+    status = Status::Error("internal", std::string("unexpected exception: ") + ex.what());
+  } catch (...) {
+    status = Status::Error("internal", "unexpected exception");
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // A run that finished late has complete data: publish it, but report the timeout.
+  bool publish = status.ok || status.reason == "partial";
+  if (status.ok && ctx.expired()) {
+    status = Status::Error("timeout", "run took " + std::to_string(seconds) + "s, over its timeout of " +
+                                          FormatDuration(c.timeout()));
+  }
+  if (builder.duplicates_dropped() > 0) {
+    log->debug("dropped {} duplicate series", builder.duplicates_dropped());
+  }
+  if (publish) {
+    store_->Publish(c.name(), builder.Render());
+  } else {
+    // No stale data presented as fresh: the collector's series go until it recovers.
+    store_->Publish(c.name(), std::string());
+  }
+  self_->RecordRun(c.name(), status.ok, status.reason, seconds);
+  if (status.ok) {
+    if (slot.failing) log->info("recovered after {} failed run(s)", slot.failures);
+    slot.failing = false;
+    slot.failures = 0;
+  } else {
+    ++slot.failures;
+    if (!slot.failing) {
+      log->warn("collection failed ({}): {}", status.reason, status.message);
+    } else {
+      log->debug("collection still failing ({}): {}", status.reason, status.message);
+    }
+    slot.failing = true;
+  }
+  slot.ran_once.store(true);
+  return status.ok;
+}
+
+void CollectorRunner::Loop(Slot& slot) {
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+    }
+    bool ok = RunOne(slot);
+    Millis delay =
+        ok ? slot.collector->interval() : Backoff(retry_, slot.collector->interval(), slot.failures);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, delay, [&] { return stopping_; })) return;
+  }
+}
+
+void CollectorRunner::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (started_) return;
+  started_ = true;
+  stopping_ = false;
+  for (auto& s : slots_) {
+    Slot* slot = s.get();
+    slot->thread = std::thread([this, slot] { Loop(*slot); });
+  }
+}
+
+void CollectorRunner::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& s : slots_) {
+    if (s->thread.joinable()) s->thread.join();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  started_ = false;
+}
+
+bool CollectorRunner::RunOnce() {
+  std::vector<std::thread> threads;
+  std::vector<char> results(slots_.size(), 0);
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    threads.emplace_back([this, i, &results] { results[i] = RunOne(*slots_[i]) ? 1 : 0; });
+  }
+  for (auto& t : threads) t.join();
+  return std::all_of(results.begin(), results.end(), [](char r) { return r != 0; });
+}
+
+bool CollectorRunner::AllRanOnce() const {
+  return std::all_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->ran_once.load(); });
+}
+
+std::vector<std::string> CollectorRunner::names() const {
+  std::vector<std::string> out;
+  for (const auto& s : slots_) out.push_back(s->collector->name());
+  return out;
+}
+
+}  // namespace dora

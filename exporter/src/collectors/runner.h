@@ -1,0 +1,63 @@
+#pragma once
+// CollectorRunner runs every collector on its own thread, on its own interval
+// and timeout, and publishes each run's text to the SnapshotStore. A failing
+// collector is retried with exponential backoff (retry.initial_backoff doubling
+// up to retry.max_backoff, never longer than its interval... unless the interval
+// is shorter than the initial backoff). Thread-safe Start/Stop from one owner.
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "collectors/collector.h"
+#include "metrics/self_metrics.h"
+#include "metrics/snapshot_store.h"
+
+namespace dora {
+
+class CollectorRunner {
+ public:
+  CollectorRunner(std::vector<std::unique_ptr<Collector>> collectors, SnapshotStore* store, SelfMetrics* self,
+                  RetryConfig retry);
+  ~CollectorRunner();
+
+  void Start();
+  // Signals every collector thread and joins them (a Kafka call in flight ends
+  // within its own timeout).
+  void Stop();
+  // Runs every collector once, synchronously and in parallel (for --once).
+  // Returns true when all succeeded.
+  bool RunOnce();
+  // True once every collector has finished its first run (for /ready).
+  bool AllRanOnce() const;
+  std::vector<std::string> names() const;
+
+  // Delay before retrying after `failures` consecutive failures.
+  static Millis Backoff(const RetryConfig& retry, Millis interval, int failures);
+
+ private:
+  struct Slot {
+    std::unique_ptr<Collector> collector;
+    std::thread thread;
+    std::atomic<bool> ran_once{false};
+    bool failing = false;
+    int failures = 0;
+  };
+  // Returns success.
+  bool RunOne(Slot& slot);
+  void Loop(Slot& slot);
+
+  std::vector<std::unique_ptr<Slot>> slots_;
+  SnapshotStore* store_;
+  SelfMetrics* self_;
+  RetryConfig retry_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool started_ = false;
+};
+
+}  // namespace dora

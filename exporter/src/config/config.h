@@ -1,0 +1,135 @@
+#pragma once
+// Configuration model: plain structs whose member initialisers ARE the defaults.
+// config/exporter.yaml documents every key; tests/unit/test_config_reference.cpp
+// keeps that file equal to these defaults. Loading lives in config/loader.h.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "util/duration.h"
+
+namespace dora {
+
+struct CollectorCommon {
+  bool enabled = true;
+  Millis interval{15000};
+  Millis timeout{10000};
+};
+
+struct RegexFilter {
+  std::vector<std::string> include{".*"};
+  std::vector<std::string> exclude;
+};
+
+struct KafkaConfig {
+  std::vector<std::string> bootstrap_servers{"localhost:9092"};
+  std::string client_id = "dora-kafka-exporter";
+  // Passed verbatim to librdkafka (security.protocol, sasl.*, ssl.*, ...).
+  std::map<std::string, std::string> properties;
+  // librdkafka property -> file holding its value (secrets stay out of the YAML).
+  std::map<std::string, std::string> property_files;
+  // librdkafka property -> environment variable holding its value.
+  std::map<std::string, std::string> property_env;
+};
+
+struct WebConfig {
+  std::string listen_address = ":9308";
+  std::string telemetry_path = "/metrics";
+  std::string config_file;  // exporter-toolkit compatible web config (TLS, basic auth)
+};
+
+struct LogConfig {
+  std::string level = "info";   // trace|debug|info|warn|error
+  std::string format = "text";  // text|json
+};
+
+struct RetryConfig {
+  Millis initial_backoff{1000};
+  Millis max_backoff{60000};
+};
+
+struct ClusterCollectorConfig : CollectorCommon {
+  Millis config_refresh_interval{300000};  // DescribeConfigs cadence (min.insync.replicas, retention, rack)
+  std::string expected_topics_file;        // topic conformance declarations (config/topics.yaml)
+};
+
+struct OffsetsCollectorConfig : CollectorCommon {
+  int partitions_per_request = 1000;  // ListOffsets chunk size
+  Millis rate_window{60000};          // window for messages-in-per-second
+  RegexFilter topics{{".*"}, {}};
+};
+
+struct ConsumerGroupsCollectorConfig : CollectorCommon {
+  ConsumerGroupsCollectorConfig() { timeout = Millis(20000); }
+  int max_in_flight = 32;                 // concurrent OffsetFetch requests
+  std::string granularity = "partition";  // partition|topic
+  RegexFilter groups{{".*"}, {}};
+  RegexFilter topics{{".*"}, {}};
+  int status_window = 10;                // commits per partition in the Burrow-style window
+  Millis status_min_distance{0};         // commits closer than this are merged
+  int lag_history_points = 60;           // (time, high watermark) points kept per partition
+  bool lag_exporter_metrics = false;     // also emit kafka-lag-exporter's metric family
+  std::string cluster_name = "default";  // cluster_name label of that family
+};
+
+struct LogDirsCollectorConfig : CollectorCommon {
+  LogDirsCollectorConfig() {
+    enabled = false;
+    interval = Millis(30000);
+  }
+  std::string broker_id;              // broker label; sidecar of that broker
+  std::vector<std::string> paths;     // the broker's log.dirs, mounted read-only
+  int max_entries_per_cycle = 20000;  // bound on directory entries walked per cycle
+};
+
+struct ProbeCollectorConfig : CollectorCommon {
+  ProbeCollectorConfig() {
+    enabled = false;
+    interval = Millis(1000);
+  }
+  std::string topic = "__dora_kafka_exporter_probe";
+  bool manage_topic = true;  // create and repair the probe topic
+  Millis sla{10000};         // a message not received within this is counted lost
+  Millis topic_check_interval{60000};
+};
+
+struct BrokerStatsCollectorConfig : CollectorCommon {};
+
+struct SchemaRegistryEndpoint {
+  std::string name;
+  std::string url;
+  std::string username;
+  std::string password_file;
+  std::string password_env;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  bool insecure_skip_verify = false;
+  Millis timeout{5000};
+};
+
+struct SchemaRegistryCollectorConfig : CollectorCommon {
+  SchemaRegistryCollectorConfig() { timeout = Millis(5000); }
+  std::vector<SchemaRegistryEndpoint> registries;
+};
+
+struct CollectorsConfig {
+  ClusterCollectorConfig cluster;
+  OffsetsCollectorConfig offsets;
+  ConsumerGroupsCollectorConfig consumer_groups;
+  LogDirsCollectorConfig log_dirs;
+  ProbeCollectorConfig probe;
+  BrokerStatsCollectorConfig broker_stats;
+  SchemaRegistryCollectorConfig schema_registry;
+};
+
+struct Config {
+  KafkaConfig kafka;
+  WebConfig web;
+  LogConfig log;
+  RetryConfig retry;
+  CollectorsConfig collectors;
+  std::string source_file;  // "" when running on defaults
+};
+
+}  // namespace dora

@@ -1,0 +1,431 @@
+#include "config/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "kafka/properties.h"
+
+namespace dora {
+namespace {
+
+// Walks YAML with the schema spelled out in code; collects errors with marks.
+class Reader {
+ public:
+  Reader(std::string source, ConfigErrors* errors) : source_(std::move(source)), errors_(errors) {}
+
+  void Error(const YAML::Node& node, const std::string& path, const std::string& msg) {
+    std::ostringstream os;
+    os << source_;
+    if (node.IsDefined()) {
+      const YAML::Mark m = node.Mark();
+      if (m.line >= 0) os << ":" << (m.line + 1) << ":" << (m.column + 1);
+    }
+    os << ": " << (path.empty() ? "<root>" : path) << ": " << msg;
+    errors_->errors.push_back(os.str());
+  }
+
+  // Checks `node` is a map (or null/absent) and every key is known.
+  bool Map(const YAML::Node& node, const std::string& path, const std::set<std::string>& known) {
+    if (!node.IsDefined() || node.IsNull()) return false;
+    if (!node.IsMap()) {
+      Error(node, path, "expected a mapping");
+      return false;
+    }
+    for (const auto& kv : node) {
+      std::string key = kv.first.Scalar();
+      if (known.count(key) == 0) {
+        std::string options;
+        for (const auto& k : known) options += (options.empty() ? "" : ", ") + k;
+        Error(kv.first, Join(path, key), "unknown key (known keys: " + options + ")");
+      }
+    }
+    return true;
+  }
+
+  template <typename T>
+  void Scalar(const YAML::Node& parent, const std::string& key, const std::string& path, T* out,
+              const char* what) {
+    YAML::Node n = parent[key];
+    if (!n.IsDefined() || n.IsNull()) return;
+    if (!n.IsScalar()) {
+      Error(n, Join(path, key), std::string("expected ") + what);
+      return;
+    }
+    try {
+      *out = n.as<T>();
+    } catch (const YAML::Exception&) {
+      Error(n, Join(path, key), std::string("expected ") + what + ", got \"" + n.Scalar() + "\"");
+    }
+  }
+
+  void Bool(const YAML::Node& p, const std::string& k, const std::string& path, bool* out) {
+    Scalar(p, k, path, out, "true or false");
+  }
+  void Int(const YAML::Node& p, const std::string& k, const std::string& path, int* out) {
+    Scalar(p, k, path, out, "an integer");
+  }
+  void String(const YAML::Node& p, const std::string& k, const std::string& path, std::string* out) {
+    Scalar(p, k, path, out, "a string");
+  }
+  void Duration(const YAML::Node& p, const std::string& k, const std::string& path, Millis* out) {
+    YAML::Node n = p[k];
+    if (!n.IsDefined() || n.IsNull()) return;
+    auto d = n.IsScalar() ? ParseDuration(n.Scalar()) : std::nullopt;
+    if (!d) {
+      Error(
+          n, Join(path, k),
+          "expected a duration like 500ms, 15s, 5m or 1h, got \"" + (n.IsScalar() ? n.Scalar() : "") + "\"");
+      return;
+    }
+    *out = *d;
+  }
+  void StringList(const YAML::Node& p, const std::string& k, const std::string& path,
+                  std::vector<std::string>* out) {
+    YAML::Node n = p[k];
+    if (!n.IsDefined() || n.IsNull()) return;
+    if (!n.IsSequence()) {
+      Error(n, Join(path, k), "expected a list of strings");
+      return;
+    }
+    out->clear();
+    for (size_t i = 0; i < n.size(); ++i) {
+      if (!n[i].IsScalar()) {
+        Error(n[i], Join(path, k) + "[" + std::to_string(i) + "]", "expected a string");
+        continue;
+      }
+      out->push_back(n[i].Scalar());
+    }
+  }
+  void StringMap(const YAML::Node& p, const std::string& k, const std::string& path,
+                 std::map<std::string, std::string>* out) {
+    YAML::Node n = p[k];
+    if (!n.IsDefined() || n.IsNull()) return;
+    if (!n.IsMap()) {
+      Error(n, Join(path, k), "expected a mapping of strings");
+      return;
+    }
+    for (const auto& kv : n) {
+      if (!kv.second.IsScalar()) {
+        Error(kv.second, Join(path, k) + "." + kv.first.Scalar(), "expected a string value");
+        continue;
+      }
+      (*out)[kv.first.Scalar()] = kv.second.Scalar();
+    }
+  }
+
+  void Common(const YAML::Node& n, const std::string& path, CollectorCommon* c) {
+    Bool(n, "enabled", path, &c->enabled);
+    Duration(n, "interval", path, &c->interval);
+    Duration(n, "timeout", path, &c->timeout);
+  }
+
+  void Filter(const YAML::Node& p, const std::string& k, const std::string& path, RegexFilter* f) {
+    YAML::Node n = p[k];
+    std::string sub = Join(path, k);
+    if (!Map(n, sub, {"include", "exclude"})) return;
+    StringList(n, "include", sub, &f->include);
+    StringList(n, "exclude", sub, &f->exclude);
+  }
+
+  static std::string Join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
+
+ private:
+  std::string source_;
+  ConfigErrors* errors_;
+};
+
+const std::set<std::string> kCommonKeys = {"enabled", "interval", "timeout"};
+
+std::set<std::string> With(std::set<std::string> extra) {
+  extra.insert(kCommonKeys.begin(), kCommonKeys.end());
+  return extra;
+}
+
+void ParseRoot(const YAML::Node& root, Reader& r, Config* c) {
+  if (!r.Map(root, "", {"kafka", "web", "log", "retry", "collectors"})) return;
+
+  if (YAML::Node k = root["kafka"];
+      r.Map(k, "kafka", {"bootstrap_servers", "client_id", "properties", "property_files", "property_env"})) {
+    r.StringList(k, "bootstrap_servers", "kafka", &c->kafka.bootstrap_servers);
+    r.String(k, "client_id", "kafka", &c->kafka.client_id);
+    r.StringMap(k, "properties", "kafka", &c->kafka.properties);
+    r.StringMap(k, "property_files", "kafka", &c->kafka.property_files);
+    r.StringMap(k, "property_env", "kafka", &c->kafka.property_env);
+  }
+  if (YAML::Node w = root["web"]; r.Map(w, "web", {"listen_address", "telemetry_path", "config_file"})) {
+    r.String(w, "listen_address", "web", &c->web.listen_address);
+    r.String(w, "telemetry_path", "web", &c->web.telemetry_path);
+    r.String(w, "config_file", "web", &c->web.config_file);
+  }
+  if (YAML::Node l = root["log"]; r.Map(l, "log", {"level", "format"})) {
+    r.String(l, "level", "log", &c->log.level);
+    r.String(l, "format", "log", &c->log.format);
+  }
+  if (YAML::Node b = root["retry"]; r.Map(b, "retry", {"initial_backoff", "max_backoff"})) {
+    r.Duration(b, "initial_backoff", "retry", &c->retry.initial_backoff);
+    r.Duration(b, "max_backoff", "retry", &c->retry.max_backoff);
+  }
+
+  YAML::Node cs = root["collectors"];
+  if (!r.Map(
+          cs, "collectors",
+          {"cluster", "offsets", "consumer_groups", "log_dirs", "probe", "broker_stats", "schema_registry"}))
+    return;
+  auto& cc = c->collectors;
+  if (YAML::Node n = cs["cluster"];
+      r.Map(n, "collectors.cluster", With({"config_refresh_interval", "expected_topics_file"}))) {
+    r.Common(n, "collectors.cluster", &cc.cluster);
+    r.Duration(n, "config_refresh_interval", "collectors.cluster", &cc.cluster.config_refresh_interval);
+    r.String(n, "expected_topics_file", "collectors.cluster", &cc.cluster.expected_topics_file);
+  }
+  if (YAML::Node n = cs["offsets"];
+      r.Map(n, "collectors.offsets", With({"partitions_per_request", "rate_window", "topics"}))) {
+    r.Common(n, "collectors.offsets", &cc.offsets);
+    r.Int(n, "partitions_per_request", "collectors.offsets", &cc.offsets.partitions_per_request);
+    r.Duration(n, "rate_window", "collectors.offsets", &cc.offsets.rate_window);
+    r.Filter(n, "topics", "collectors.offsets", &cc.offsets.topics);
+  }
+  if (YAML::Node n = cs["consumer_groups"];
+      r.Map(n, "collectors.consumer_groups",
+            With({"max_in_flight", "granularity", "groups", "topics", "status_window", "status_min_distance",
+                  "lag_history_points", "lag_exporter_metrics", "cluster_name"}))) {
+    const std::string p = "collectors.consumer_groups";
+    auto& g = cc.consumer_groups;
+    r.Common(n, p, &g);
+    r.Int(n, "max_in_flight", p, &g.max_in_flight);
+    r.String(n, "granularity", p, &g.granularity);
+    r.Filter(n, "groups", p, &g.groups);
+    r.Filter(n, "topics", p, &g.topics);
+    r.Int(n, "status_window", p, &g.status_window);
+    r.Duration(n, "status_min_distance", p, &g.status_min_distance);
+    r.Int(n, "lag_history_points", p, &g.lag_history_points);
+    r.Bool(n, "lag_exporter_metrics", p, &g.lag_exporter_metrics);
+    r.String(n, "cluster_name", p, &g.cluster_name);
+  }
+  if (YAML::Node n = cs["log_dirs"];
+      r.Map(n, "collectors.log_dirs", With({"broker_id", "paths", "max_entries_per_cycle"}))) {
+    const std::string p = "collectors.log_dirs";
+    r.Common(n, p, &cc.log_dirs);
+    r.String(n, "broker_id", p, &cc.log_dirs.broker_id);
+    r.StringList(n, "paths", p, &cc.log_dirs.paths);
+    r.Int(n, "max_entries_per_cycle", p, &cc.log_dirs.max_entries_per_cycle);
+  }
+  if (YAML::Node n = cs["probe"];
+      r.Map(n, "collectors.probe", With({"topic", "manage_topic", "sla", "topic_check_interval"}))) {
+    const std::string p = "collectors.probe";
+    r.Common(n, p, &cc.probe);
+    r.String(n, "topic", p, &cc.probe.topic);
+    r.Bool(n, "manage_topic", p, &cc.probe.manage_topic);
+    r.Duration(n, "sla", p, &cc.probe.sla);
+    r.Duration(n, "topic_check_interval", p, &cc.probe.topic_check_interval);
+  }
+  if (YAML::Node n = cs["broker_stats"]; r.Map(n, "collectors.broker_stats", kCommonKeys)) {
+    r.Common(n, "collectors.broker_stats", &cc.broker_stats);
+  }
+  if (YAML::Node n = cs["schema_registry"]; r.Map(n, "collectors.schema_registry", With({"registries"}))) {
+    const std::string p = "collectors.schema_registry";
+    r.Common(n, p, &cc.schema_registry);
+    YAML::Node regs = n["registries"];
+    if (regs.IsDefined() && !regs.IsNull()) {
+      if (!regs.IsSequence()) {
+        r.Error(regs, p + ".registries", "expected a list of registries");
+      } else {
+        for (size_t i = 0; i < regs.size(); ++i) {
+          const std::string rp = p + ".registries[" + std::to_string(i) + "]";
+          SchemaRegistryEndpoint e;
+          e.timeout = cc.schema_registry.timeout;
+          if (r.Map(regs[i], rp,
+                    {"name", "url", "username", "password_file", "password_env", "ca_file", "cert_file",
+                     "key_file", "insecure_skip_verify", "timeout"})) {
+            r.String(regs[i], "name", rp, &e.name);
+            r.String(regs[i], "url", rp, &e.url);
+            r.String(regs[i], "username", rp, &e.username);
+            r.String(regs[i], "password_file", rp, &e.password_file);
+            r.String(regs[i], "password_env", rp, &e.password_env);
+            r.String(regs[i], "ca_file", rp, &e.ca_file);
+            r.String(regs[i], "cert_file", rp, &e.cert_file);
+            r.String(regs[i], "key_file", rp, &e.key_file);
+            r.Bool(regs[i], "insecure_skip_verify", rp, &e.insecure_skip_verify);
+            r.Duration(regs[i], "timeout", rp, &e.timeout);
+          } else if (!regs[i].IsMap()) {
+            r.Error(regs[i], rp, "expected a mapping");
+          }
+          cc.schema_registry.registries.push_back(std::move(e));
+        }
+      }
+    }
+  }
+}
+
+void CheckCommon(const std::string& path, const CollectorCommon& c, ConfigErrors* e) {
+  if (c.interval.count() <= 0) e->errors.push_back(path + ".interval: must be greater than 0");
+  if (c.timeout.count() <= 0) e->errors.push_back(path + ".timeout: must be greater than 0");
+}
+
+void CheckRegexes(const std::string& path, const RegexFilter& f, ConfigErrors* e) {
+  auto check = [&](const std::vector<std::string>& list, const char* which) {
+    for (size_t i = 0; i < list.size(); ++i) {
+      try {
+        std::regex re(list[i], std::regex::ECMAScript);
+      } catch (const std::regex_error& ex) {
+        e->errors.push_back(path + "." + which + "[" + std::to_string(i) +
+                            "]: invalid regular expression \"" + list[i] + "\": " + ex.what());
+      }
+    }
+  };
+  check(f.include, "include");
+  check(f.exclude, "exclude");
+}
+
+}  // namespace
+
+std::string ConfigErrors::Joined() const {
+  std::string out;
+  for (const auto& e : errors) out += e + "\n";
+  return out;
+}
+
+Config ParseConfig(const std::string& yaml_text, const std::string& source, ConfigErrors* errors) {
+  Config c;
+  c.source_file = source;
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::ParserException& ex) {
+    errors->errors.push_back(source + ":" + std::to_string(ex.mark.line + 1) + ":" +
+                             std::to_string(ex.mark.column + 1) + ": invalid YAML: " + ex.msg);
+    return c;
+  } catch (const YAML::Exception& ex) {
+    errors->errors.push_back(source + ": invalid YAML: " + ex.what());
+    return c;
+  }
+  Reader r(source, errors);
+  try {
+    ParseRoot(root, r, &c);
+  } catch (const YAML::Exception& ex) {  // defensive: yaml-cpp throws on odd shapes
+    errors->errors.push_back(source + ": " + ex.what());
+  }
+  return c;
+}
+
+Config LoadConfigFile(const std::string& path, ConfigErrors* errors) {
+  std::ifstream in(path);
+  if (!in) {
+    errors->errors.push_back(path + ": cannot read config file: " + std::strerror(errno));
+    Config c;
+    c.source_file = path;
+    return c;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path, errors);
+}
+
+bool ParseListenAddress(const std::string& addr, std::string* host, int* port) {
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string h = addr.substr(0, colon);
+  std::string p = addr.substr(colon + 1);
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) return false;
+  int n = std::stoi(p);
+  if (n < 0 || n > 65535) return false;
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (h.empty()) h = "0.0.0.0";
+  *host = h;
+  *port = n;
+  return true;
+}
+
+bool IsSecretProperty(const std::string& name) {
+  static const char* kMarkers[] = {"password", "secret", "ssl.key.pem", "ssl_key", "sasl.oauthbearer.config",
+                                   "token"};
+  for (const char* m : kMarkers) {
+    if (name.find(m) != std::string::npos) return true;
+  }
+  return false;
+}
+
+void ValidateConfig(const Config& c, ConfigErrors* e) {
+  if (c.kafka.bootstrap_servers.empty() && c.kafka.properties.count("bootstrap.servers") == 0)
+    e->errors.push_back("kafka.bootstrap_servers: at least one broker address is required");
+  for (const auto& [prop, file] : c.kafka.property_files) {
+    std::ifstream in(file);
+    if (!in) e->errors.push_back("kafka.property_files." + prop + ": cannot read \"" + file + "\"");
+  }
+  for (const auto& [prop, var] : c.kafka.property_env) {
+    if (std::getenv(var.c_str()) == nullptr)
+      e->errors.push_back("kafka.property_env." + prop + ": environment variable " + var + " is not set");
+  }
+  // librdkafka is the authority on its own properties: try every one on a scratch conf.
+  for (const auto& err : CheckKafkaProperties(c.kafka)) e->errors.push_back(err);
+
+  std::string host;
+  int port = 0;
+  if (!ParseListenAddress(c.web.listen_address, &host, &port))
+    e->errors.push_back("web.listen_address: expected HOST:PORT or :PORT, got \"" + c.web.listen_address +
+                        "\"");
+  if (c.web.telemetry_path.empty() || c.web.telemetry_path[0] != '/')
+    e->errors.push_back("web.telemetry_path: must start with '/'");
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
+  if (kLevels.count(c.log.level) == 0)
+    e->errors.push_back("log.level: expected one of trace, debug, info, warn, error; got \"" + c.log.level +
+                        "\"");
+  if (c.log.format != "text" && c.log.format != "json")
+    e->errors.push_back("log.format: expected text or json, got \"" + c.log.format + "\"");
+  if (c.retry.initial_backoff.count() <= 0)
+    e->errors.push_back("retry.initial_backoff: must be greater than 0");
+  if (c.retry.max_backoff < c.retry.initial_backoff)
+    e->errors.push_back("retry.max_backoff: must be at least retry.initial_backoff");
+
+  const auto& cc = c.collectors;
+  CheckCommon("collectors.cluster", cc.cluster, e);
+  if (cc.cluster.config_refresh_interval.count() <= 0)
+    e->errors.push_back("collectors.cluster.config_refresh_interval: must be greater than 0");
+  CheckCommon("collectors.offsets", cc.offsets, e);
+  if (cc.offsets.partitions_per_request < 1 || cc.offsets.partitions_per_request > 100000)
+    e->errors.push_back("collectors.offsets.partitions_per_request: must be between 1 and 100000");
+  if (cc.offsets.rate_window.count() <= 0)
+    e->errors.push_back("collectors.offsets.rate_window: must be greater than 0");
+  CheckRegexes("collectors.offsets.topics", cc.offsets.topics, e);
+  CheckCommon("collectors.consumer_groups", cc.consumer_groups, e);
+  if (cc.consumer_groups.max_in_flight < 1 || cc.consumer_groups.max_in_flight > 1024)
+    e->errors.push_back("collectors.consumer_groups.max_in_flight: must be between 1 and 1024");
+  if (cc.consumer_groups.granularity != "partition" && cc.consumer_groups.granularity != "topic")
+    e->errors.push_back("collectors.consumer_groups.granularity: expected partition or topic, got \"" +
+                        cc.consumer_groups.granularity + "\"");
+  if (cc.consumer_groups.status_window < 2 || cc.consumer_groups.status_window > 1000)
+    e->errors.push_back("collectors.consumer_groups.status_window: must be between 2 and 1000");
+  if (cc.consumer_groups.lag_history_points < 2 || cc.consumer_groups.lag_history_points > 10000)
+    e->errors.push_back("collectors.consumer_groups.lag_history_points: must be between 2 and 10000");
+  CheckRegexes("collectors.consumer_groups.groups", cc.consumer_groups.groups, e);
+  CheckRegexes("collectors.consumer_groups.topics", cc.consumer_groups.topics, e);
+  CheckCommon("collectors.log_dirs", cc.log_dirs, e);
+  if (cc.log_dirs.enabled && cc.log_dirs.paths.empty())
+    e->errors.push_back("collectors.log_dirs.paths: at least one log dir is required when enabled");
+  if (cc.log_dirs.max_entries_per_cycle < 1)
+    e->errors.push_back("collectors.log_dirs.max_entries_per_cycle: must be at least 1");
+  CheckCommon("collectors.probe", cc.probe, e);
+  if (cc.probe.topic.empty()) e->errors.push_back("collectors.probe.topic: must not be empty");
+  if (cc.probe.sla.count() <= 0) e->errors.push_back("collectors.probe.sla: must be greater than 0");
+  CheckCommon("collectors.broker_stats", cc.broker_stats, e);
+  CheckCommon("collectors.schema_registry", cc.schema_registry, e);
+  std::set<std::string> names;
+  for (size_t i = 0; i < cc.schema_registry.registries.size(); ++i) {
+    const auto& r = cc.schema_registry.registries[i];
+    const std::string p = "collectors.schema_registry.registries[" + std::to_string(i) + "]";
+    if (r.url.rfind("http://", 0) != 0 && r.url.rfind("https://", 0) != 0)
+      e->errors.push_back(p + ".url: expected an http:// or https:// URL, got \"" + r.url + "\"");
+    std::string name = r.name.empty() ? r.url : r.name;
+    if (!names.insert(name).second) e->errors.push_back(p + ".name: duplicate registry \"" + name + "\"");
+    if (r.timeout.count() <= 0) e->errors.push_back(p + ".timeout: must be greater than 0");
+  }
+}
+
+}  // namespace dora

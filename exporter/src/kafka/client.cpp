@@ -1,0 +1,250 @@
+#include "kafka/client.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "kafka/properties.h"
+#include "util/log.h"
+
+namespace dora {
+
+void KafkaHandleDeleter::operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+
+namespace {
+
+// Runs on librdkafka threads: must not call librdkafka and must not throw.
+void LogTrampoline(const rd_kafka_t* /*rk*/, int level, const char* fac, const char* buf) {
+  try {
+    auto log = GetLogger("librdkafka");
+    // Connection churn while a broker is down is expected and reported by the
+    // collectors' success metrics; keep it at debug so the log is not flooded.
+    spdlog::level::level_enum lvl = level <= 2 ? spdlog::level::warn : spdlog::level::debug;
+    log->log(lvl, "{}: {}", fac ? fac : "", buf ? buf : "");
+  } catch (...) {
+  }
+}
+
+void ErrorTrampoline(rd_kafka_t* /*rk*/, int err, const char* reason, void* /*opaque*/) {
+  try {
+    GetLogger("librdkafka")
+        ->debug("error {}: {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)),
+                reason ? reason : "");
+  } catch (...) {
+  }
+}
+
+struct QueueDeleter {
+  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+};
+struct EventDeleter {
+  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
+};
+struct OptionsDeleter {
+  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
+};
+struct PartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
+};
+using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
+using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
+using OptionsPtr = std::unique_ptr<rd_kafka_AdminOptions_t, OptionsDeleter>;
+using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
+
+Status FromKafkaError(rd_kafka_resp_err_t err, const std::string& what) {
+  return Status::Error(IsTimeoutError(err) ? "timeout" : "kafka", what + ": " + rd_kafka_err2str(err));
+}
+
+OptionsPtr AdminOptions(rd_kafka_t* rk, rd_kafka_admin_op_t op, Millis timeout) {
+  OptionsPtr opts(rd_kafka_AdminOptions_new(rk, op));
+  char errstr[256];
+  rd_kafka_AdminOptions_set_request_timeout(opts.get(), static_cast<int>(timeout.count()), errstr,
+                                            sizeof errstr);
+  return opts;
+}
+
+// Waits for the admin result event; a queue poll that returns nothing is a timeout.
+Result<EventPtr> WaitEvent(rd_kafka_queue_t* q, Millis timeout, const std::string& what) {
+  // A little slack over the request timeout so librdkafka's own timeout error wins.
+  EventPtr ev(rd_kafka_queue_poll(q, static_cast<int>(timeout.count()) + 500));
+  if (!ev) return Status::Error("timeout", what + ": no response within " + FormatDuration(timeout));
+  if (rd_kafka_event_error(ev.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return FromKafkaError(rd_kafka_event_error(ev.get()), what);
+  }
+  return ev;
+}
+
+ConfigValues ReadEntries(const rd_kafka_ConfigResource_t* res) {
+  ConfigValues out;
+  size_t n = 0;
+  const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(res, &n);
+  for (size_t i = 0; i < n; ++i) {
+    const char* name = rd_kafka_ConfigEntry_name(entries[i]);
+    const char* value = rd_kafka_ConfigEntry_value(entries[i]);
+    if (name != nullptr && !rd_kafka_ConfigEntry_is_sensitive(entries[i])) out[name] = value ? value : "";
+  }
+  return out;
+}
+
+}  // namespace
+
+int StatsTrampoline(rd_kafka_t* /*rk*/, char* json, size_t len, void* opaque) {
+  try {
+    auto* self = static_cast<KafkaClient*>(opaque);
+    if (self != nullptr && self->stats_cb_) self->stats_cb_(std::string(json, len));
+  } catch (...) {
+  }
+  return 0;  // librdkafka frees json
+}
+
+std::string KafkaErrorString(int err) { return rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)); }
+
+bool IsTimeoutError(int err) {
+  return err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
+         err == RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+         err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN;
+}
+
+Result<std::unique_ptr<KafkaClient>> KafkaClient::Create(const KafkaConfig& config,
+                                                         const std::map<std::string, std::string>& extra,
+                                                         std::function<void(const std::string&)> stats_cb) {
+  std::map<std::string, std::string> props = {
+      // Watermarks are the log end, not the last stable offset (kafka_exporter parity).
+      {"isolation.level", "read_uncommitted"},
+      {"enable.auto.commit", "false"},
+  };
+  for (const auto& [k, v] : extra) props[k] = v;
+  auto conf = BuildKafkaConf(config, props);
+  if (!conf.ok()) return conf.status();
+  std::unique_ptr<KafkaClient> client(new KafkaClient());
+  client->stats_cb_ = std::move(stats_cb);
+  rd_kafka_conf_t* c = conf.value().release();
+  rd_kafka_conf_set_log_cb(c, LogTrampoline);
+  rd_kafka_conf_set_error_cb(c, ErrorTrampoline);
+  rd_kafka_conf_set_opaque(c, client.get());
+  if (client->stats_cb_) rd_kafka_conf_set_stats_cb(c, StatsTrampoline);
+  char errstr[512];
+  // A consumer-type handle without group.id: metadata, admin and ListOffsets
+  // work, and isolation.level applies (it is a consumer property).
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof errstr);
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(c);
+    return Status::Error("config", std::string("cannot create Kafka client: ") + errstr);
+  }
+  client->rk_.reset(rk);
+  return client;
+}
+
+KafkaClient::~KafkaClient() = default;
+
+Result<ClusterMetadata> KafkaClient::Metadata(Millis timeout) {
+  const rd_kafka_metadata_t* md = nullptr;
+  auto start = std::chrono::steady_clock::now();
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &md, static_cast<int>(timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return FromKafkaError(err, "Metadata");
+  ClusterMetadata out;
+  out.brokers.reserve(md->broker_cnt);
+  for (int i = 0; i < md->broker_cnt; ++i) {
+    out.brokers.push_back(
+        {md->brokers[i].id, md->brokers[i].host ? md->brokers[i].host : "", md->brokers[i].port});
+  }
+  out.topics.reserve(md->topic_cnt);
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    TopicMetadata tm;
+    tm.name = t.topic ? t.topic : "";
+    tm.error = t.err;
+    tm.partitions.reserve(t.partition_cnt);
+    for (int p = 0; p < t.partition_cnt; ++p) {
+      const auto& pm = t.partitions[p];
+      PartitionMetadata out_p;
+      out_p.id = pm.id;
+      out_p.leader = pm.leader;
+      out_p.error = pm.err;
+      out_p.replicas.assign(pm.replicas, pm.replicas + pm.replica_cnt);
+      out_p.isr.assign(pm.isrs, pm.isrs + pm.isr_cnt);
+      tm.partitions.push_back(std::move(out_p));
+    }
+    std::sort(tm.partitions.begin(), tm.partitions.end(),
+              [](const PartitionMetadata& a, const PartitionMetadata& b) { return a.id < b.id; });
+    out.topics.push_back(std::move(tm));
+  }
+  rd_kafka_metadata_destroy(md);
+  std::sort(out.brokers.begin(), out.brokers.end(),
+            [](const BrokerInfo& a, const BrokerInfo& b) { return a.id < b.id; });
+  // The metadata response just carried the controller and cluster id, so these
+  // answer from librdkafka's cache; the short bound covers a race with a refresh.
+  auto left = timeout - std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start);
+  int wait_ms = static_cast<int>(std::clamp<int64_t>(left.count(), 0, 1000));
+  out.controller_id = rd_kafka_controllerid(rk_.get(), wait_ms);
+  if (char* id = rd_kafka_clusterid(rk_.get(), wait_ms)) {
+    out.cluster_id = id;
+    rd_kafka_mem_free(rk_.get(), id);
+  }
+  return out;
+}
+
+Result<std::map<std::string, ConfigValues>> KafkaClient::DescribeTopicConfigs(
+    const std::vector<std::string>& topics, Millis timeout) {
+  std::map<std::string, ConfigValues> out;
+  if (topics.empty()) return out;
+  std::vector<rd_kafka_ConfigResource_t*> resources;
+  resources.reserve(topics.size());
+  for (const auto& t : topics)
+    resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.c_str()));
+  QueuePtr q(rd_kafka_queue_new(rk_.get()));
+  auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout);
+  rd_kafka_DescribeConfigs(rk_.get(), resources.data(), resources.size(), opts.get(), q.get());
+  rd_kafka_ConfigResource_destroy_array(resources.data(), resources.size());
+  auto ev = WaitEvent(q.get(), timeout, "DescribeConfigs(topics)");
+  if (!ev.ok()) return ev.status();
+  const rd_kafka_DescribeConfigs_result_t* res = rd_kafka_event_DescribeConfigs_result(ev.value().get());
+  if (res == nullptr) return Status::Error("kafka", "DescribeConfigs(topics): unexpected event");
+  size_t n = 0;
+  const rd_kafka_ConfigResource_t** rs = rd_kafka_DescribeConfigs_result_resources(res, &n);
+  for (size_t i = 0; i < n; ++i) {
+    if (rd_kafka_ConfigResource_error(rs[i]) != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    out[rd_kafka_ConfigResource_name(rs[i])] = ReadEntries(rs[i]);
+  }
+  return out;
+}
+
+Result<ConfigValues> KafkaClient::DescribeBrokerConfig(int32_t broker_id, Millis timeout) {
+  std::string id = std::to_string(broker_id);
+  rd_kafka_ConfigResource_t* resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id.c_str());
+  QueuePtr q(rd_kafka_queue_new(rk_.get()));
+  auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout);
+  rd_kafka_DescribeConfigs(rk_.get(), &resource, 1, opts.get(), q.get());
+  rd_kafka_ConfigResource_destroy(resource);
+  auto ev = WaitEvent(q.get(), timeout, "DescribeConfigs(broker " + id + ")");
+  if (!ev.ok()) return ev.status();
+  const rd_kafka_DescribeConfigs_result_t* res = rd_kafka_event_DescribeConfigs_result(ev.value().get());
+  size_t n = 0;
+  const rd_kafka_ConfigResource_t** rs = res ? rd_kafka_DescribeConfigs_result_resources(res, &n) : nullptr;
+  if (n != 1) return Status::Error("kafka", "DescribeConfigs(broker " + id + "): no resource in response");
+  if (auto err = rd_kafka_ConfigResource_error(rs[0]); err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return FromKafkaError(err, "DescribeConfigs(broker " + id + ")");
+  return ReadEntries(rs[0]);
+}
+
+Result<std::vector<PartitionOffset>> KafkaClient::ListOffsets(const std::vector<TopicPartition>& partitions,
+                                                              int64_t timestamp, Millis timeout) {
+  std::vector<PartitionOffset> out;
+  if (partitions.empty()) return out;
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (const auto& tp : partitions) {
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = timestamp;
+  }
+  rd_kafka_resp_err_t err =
+      rd_kafka_offsets_for_times(rk_.get(), list.get(), static_cast<int>(timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return FromKafkaError(err, "ListOffsets");
+  out.reserve(list->cnt);
+  for (int i = 0; i < list->cnt; ++i) {
+    const auto& e = list->elems[i];
+    out.push_back({{e.topic, e.partition}, e.offset, e.err});
+  }
+  return out;
+}
+
+}  // namespace dora

@@ -1,0 +1,89 @@
+#include "kafka/properties.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "config/loader.h"
+
+namespace dora {
+namespace {
+
+std::string JoinServers(const std::vector<std::string>& servers) {
+  std::string out;
+  for (const auto& s : servers) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+std::string TrimTrailingNewline(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+Result<std::map<std::string, std::string>> ResolveKafkaProperties(
+    const KafkaConfig& config, const std::map<std::string, std::string>& extra) {
+  std::map<std::string, std::string> props;
+  props["client.id"] = config.client_id;
+  if (!config.bootstrap_servers.empty()) props["bootstrap.servers"] = JoinServers(config.bootstrap_servers);
+  // Keep a broken cluster from filling the log: the collectors report failures themselves.
+  props["log.connection.close"] = "false";
+  props["topic.metadata.refresh.interval.ms"] = "60000";
+  for (const auto& [k, v] : config.properties) props[k] = v;
+  for (const auto& [k, file] : config.property_files) {
+    std::ifstream in(file);
+    if (!in) return Status::Error("config", "kafka.property_files." + k + ": cannot read \"" + file + "\"");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    props[k] = TrimTrailingNewline(ss.str());
+  }
+  for (const auto& [k, var] : config.property_env) {
+    const char* v = std::getenv(var.c_str());
+    if (v == nullptr) return Status::Error("config", "kafka.property_env." + k + ": " + var + " is not set");
+    props[k] = v;
+  }
+  for (const auto& [k, v] : extra) props[k] = v;
+  return props;
+}
+
+Result<ConfPtr> BuildKafkaConf(const KafkaConfig& config, const std::map<std::string, std::string>& extra) {
+  auto props = ResolveKafkaProperties(config, extra);
+  if (!props.ok()) return props.status();
+  ConfPtr conf(rd_kafka_conf_new());
+  char errstr[512];
+  for (const auto& [k, v] : props.value()) {
+    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+      // librdkafka echoes the value in some messages; never for a secret.
+      std::string detail = IsSecretProperty(k) ? "invalid value (not shown: secret)" : errstr;
+      return Status::Error("config", "kafka property \"" + k + "\": " + detail);
+    }
+  }
+  return conf;
+}
+
+std::vector<std::string> CheckKafkaProperties(const KafkaConfig& config) {
+  std::vector<std::string> errors;
+  ConfPtr conf(rd_kafka_conf_new());
+  char errstr[512];
+  for (const auto& [k, v] : config.properties) {
+    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+      std::string detail = IsSecretProperty(k) ? "invalid value (not shown: secret)" : errstr;
+      errors.push_back("kafka.properties." + k + ": " + detail);
+    }
+  }
+  for (const auto& src : {&config.property_files, &config.property_env}) {
+    for (const auto& kv : *src) {
+      // Unknown names fail regardless of value; a placeholder avoids reading secrets here.
+      if (rd_kafka_conf_set(conf.get(), kv.first.c_str(), "x", errstr, sizeof errstr) ==
+          RD_KAFKA_CONF_UNKNOWN) {
+        errors.push_back(
+            std::string(src == &config.property_files ? "kafka.property_files." : "kafka.property_env.") +
+            kv.first + ": " + errstr);
+      }
+    }
+  }
+  return errors;
+}
+
+}  // namespace dora

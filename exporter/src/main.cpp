@@ -1,0 +1,49 @@
+// dora-kafka-exporter: flags -> config -> App; nothing else.
+#include <cstdio>
+#include <iostream>
+
+#include "app/app.h"
+#include "config/loader.h"
+#include "util/log.h"
+#include "version.h"
+
+#include <librdkafka/rdkafka.h>
+
+int main(int argc, char** argv) {
+  dora::App::BlockSignals();  // before any thread exists, librdkafka's included
+  auto flags = dora::ParseFlags(argc, argv);
+  if (!flags.ok()) {
+    std::fprintf(stderr, "dora-kafka-exporter: %s\n", flags.status().message.c_str());
+    return 2;
+  }
+  if (flags->help) {
+    std::cout << dora::UsageText();
+    return 0;
+  }
+  if (flags->version) {
+    std::cout << "dora-kafka-exporter " << dora::kVersion << " (revision " << dora::kRevision
+              << ", librdkafka " << rd_kafka_version_str() << ")\n";
+    return 0;
+  }
+  dora::ConfigErrors errors;
+  dora::Config config = dora::LoadEffectiveConfig(flags.value(), &errors);
+  if (!errors.empty()) {
+    for (const auto& e : errors.errors) std::fprintf(stderr, "%s\n", e.c_str());
+    std::fprintf(stderr, "dora-kafka-exporter: invalid configuration (%zu error%s)\n", errors.errors.size(),
+                 errors.errors.size() == 1 ? "" : "s");
+    return 2;
+  }
+  if (flags->check_config) {
+    std::printf("configuration OK%s%s\n", config.source_file.empty() ? "" : ": ", config.source_file.c_str());
+    return 0;
+  }
+  dora::SetupLogging(config.log.level, config.log.format);
+  dora::App app(config, flags.value());
+  if (flags->once) {
+    std::string text;
+    int rc = app.RunOnce(&text);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return rc;
+  }
+  return app.Run();
+}

@@ -1,0 +1,92 @@
+#include "metrics/self_metrics.h"
+
+#include <librdkafka/rdkafka.h>
+#include <prometheus/text_serializer.h>
+
+#include <chrono>
+#include <sstream>
+
+#include "version.h"
+
+namespace dora {
+namespace {
+double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+SelfMetrics::SelfMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  auto& build = prometheus::BuildGauge()
+                    .Name("kafka_exporter_build_info")
+                    .Help("Build information of dora-kafka-exporter; always 1.")
+                    .Register(*registry_);
+  build.Add({{"version", kVersion}, {"revision", kRevision}, {"librdkafka_version", rd_kafka_version_str()}})
+      .Set(1);
+  success_ = &prometheus::BuildGauge()
+                  .Name("kafka_exporter_collector_success")
+                  .Help("1 if the collector's last run succeeded, 0 otherwise.")
+                  .Register(*registry_);
+  duration_ = &prometheus::BuildGauge()
+                   .Name("kafka_exporter_collector_duration_seconds")
+                   .Help("Duration of the collector's last run in seconds.")
+                   .Register(*registry_);
+  last_success_ = &prometheus::BuildGauge()
+                       .Name("kafka_exporter_collector_last_success_timestamp_seconds")
+                       .Help("Unix time of the collector's last successful run (0 if never).")
+                       .Register(*registry_);
+  errors_ = &prometheus::BuildCounter()
+                 .Name("kafka_exporter_collector_errors_total")
+                 .Help("Failed collector runs by reason (timeout, kafka, partial, config, http, internal).")
+                 .Register(*registry_);
+  reload_ok_ =
+      &prometheus::BuildGauge()
+           .Name("kafka_exporter_config_last_reload_successful")
+           .Help("1 if the last configuration (re)load succeeded, 0 if the last SIGHUP reload failed.")
+           .Register(*registry_)
+           .Add({});
+  reload_ts_ = &prometheus::BuildGauge()
+                    .Name("kafka_exporter_config_last_reload_success_timestamp_seconds")
+                    .Help("Unix time of the last successful configuration load.")
+                    .Register(*registry_)
+                    .Add({});
+  lag_clamped_ =
+      &prometheus::BuildCounter()
+           .Name("kafka_exporter_lag_negative_clamped_total")
+           .Help(
+               "Lag values that came out negative (committed offset ahead of the fetched end offset) "
+               "and were reported as 0.")
+           .Register(*registry_)
+           .Add({});
+  reload_ok_->Set(1);
+  reload_ts_->Set(NowSeconds());
+}
+
+void SelfMetrics::Declare(const std::string& collector) {
+  success_->Add({{"collector", collector}});
+  duration_->Add({{"collector", collector}});
+  last_success_->Add({{"collector", collector}});
+}
+
+void SelfMetrics::RecordRun(const std::string& collector, bool success, const std::string& reason,
+                            double duration_seconds) {
+  success_->Add({{"collector", collector}}).Set(success ? 1 : 0);
+  duration_->Add({{"collector", collector}}).Set(duration_seconds);
+  if (success) {
+    last_success_->Add({{"collector", collector}}).Set(NowSeconds());
+  } else {
+    errors_->Add({{"collector", collector}, {"reason", reason.empty() ? "internal" : reason}}).Increment();
+  }
+}
+
+void SelfMetrics::RecordReload(bool success) {
+  reload_ok_->Set(success ? 1 : 0);
+  if (success) reload_ts_->Set(NowSeconds());
+}
+
+std::string SelfMetrics::Render() const {
+  std::ostringstream os;
+  prometheus::TextSerializer().Serialize(os, registry_->Collect());
+  return os.str();
+}
+
+}  // namespace dora

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything dora-kafka-exporter needs to build, test and run its demo,
+# from Debian bookworm packages (and the Kafka broker jars via Maven). Idempotent:
+# a second run installs nothing and takes a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  librdkafka-dev prometheus-cpp-dev libcpp-httplib-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev catch2
+  zlib1g-dev libssl-dev libbrotli-dev
+  clang-format
+  prometheus prometheus-alertmanager
+  openjdk-17-jre-headless maven
+  curl procps python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    # A JDK/JRE from elsewhere is fine if java 17+ is on PATH.
+    if [[ "$p" == openjdk-17-jre-headless ]] && command -v java >/dev/null; then continue; fi
+    if [[ "$p" == maven ]] && command -v mvn >/dev/null; then continue; fi
+    missing+=("$p")
+  fi
+done
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "install-deps: Debian packages already installed"
+fi
+
+# The real Kafka broker used by the demo and the integration tests (cached).
+python3 tests/kafka/kafkactl.py fetch --version "${DORA_KAFKA_VERSION:-3.9.1}"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds with warnings as
+# errors, and runs the unit tests and the integration tests against a real
+# Kafka broker (3.9.x, full suite) plus a smoke subset on Kafka 4.x.
+# Env: BUILD_DIR (default build), DORA_KAFKA_VERSION (default 3.9.1),
+#      DORA_KAFKA4_VERSION (default 4.1.1; empty skips the 4.x smoke run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DORA_KAFKA_VERSION="${DORA_KAFKA_VERSION:-3.9.1}"
+KAFKA4="${DORA_KAFKA4_VERSION-4.1.1}"
+BUILD="${BUILD_DIR:-build}"
+
+scripts/install-deps.sh
+[[ -n "$KAFKA4" ]] && python3 tests/kafka/kafkactl.py fetch --version "$KAFKA4"
+
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDORA_WERROR=ON >/dev/null
+cmake --build "$BUILD"
+
+if [[ -n "$KAFKA4" ]]; then
+  echo "== smoke subset on Kafka $KAFKA4"
+  DORA_KAFKA_VERSION="$KAFKA4" "$BUILD/tests/integration_tests" "[smoke]" --reporter compact
+fi
+
+echo "== unit and integration tests (Kafka $DORA_KAFKA_VERSION)"
+cd "$BUILD"
+ctest --output-on-failure -j2

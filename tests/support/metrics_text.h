@@ -1,0 +1,25 @@
+#pragma once
+// Parses Prometheus text exposition into series -> value for assertions.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dora::test {
+
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+std::vector<Sample> ParseExposition(const std::string& text);
+
+// Value of the one sample matching name and (a subset of) labels, if exactly one matches.
+std::optional<double> Find(const std::vector<Sample>& samples, const std::string& name,
+                           const std::map<std::string, std::string>& labels = {});
+// All samples of a name matching the label subset.
+std::vector<Sample> FindAll(const std::vector<Sample>& samples, const std::string& name,
+                            const std::map<std::string, std::string>& labels = {});
+
+}  // namespace dora::test

@@ -1,0 +1,75 @@
+#include <catch2/catch.hpp>
+
+#include "metrics/builder.h"
+
+using dora::MetricsBuilder;
+using dora::MetricType;
+
+TEST_CASE("builder renders HELP/TYPE once per family and samples in order", "[builder]") {
+  MetricsBuilder b;
+  auto f = b.Family("kafka_topic_partitions", "Number of partitions.", MetricType::kGauge);
+  b.Add(f, {{"topic", "audit-logs"}}, 12);
+  b.Add(f, {{"topic", "agent-events"}}, 6);
+  auto g = b.Family("kafka_brokers", "Brokers.", MetricType::kGauge);
+  b.Add(g, {}, 3);
+  REQUIRE(b.Render() ==
+          "# HELP kafka_topic_partitions Number of partitions.\n"
+          "# TYPE kafka_topic_partitions gauge\n"
+          "kafka_topic_partitions{topic=\"audit-logs\"} 12\n"
+          "kafka_topic_partitions{topic=\"agent-events\"} 6\n"
+          "# HELP kafka_brokers Brokers.\n"
+          "# TYPE kafka_brokers gauge\n"
+          "kafka_brokers 3\n");
+  REQUIRE(b.series() == 3);
+}
+
+TEST_CASE("builder drops duplicate label sets instead of emitting them", "[builder]") {
+  MetricsBuilder b;
+  auto f = b.Family("kafka_consumergroup_members", "Members.", MetricType::kGauge);
+  REQUIRE(b.Add(f, {{"consumergroup", "g1"}}, 2));
+  REQUIRE_FALSE(b.Add(f, {{"consumergroup", "g1"}}, 3));
+  REQUIRE(b.duplicates_dropped() == 1);
+  REQUIRE(b.Render().find("kafka_consumergroup_members{consumergroup=\"g1\"} 2\n") != std::string::npos);
+  REQUIRE(b.Render().find("} 3") == std::string::npos);
+  // Declaring the same family twice returns the same id (no second HELP block).
+  REQUIRE(b.Family("kafka_consumergroup_members", "other", MetricType::kGauge) == f);
+}
+
+TEST_CASE("builder escapes label values and formats special values", "[builder]") {
+  MetricsBuilder b;
+  auto f = b.Family("x", "help with \\ and\nnewline", MetricType::kGauge);
+  b.Add(f, {{"l", "a\"b\\c\nd"}}, 0.5);
+  b.Add(f, {{"l", "nan"}}, std::nan(""));
+  b.Add(f, {{"l", "inf"}}, 1.0 / 0.0);
+  b.Add(f, {{"l", "big"}}, 1234567890123.0);
+  b.Add(f, {{"l", "neg"}}, -2);
+  std::string text = b.Render();
+  REQUIRE(text.find("# HELP x help with \\\\ and\\nnewline\n") != std::string::npos);
+  REQUIRE(text.find("x{l=\"a\\\"b\\\\c\\nd\"} 0.5\n") != std::string::npos);
+  REQUIRE(text.find("x{l=\"nan\"} NaN\n") != std::string::npos);
+  REQUIRE(text.find("x{l=\"inf\"} +Inf\n") != std::string::npos);
+  REQUIRE(text.find("x{l=\"big\"} 1234567890123\n") != std::string::npos);
+  REQUIRE(text.find("x{l=\"neg\"} -2\n") != std::string::npos);
+}
+
+TEST_CASE("builder renders histograms with cumulative buckets", "[builder]") {
+  MetricsBuilder b;
+  auto h = b.Family("kafka_probe_produce_latency_seconds", "Latency.", MetricType::kHistogram);
+  b.AddHistogram(h, {{"broker", "1"}}, {0.005, 0.01}, {3, 7}, 0.05, 9);
+  std::string text = b.Render();
+  REQUIRE(text.find("# TYPE kafka_probe_produce_latency_seconds histogram\n") != std::string::npos);
+  REQUIRE(text.find("kafka_probe_produce_latency_seconds_bucket{broker=\"1\",le=\"0.005\"} 3\n") !=
+          std::string::npos);
+  REQUIRE(text.find("kafka_probe_produce_latency_seconds_bucket{broker=\"1\",le=\"0.01\"} 7\n") !=
+          std::string::npos);
+  REQUIRE(text.find("kafka_probe_produce_latency_seconds_bucket{broker=\"1\",le=\"+Inf\"} 9\n") !=
+          std::string::npos);
+  REQUIRE(text.find("kafka_probe_produce_latency_seconds_sum{broker=\"1\"} 0.05\n") != std::string::npos);
+  REQUIRE(text.find("kafka_probe_produce_latency_seconds_count{broker=\"1\"} 9\n") != std::string::npos);
+}
+
+TEST_CASE("a family without samples is not rendered", "[builder]") {
+  MetricsBuilder b;
+  b.Family("kafka_topic_partitions", "x", MetricType::kGauge);
+  REQUIRE(b.Render().empty());
+}
