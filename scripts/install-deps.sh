@@ -35,5 +35,10 @@ else
   echo "install-deps: Debian packages already installed"
 fi
 
+# PyYAML for the asset checks (tests/rules), in whichever python3 is first on PATH.
+if ! python3 -c 'import yaml' 2>/dev/null; then
+  python3 -m pip install --quiet pyyaml || $SUDO apt-get install -y -qq python3-yaml >/dev/null
+fi
+
 # The real Kafka broker used by the demo and the integration tests (cached).
 python3 tests/kafka/kafkactl.py fetch --version "${DORA_KAFKA_VERSION:-3.9.1}"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "collectors/conformance.h"
 #include "util/log.h"
 
 namespace dora {
@@ -193,7 +194,17 @@ void RenderClusterView(const ClusterView& view, std::chrono::steady_clock::time_
 
 ClusterCollector::ClusterCollector(ClusterCollectorConfig config, std::shared_ptr<KafkaClient> kafka,
                                    std::shared_ptr<ClusterState> state)
-    : config_(std::move(config)), kafka_(std::move(kafka)), state_(std::move(state)) {}
+    : config_(std::move(config)), kafka_(std::move(kafka)), state_(std::move(state)) {
+  if (!config_.expected_topics_file.empty()) {
+    ConfigErrors errors;  // validated with the config; a file changed since is reported here
+    TopicsSpec spec = LoadTopicsSpec(config_.expected_topics_file, &errors);
+    if (errors.empty()) {
+      expected_topics_ = std::move(spec);
+    } else {
+      GetLogger("collector.cluster")->error("topic conformance disabled: {}", errors.Joined());
+    }
+  }
+}
 
 void ClusterCollector::RefreshConfigs(const CollectContext& ctx, const ClusterMetadata& md) {
   auto now = std::chrono::steady_clock::now();
@@ -241,6 +252,7 @@ Status ClusterCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
   view->broker_racks = racks_;
   view->fetched_at = std::chrono::steady_clock::now();
   RenderClusterView(*view, view->fetched_at, &health_, out);
+  if (expected_topics_) RenderConformance(*expected_topics_, *view, out);
   state_->Set(std::move(view));
   return Status::Ok();
 }

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "collectors/collector.h"
+#include "config/topics_spec.h"
 #include "kafka/client.h"
 #include "kafka/cluster_state.h"
 
@@ -57,6 +58,7 @@ class ClusterCollector : public Collector {
   std::chrono::steady_clock::time_point last_refresh_{};
   bool refreshed_once_ = false;
   ClusterHealthState health_;
+  std::optional<TopicsSpec> expected_topics_;
 };
 
 }  // namespace dora

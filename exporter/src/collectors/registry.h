@@ -6,6 +6,7 @@
 #include "collectors/collector.h"
 #include "kafka/client.h"
 #include "kafka/cluster_state.h"
+#include "kafka/watermarks.h"
 #include "metrics/self_metrics.h"
 
 namespace dora {
@@ -13,6 +14,7 @@ namespace dora {
 struct CollectorDeps {
   std::shared_ptr<KafkaClient> kafka;
   std::shared_ptr<ClusterState> cluster_state;
+  std::shared_ptr<WatermarkService> watermarks;
   SelfMetrics* self = nullptr;
 };
 

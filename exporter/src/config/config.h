@@ -57,6 +57,7 @@ struct OffsetsCollectorConfig : CollectorCommon {
   int partitions_per_request = 1000;  // ListOffsets chunk size
   Millis rate_window{60000};          // window for messages-in-per-second
   RegexFilter topics{{".*"}, {}};
+  std::string dlq_topics = "^dlq-";  // dead-letter topics: their inflow is an incident signal
 };
 
 struct ConsumerGroupsCollectorConfig : CollectorCommon {

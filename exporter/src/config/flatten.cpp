@@ -60,6 +60,7 @@ FlatConfig FlattenConfig(const Config& c) {
                  std::to_string(cc.offsets.partitions_per_request));
   f.emplace_back("collectors.offsets.rate_window", D(cc.offsets.rate_window));
   Filter(f, "collectors.offsets.topics", cc.offsets.topics);
+  f.emplace_back("collectors.offsets.dlq_topics", cc.offsets.dlq_topics);
   const auto& g = cc.consumer_groups;
   Common(f, "collectors.consumer_groups", g);
   f.emplace_back("collectors.consumer_groups.max_in_flight", std::to_string(g.max_in_flight));

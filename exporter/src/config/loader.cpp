@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "config/topics_spec.h"
 #include "kafka/properties.h"
 
 namespace dora {
@@ -186,11 +187,12 @@ void ParseRoot(const YAML::Node& root, Reader& r, Config* c) {
     r.String(n, "expected_topics_file", "collectors.cluster", &cc.cluster.expected_topics_file);
   }
   if (YAML::Node n = cs["offsets"];
-      r.Map(n, "collectors.offsets", With({"partitions_per_request", "rate_window", "topics"}))) {
+      r.Map(n, "collectors.offsets", With({"partitions_per_request", "rate_window", "topics", "dlq_topics"}))) {
     r.Common(n, "collectors.offsets", &cc.offsets);
     r.Int(n, "partitions_per_request", "collectors.offsets", &cc.offsets.partitions_per_request);
     r.Duration(n, "rate_window", "collectors.offsets", &cc.offsets.rate_window);
     r.Filter(n, "topics", "collectors.offsets", &cc.offsets.topics);
+    r.String(n, "dlq_topics", "collectors.offsets", &cc.offsets.dlq_topics);
   }
   if (YAML::Node n = cs["consumer_groups"];
       r.Map(n, "collectors.consumer_groups",
@@ -388,12 +390,24 @@ void ValidateConfig(const Config& c, ConfigErrors* e) {
   CheckCommon("collectors.cluster", cc.cluster, e);
   if (cc.cluster.config_refresh_interval.count() <= 0)
     e->errors.push_back("collectors.cluster.config_refresh_interval: must be greater than 0");
+  if (!cc.cluster.expected_topics_file.empty()) {
+    ConfigErrors topic_errors;
+    LoadTopicsSpec(cc.cluster.expected_topics_file, &topic_errors);
+    for (const auto& err : topic_errors.errors)
+      e->errors.push_back("collectors.cluster.expected_topics_file: " + err);
+  }
   CheckCommon("collectors.offsets", cc.offsets, e);
   if (cc.offsets.partitions_per_request < 1 || cc.offsets.partitions_per_request > 100000)
     e->errors.push_back("collectors.offsets.partitions_per_request: must be between 1 and 100000");
   if (cc.offsets.rate_window.count() <= 0)
     e->errors.push_back("collectors.offsets.rate_window: must be greater than 0");
   CheckRegexes("collectors.offsets.topics", cc.offsets.topics, e);
+  try {
+    std::regex re(cc.offsets.dlq_topics, std::regex::ECMAScript);
+  } catch (const std::regex_error& ex) {
+    e->errors.push_back("collectors.offsets.dlq_topics: invalid regular expression \"" + cc.offsets.dlq_topics +
+                        "\": " + ex.what());
+  }
   CheckCommon("collectors.consumer_groups", cc.consumer_groups, e);
   if (cc.consumer_groups.max_in_flight < 1 || cc.consumer_groups.max_in_flight > 1024)
     e->errors.push_back("collectors.consumer_groups.max_in_flight: must be between 1 and 1024");

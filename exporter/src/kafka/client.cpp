@@ -247,4 +247,84 @@ Result<std::vector<PartitionOffset>> KafkaClient::ListOffsets(const std::vector<
   return out;
 }
 
+
+namespace {
+
+// The per-topic error of a CreateTopics/CreatePartitions result.
+Status TopicResultStatus(const rd_kafka_topic_result_t** results, size_t n, const std::string& what) {
+  if (n != 1) return Status::Error("kafka", what + ": no topic in response");
+  rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[0]);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();
+  const char* msg = rd_kafka_topic_result_error_string(results[0]);
+  return Status::Error(IsTimeoutError(err) ? "timeout" : "kafka",
+                       what + ": " + rd_kafka_err2name(err) + ": " + (msg ? msg : rd_kafka_err2str(err)));
+}
+
+}  // namespace
+
+Status KafkaClient::CreateTopic(const std::string& topic, const std::vector<std::vector<int32_t>>& assignment,
+                                const std::map<std::string, std::string>& configs, Millis timeout) {
+  const std::string what = "CreateTopics(" + topic + ")";
+  if (assignment.empty()) return Status::Error("config", what + ": no partitions");
+  char errstr[512];
+  rd_kafka_NewTopic_t* nt =
+      rd_kafka_NewTopic_new(topic.c_str(), static_cast<int>(assignment.size()), -1, errstr, sizeof errstr);
+  if (nt == nullptr) return Status::Error("config", what + ": " + errstr);
+  std::unique_ptr<rd_kafka_NewTopic_t, void (*)(rd_kafka_NewTopic_t*)> guard(nt, rd_kafka_NewTopic_destroy);
+  for (size_t p = 0; p < assignment.size(); ++p) {
+    std::vector<int32_t> replicas = assignment[p];
+    if (rd_kafka_NewTopic_set_replica_assignment(nt, static_cast<int32_t>(p), replicas.data(), replicas.size(),
+                                                 errstr, sizeof errstr) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return Status::Error("config", what + ": " + errstr);
+  }
+  for (const auto& [k, v] : configs) {
+    if (rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str()) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return Status::Error("config", what + ": bad config " + k);
+  }
+  QueuePtr q(rd_kafka_queue_new(rk_.get()));
+  auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout);
+  rd_kafka_AdminOptions_set_operation_timeout(opts.get(), static_cast<int>(timeout.count()), errstr,
+                                              sizeof errstr);
+  rd_kafka_CreateTopics(rk_.get(), &nt, 1, opts.get(), q.get());
+  auto ev = WaitEvent(q.get(), timeout, what);
+  if (!ev.ok()) return ev.status();
+  const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(ev.value().get());
+  if (res == nullptr) return Status::Error("kafka", what + ": unexpected event");
+  size_t n = 0;
+  const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(res, &n);
+  return TopicResultStatus(topics, n, what);
+}
+
+Status KafkaClient::CreatePartitions(const std::string& topic, int total_count,
+                                     const std::vector<std::vector<int32_t>>& new_assignment, Millis timeout) {
+  const std::string what = "CreatePartitions(" + topic + ")";
+  char errstr[512];
+  rd_kafka_NewPartitions_t* np =
+      rd_kafka_NewPartitions_new(topic.c_str(), static_cast<size_t>(total_count), errstr, sizeof errstr);
+  if (np == nullptr) return Status::Error("config", what + ": " + errstr);
+  std::unique_ptr<rd_kafka_NewPartitions_t, void (*)(rd_kafka_NewPartitions_t*)> guard(
+      np, rd_kafka_NewPartitions_destroy);
+  for (size_t j = 0; j < new_assignment.size(); ++j) {
+    std::vector<int32_t> replicas = new_assignment[j];
+    if (rd_kafka_NewPartitions_set_replica_assignment(np, static_cast<int32_t>(j), replicas.data(),
+                                                      replicas.size(), errstr,
+                                                      sizeof errstr) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return Status::Error("config", what + ": " + errstr);
+  }
+  QueuePtr q(rd_kafka_queue_new(rk_.get()));
+  auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, timeout);
+  rd_kafka_AdminOptions_set_operation_timeout(opts.get(), static_cast<int>(timeout.count()), errstr,
+                                              sizeof errstr);
+  rd_kafka_CreatePartitions(rk_.get(), &np, 1, opts.get(), q.get());
+  auto ev = WaitEvent(q.get(), timeout, what);
+  if (!ev.ok()) return ev.status();
+  const rd_kafka_CreatePartitions_result_t* res = rd_kafka_event_CreatePartitions_result(ev.value().get());
+  if (res == nullptr) return Status::Error("kafka", what + ": unexpected event");
+  size_t n = 0;
+  const rd_kafka_topic_result_t** topics = rd_kafka_CreatePartitions_result_topics(res, &n);
+  return TopicResultStatus(topics, n, what);
+}
+
+int KafkaClient::ServeCallbacks() { return rd_kafka_poll(rk_.get(), 0); }
+
 }  // namespace dora

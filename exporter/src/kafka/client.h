@@ -51,6 +51,24 @@ class KafkaClient {
   Result<std::vector<PartitionOffset>> ListOffsets(const std::vector<TopicPartition>& partitions,
                                                    int64_t timestamp, Millis timeout);
 
+  // CreateTopics for one topic with an explicit replica assignment:
+  // assignment[i] lists partition i's replicas, preferred leader first.
+  // `configs` are topic configs. A topic that exists already is an error
+  // (reason "kafka", message naming TOPIC_ALREADY_EXISTS).
+  Status CreateTopic(const std::string& topic, const std::vector<std::vector<int32_t>>& assignment,
+                     const std::map<std::string, std::string>& configs, Millis timeout);
+
+  // CreatePartitions: grows `topic` to `total_count` partitions; new_assignment[j]
+  // lists the replicas of the j-th new partition (all or none; empty: the
+  // controller chooses).
+  Status CreatePartitions(const std::string& topic, int total_count,
+                          const std::vector<std::vector<int32_t>>& new_assignment, Millis timeout);
+
+  // Serves callbacks queued on the handle's main queue (statistics, errors)
+  // without blocking: librdkafka runs stats_cb and error_cb only from a poll.
+  // Returns the number of events served.
+  int ServeCallbacks();
+
   rd_kafka_t* raw() const { return rk_.get(); }
 
  private:

@@ -1,0 +1,324 @@
+#include "collectors/consumer_groups.h"
+
+#include <algorithm>
+
+#include "util/log.h"
+
+namespace dora {
+
+ConsumerGroupsCollector::ConsumerGroupsCollector(ConsumerGroupsCollectorConfig config, Millis rate_window,
+                                                 std::shared_ptr<KafkaClient> kafka,
+                                                 std::shared_ptr<WatermarkService> watermarks,
+                                                 SelfMetrics* self)
+    : config_(std::move(config)),
+      rate_window_(rate_window),
+      kafka_(std::move(kafka)),
+      watermarks_(std::move(watermarks)),
+      self_(self),
+      groups_(config_.groups),
+      topics_(config_.topics) {}
+
+Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out) {
+  GroupsObservation obs;
+  auto listing = ListGroups(*kafka_, ctx.remaining());
+  if (!listing.ok()) return listing.status();
+  obs.listing = std::move(listing.value());
+  std::vector<GroupDescription> kept;
+  for (auto& g : obs.listing.groups) {
+    if (groups_.Matches(g.name)) kept.push_back(std::move(g));
+  }
+  obs.listing.groups = std::move(kept);
+  std::vector<std::string> names;
+  names.reserve(obs.listing.groups.size());
+  for (const auto& g : obs.listing.groups) names.push_back(g.name);
+  obs.offsets = FetchCommittedOffsets(*kafka_, names, config_.max_in_flight, ctx.remaining());
+  // End offsets strictly after the committed offsets: the high watermark only
+  // grows, so lag = high - committed cannot go negative by a race.
+  auto after_commits = std::chrono::steady_clock::now();
+  auto wm = watermarks_->Get(after_commits, ctx.deadline);
+  if (!wm.ok()) return wm.status();
+  obs.watermarks = wm.value();
+  obs.now = obs.watermarks->finished;
+  Render(obs, out);
+
+  size_t failed = 0;
+  std::string example;
+  for (const auto& o : obs.offsets) {
+    if (o.error != 0) {
+      ++failed;
+      if (example.empty()) example = o.group + ": " + KafkaErrorString(o.error);
+    }
+  }
+  if (obs.listing.partial) return Status::Error("partial", obs.listing.partial_reason);
+  if (failed > 0)
+    return Status::Error(
+        "partial", "committed offsets missing for " + std::to_string(failed) + " group(s), e.g. " + example);
+  return Status::Ok();
+}
+
+void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilder& out) {
+  using MT = MetricType;
+  const bool per_partition = config_.granularity == "partition";
+  const WatermarkSnapshot& wm = *obs.watermarks;
+
+  // The daemon's own (time, high watermark) history, for lag in seconds.
+  if (wm.finished != last_watermarks_) {
+    last_watermarks_ = wm.finished;
+    for (const auto& [tp, w] : wm.partitions) {
+      auto it = history_.find(tp);
+      if (it == history_.end()) it = history_.emplace(tp, WatermarkHistory(config_.lag_history_points)).first;
+      it->second.Add(wm.finished, w.high);
+    }
+    for (auto it = history_.begin(); it != history_.end();) {
+      auto t = wm.partitions_per_topic.find(it->first.topic);
+      it = (t == wm.partitions_per_topic.end()) ? history_.erase(it) : std::next(it);
+    }
+  }
+
+  auto f_offset = out.Family("kafka_consumergroup_current_offset",
+                             "Committed offset of the group on the partition.", MT::kGauge);
+  auto f_offset_sum = out.Family("kafka_consumergroup_current_offset_sum",
+                                 "Sum of the group's committed offsets on the topic.", MT::kGauge);
+  auto f_lag =
+      out.Family("kafka_consumergroup_lag",
+                 "Messages between the group's committed offset and the high watermark. Absent when the "
+                 "group has no committed offset on the partition.",
+                 MT::kGauge);
+  auto f_lag_sum =
+      out.Family("kafka_consumergroup_lag_sum", "Sum of the group's lag on the topic.", MT::kGauge);
+  auto f_members = out.Family("kafka_consumergroup_members", "Members of the consumer group.", MT::kGauge);
+  auto f_info = out.Family("kafka_consumergroup_info",
+                           "Group state, protocol and coordinator broker; always 1.", MT::kGauge);
+  auto f_lag_s =
+      out.Family("kafka_consumergroup_lag_seconds",
+                 "Estimated age in seconds of the oldest unconsumed message: interpolated from the "
+                 "exporter's own history of high watermarks (an estimate; absent while that history "
+                 "is too short).",
+                 MT::kGauge);
+  auto f_max_lag =
+      out.Family("kafka_consumergroup_max_lag", "Largest partition lag of the group.", MT::kGauge);
+  auto f_max_lag_s =
+      out.Family("kafka_consumergroup_max_lag_seconds",
+                 "Largest estimated partition lag of the group in seconds (an estimate).", MT::kGauge);
+  auto f_status = out.Family("kafka_consumergroup_status",
+                             "Burrow-style group status (OK, WARN, ERR) as a label; always 1.", MT::kGauge);
+  auto f_pstatus = out.Family(
+      "kafka_consumergroup_partition_status",
+      "Burrow-style partition status (OK, WARN, STALL, STOP, REWIND) as a label; always 1.", MT::kGauge);
+  auto f_uncommitted =
+      out.Family("kafka_consumergroup_uncommitted_partitions",
+                 "Partitions assigned to the group's members that have no committed offset.", MT::kGauge);
+  auto f_expired =
+      out.Family("kafka_consumergroup_expired_messages",
+                 "Messages deleted by retention before the group consumed them (committed offset below "
+                 "the log start offset): data loss. Present only when above 0.",
+                 MT::kGauge);
+  auto f_consumed = out.Family(
+      "kafka_consumergroup_consumed_messages_per_second",
+      "Messages the group consumed per second (committed-offset advance) over the rate window.", MT::kGauge);
+  const bool lx = config_.lag_exporter_metrics;
+  MetricsBuilder::FamilyId lx_offset = 0, lx_lag = 0, lx_lag_s = 0, lx_max = 0, lx_max_s = 0, lx_sum = 0,
+                           lx_topic_sum = 0, lx_latest = 0, lx_earliest = 0;
+  if (lx) {
+    lx_offset =
+        out.Family("kafka_consumergroup_group_offset", "kafka-lag-exporter: committed offset.", MT::kGauge);
+    lx_lag = out.Family("kafka_consumergroup_group_lag", "kafka-lag-exporter: lag in messages.", MT::kGauge);
+    lx_lag_s = out.Family("kafka_consumergroup_group_lag_seconds",
+                          "kafka-lag-exporter: estimated lag in seconds (an estimate).", MT::kGauge);
+    lx_max = out.Family("kafka_consumergroup_group_max_lag", "kafka-lag-exporter: max lag of the group.",
+                        MT::kGauge);
+    lx_max_s = out.Family("kafka_consumergroup_group_max_lag_seconds",
+                          "kafka-lag-exporter: max estimated lag in seconds of the group.", MT::kGauge);
+    lx_sum = out.Family("kafka_consumergroup_group_sum_lag", "kafka-lag-exporter: summed lag of the group.",
+                        MT::kGauge);
+    lx_topic_sum = out.Family("kafka_consumergroup_group_topic_sum_lag",
+                              "kafka-lag-exporter: summed lag of the group on the topic.", MT::kGauge);
+    lx_latest =
+        out.Family("kafka_partition_latest_offset", "kafka-lag-exporter: high watermark.", MT::kGauge);
+    lx_earliest =
+        out.Family("kafka_partition_earliest_offset", "kafka-lag-exporter: log start offset.", MT::kGauge);
+    const std::string& cn = config_.cluster_name;
+    std::string pb;
+    for (const auto& [tp, w] : wm.partitions) {
+      if (!topics_.Matches(tp.topic)) continue;
+      pb = std::to_string(tp.partition);
+      out.Add(lx_latest, {{"cluster_name", cn}, {"topic", tp.topic}, {"partition", pb}},
+              static_cast<double>(w.high));
+      out.Add(lx_earliest, {{"cluster_name", cn}, {"topic", tp.topic}, {"partition", pb}},
+              static_cast<double>(w.low));
+    }
+  }
+
+  std::set<std::string> seen_groups;
+  std::string pbuf, coord;
+  for (size_t gi = 0; gi < obs.listing.groups.size(); ++gi) {
+    const GroupDescription& g = obs.listing.groups[gi];
+    const GroupOffsets* go =
+        gi < obs.offsets.size() && obs.offsets[gi].group == g.name ? &obs.offsets[gi] : nullptr;
+    seen_groups.insert(g.name);
+    GroupState& gs = state_[g.name];
+    coord = std::to_string(g.coordinator);
+    out.Add(f_members, {{"consumergroup", g.name}}, static_cast<double>(g.members.size()));
+    out.Add(f_info,
+            {{"consumergroup", g.name},
+             {"state", g.state},
+             {"protocol_type", g.protocol_type},
+             {"protocol", g.protocol},
+             {"coordinator", coord}},
+            1);
+
+    // Which partitions a live member owns, and which member (for the lag-exporter labels).
+    std::map<TopicPartition, const GroupMember*> owner;
+    for (const auto& m : g.members)
+      for (const auto& tp : m.assignment) owner[tp] = &m;
+
+    if (go == nullptr || go->error != 0) continue;  // offsets unknown this run: no lag series
+
+    struct TopicSums {
+      double offset = 0, lag = 0;
+      bool any_lag = false;
+    };
+    std::map<std::string, TopicSums> topics;
+    std::vector<PartitionStatus> statuses;
+    double max_lag = -1, max_lag_s = -1;
+    bool lag_s_unknown = false;  // a lagging partition without an estimate: no group maximum
+    double consumed_now = 0;
+    std::map<TopicPartition, PartitionState> next_state;
+    int uncommitted = 0;
+    for (const auto& [tp, m] : owner) {
+      if (topics_.Matches(tp.topic) && go->committed.count(tp) == 0) ++uncommitted;
+    }
+    for (const auto& [tp, committed] : go->committed) {
+      if (!topics_.Matches(tp.topic)) continue;
+      pbuf = std::to_string(tp.partition);
+      TopicSums& ts = topics[tp.topic];
+      ts.offset += static_cast<double>(committed);
+      if (per_partition)
+        out.Add(f_offset, {{"consumergroup", g.name}, {"topic", tp.topic}, {"partition", pbuf}},
+                static_cast<double>(committed));
+      if (lx) {
+        const GroupMember* m = owner.count(tp) ? owner[tp] : nullptr;
+        out.Add(lx_offset,
+                {{"cluster_name", config_.cluster_name},
+                 {"group", g.name},
+                 {"topic", tp.topic},
+                 {"partition", pbuf},
+                 {"member_host", m ? m->client_host : ""},
+                 {"consumer_id", m ? m->member_id : ""},
+                 {"client_id", m ? m->client_id : ""}},
+                static_cast<double>(committed));
+      }
+      auto w = wm.partitions.find(tp);
+      if (w == wm.partitions.end()) continue;  // no watermark (offline/deleted partition): no lag
+      int64_t lag = w->second.high - committed;
+      if (lag < 0) {
+        // Committed ahead of the end offset (truncation, unclean election): never negative.
+        if (self_) self_->lag_clamped().Increment();
+        lag = 0;
+      }
+      if (committed < w->second.low && per_partition) {
+        out.Add(f_expired, {{"consumergroup", g.name}, {"topic", tp.topic}, {"partition", pbuf}},
+                static_cast<double>(w->second.low - committed));
+      }
+      ts.lag += static_cast<double>(lag);
+      ts.any_lag = true;
+      max_lag = std::max(max_lag, static_cast<double>(lag));
+      std::optional<double> lag_s;
+      if (lag == 0) {
+        lag_s = 0.0;
+      } else if (auto h = history_.find(tp); h != history_.end()) {
+        lag_s = h->second.LagSeconds(committed, obs.now);
+      }
+      if (lag_s)
+        max_lag_s = std::max(max_lag_s, *lag_s);
+      else
+        lag_s_unknown = true;
+      if (per_partition) {
+        out.Add(f_lag, {{"consumergroup", g.name}, {"topic", tp.topic}, {"partition", pbuf}},
+                static_cast<double>(lag));
+        if (lag_s)
+          out.Add(f_lag_s, {{"consumergroup", g.name}, {"topic", tp.topic}, {"partition", pbuf}}, *lag_s);
+      }
+      if (lx) {
+        const GroupMember* m = owner.count(tp) ? owner[tp] : nullptr;
+        std::vector<Label> labels = {{"cluster_name", config_.cluster_name},
+                                     {"group", g.name},
+                                     {"topic", tp.topic},
+                                     {"partition", pbuf},
+                                     {"member_host", m ? m->client_host : ""},
+                                     {"consumer_id", m ? m->member_id : ""},
+                                     {"client_id", m ? m->client_id : ""}};
+        out.Add(lx_lag, labels, static_cast<double>(lag));
+        if (lag_s) out.Add(lx_lag_s, labels, *lag_s);
+      }
+
+      // Burrow-style window, one observation per poll.
+      auto prev = gs.partitions.find(tp);
+      PartitionState ps = prev != gs.partitions.end()
+                              ? std::move(prev->second)
+                              : PartitionState{StatusWindow(config_.status_window), -1};
+      if (ps.last_offset >= 0 && committed > ps.last_offset)
+        consumed_now += static_cast<double>(committed - ps.last_offset);
+      ps.last_offset = committed;
+      ps.window.Add({committed, lag});
+      PartitionStatus st = ps.window.Evaluate(owner.count(tp) > 0);
+      statuses.push_back(st);
+      if (per_partition)
+        out.Add(
+            f_pstatus,
+            {{"consumergroup", g.name}, {"topic", tp.topic}, {"partition", pbuf}, {"status", ToString(st)}},
+            1);
+      next_state.emplace(tp, std::move(ps));
+    }
+    gs.partitions = std::move(next_state);  // partitions no longer committed leave the state
+
+    double lag_total = 0;
+    for (const auto& [topic, ts] : topics) {
+      out.Add(f_offset_sum, {{"consumergroup", g.name}, {"topic", topic}}, ts.offset);
+      if (ts.any_lag) {
+        out.Add(f_lag_sum, {{"consumergroup", g.name}, {"topic", topic}}, ts.lag);
+        lag_total += ts.lag;
+        if (lx)
+          out.Add(lx_topic_sum, {{"cluster_name", config_.cluster_name}, {"group", g.name}, {"topic", topic}},
+                  ts.lag);
+      }
+    }
+    if (max_lag >= 0) {
+      out.Add(f_max_lag, {{"consumergroup", g.name}}, max_lag);
+      if (lx) {
+        out.Add(lx_max, {{"cluster_name", config_.cluster_name}, {"group", g.name}}, max_lag);
+        out.Add(lx_sum, {{"cluster_name", config_.cluster_name}, {"group", g.name}}, lag_total);
+      }
+    }
+    if (max_lag_s >= 0 && !lag_s_unknown) {
+      out.Add(f_max_lag_s, {{"consumergroup", g.name}}, max_lag_s);
+      if (lx) out.Add(lx_max_s, {{"cluster_name", config_.cluster_name}, {"group", g.name}}, max_lag_s);
+    }
+    if (!statuses.empty())
+      out.Add(f_status, {{"consumergroup", g.name}, {"status", ToString(Aggregate(statuses))}}, 1);
+    out.Add(f_uncommitted, {{"consumergroup", g.name}}, uncommitted);
+
+    // Consumption rate over the rate window, from committed-offset advances.
+    gs.consumed_total += consumed_now;
+    gs.consumed_history.emplace_back(obs.now, gs.consumed_total);
+    while (gs.consumed_history.size() > 2 && obs.now - gs.consumed_history[1].first >= rate_window_)
+      gs.consumed_history.pop_front();
+    if (gs.consumed_history.size() >= 2) {
+      double secs =
+          std::chrono::duration<double>(gs.consumed_history.back().first - gs.consumed_history.front().first)
+              .count();
+      if (secs > 0)
+        out.Add(f_consumed, {{"consumergroup", g.name}},
+                (gs.consumed_history.back().second - gs.consumed_history.front().second) / secs);
+    }
+  }
+  // Deleted groups leave the state with the listing (unless the listing was
+  // partial, when a missing group may only be behind an unreachable broker).
+  if (!obs.listing.partial) {
+    for (auto it = state_.begin(); it != state_.end();) {
+      it = seen_groups.count(it->first) ? std::next(it) : state_.erase(it);
+    }
+  }
+}
+
+}  // namespace dora

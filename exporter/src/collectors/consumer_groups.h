@@ -1,0 +1,74 @@
+#pragma once
+// consumer_groups: group state, members, committed offsets, lag in messages
+// and seconds, Burrow-style status, data loss, consumption rate.
+//
+// Exports kafka_consumergroup_{current_offset,current_offset_sum,lag,lag_sum,
+// members,info,lag_seconds,max_lag,max_lag_seconds,status,partition_status,
+// uncommitted_partitions,expired_messages,consumed_messages_per_second}, and
+// with lag_exporter_metrics kafka-lag-exporter's kafka_consumergroup_group_*
+// and kafka_partition_{latest,earliest}_offset families.
+//
+// Requests per run: ListGroups + DescribeGroups per broker (rd_kafka_list_groups),
+// FindCoordinator + OffsetFetch per group (rd_kafka_ListConsumerGroupOffsets,
+// max_in_flight at once), then the watermarks (shared with offsets) — always
+// fetched after the committed offsets, so lag is never negative by race.
+// ACLs: DESCRIBE on the groups and topics, DESCRIBE on Cluster.
+#include <map>
+#include <memory>
+#include <set>
+
+#include "collectors/collector.h"
+#include "collectors/lag_model.h"
+#include "kafka/groups.h"
+#include "kafka/watermarks.h"
+#include "metrics/self_metrics.h"
+#include "util/name_filter.h"
+
+namespace dora {
+
+// What one run saw: input to the pure renderer.
+struct GroupsObservation {
+  GroupListing listing;
+  std::vector<GroupOffsets> offsets;  // same order as the groups it was asked for
+  std::shared_ptr<const WatermarkSnapshot> watermarks;
+  SteadyTime now;
+};
+
+class ConsumerGroupsCollector : public Collector {
+ public:
+  // `rate_window` is collectors.offsets.rate_window (one window for all rates).
+  ConsumerGroupsCollector(ConsumerGroupsCollectorConfig config, Millis rate_window,
+                          std::shared_ptr<KafkaClient> kafka, std::shared_ptr<WatermarkService> watermarks,
+                          SelfMetrics* self);
+  std::string name() const override { return "consumer_groups"; }
+  Millis interval() const override { return config_.interval; }
+  Millis timeout() const override { return config_.timeout; }
+  Status Collect(const CollectContext& ctx, MetricsBuilder& out) override;
+
+  // Renders one observation and advances the per-partition state (exposed for tests).
+  void Render(const GroupsObservation& obs, MetricsBuilder& out);
+
+ private:
+  struct PartitionState {
+    StatusWindow window;
+    int64_t last_offset = -1;
+  };
+  struct GroupState {
+    std::map<TopicPartition, PartitionState> partitions;
+    double consumed_total = 0;  // messages consumed since first seen (sum of offset advances)
+    std::deque<std::pair<SteadyTime, double>> consumed_history;
+  };
+
+  ConsumerGroupsCollectorConfig config_;
+  Millis rate_window_{60000};
+  std::shared_ptr<KafkaClient> kafka_;
+  std::shared_ptr<WatermarkService> watermarks_;
+  SelfMetrics* self_;
+  NameFilter groups_;
+  NameFilter topics_;
+  std::map<std::string, GroupState> state_;
+  std::map<TopicPartition, WatermarkHistory> history_;
+  SteadyTime last_watermarks_{};
+};
+
+}  // namespace dora

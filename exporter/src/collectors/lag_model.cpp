@@ -1,0 +1,110 @@
+#include "collectors/lag_model.h"
+
+#include <algorithm>
+
+namespace dora {
+
+void WatermarkHistory::Add(SteadyTime t, int64_t high) {
+  if (!points_.empty()) {
+    if (high < points_.back().second)
+      points_.clear();  // recreated partition: start over
+    else if (high == points_.back().second)
+      return;  // keep the time it was first reached
+    else if (t <= points_.back().first)
+      return;
+  }
+  points_.emplace_back(t, high);
+  while (points_.size() > max_points_) points_.pop_front();
+}
+
+std::optional<double> WatermarkHistory::LagSeconds(int64_t committed, SteadyTime now) const {
+  if (points_.empty()) return std::nullopt;
+  if (committed >= points_.back().second) return 0.0;
+  if (points_.size() < 2) return std::nullopt;
+  auto secs = [](SteadyTime a, SteadyTime b) { return std::chrono::duration<double>(b - a).count(); };
+  SteadyTime reached;
+  if (committed < points_.front().second) {
+    // Older than the history: extrapolate at the history's average rate.
+    double span = secs(points_.front().first, points_.back().first);
+    double msgs = static_cast<double>(points_.back().second - points_.front().second);
+    if (span <= 0 || msgs <= 0) return std::nullopt;
+    double before = static_cast<double>(points_.front().second - committed) * span / msgs;
+    return secs(points_.front().first, now) + before;
+  }
+  // points_[i].second <= committed < points_[i + 1].second
+  auto it = std::upper_bound(points_.begin(), points_.end(), committed,
+                             [](int64_t c, const auto& p) { return c < p.second; });
+  const auto& hi = *it;
+  const auto& lo = *(it - 1);
+  double frac = static_cast<double>(committed - lo.second) / static_cast<double>(hi.second - lo.second);
+  double t_lo_to_now = secs(lo.first, now);
+  double seg = secs(lo.first, hi.first);
+  return std::max(0.0, t_lo_to_now - frac * seg);
+}
+
+const char* ToString(PartitionStatus s) {
+  switch (s) {
+    case PartitionStatus::kOk:
+      return "OK";
+    case PartitionStatus::kWarn:
+      return "WARN";
+    case PartitionStatus::kStall:
+      return "STALL";
+    case PartitionStatus::kStop:
+      return "STOP";
+    case PartitionStatus::kRewind:
+      return "REWIND";
+  }
+  return "OK";
+}
+
+const char* ToString(GroupStatus s) {
+  switch (s) {
+    case GroupStatus::kOk:
+      return "OK";
+    case GroupStatus::kWarn:
+      return "WARN";
+    case GroupStatus::kErr:
+      return "ERR";
+  }
+  return "OK";
+}
+
+void StatusWindow::Add(Observation o) {
+  obs_.push_back(o);
+  while (obs_.size() > size_) obs_.pop_front();
+}
+
+PartitionStatus StatusWindow::Evaluate(bool owned) const {
+  if (obs_.empty()) return PartitionStatus::kOk;
+  for (const auto& o : obs_) {
+    if (o.lag == 0) return PartitionStatus::kOk;
+  }
+  for (size_t i = 1; i < obs_.size(); ++i) {
+    if (obs_[i].offset < obs_[i - 1].offset) return PartitionStatus::kRewind;
+  }
+  if (obs_.size() < size_) return PartitionStatus::kOk;  // not enough evidence yet
+  bool moved = obs_.back().offset != obs_.front().offset;
+  if (!moved) return owned ? PartitionStatus::kStall : PartitionStatus::kStop;
+  bool never_decreased = true;
+  for (size_t i = 1; i < obs_.size(); ++i) {
+    if (obs_[i].lag < obs_[i - 1].lag) {
+      never_decreased = false;
+      break;
+    }
+  }
+  if (never_decreased && obs_.back().lag > obs_.front().lag) return PartitionStatus::kWarn;
+  return PartitionStatus::kOk;
+}
+
+GroupStatus Aggregate(const std::vector<PartitionStatus>& statuses) {
+  GroupStatus g = GroupStatus::kOk;
+  for (auto s : statuses) {
+    if (s == PartitionStatus::kStop || s == PartitionStatus::kStall || s == PartitionStatus::kRewind)
+      return GroupStatus::kErr;
+    if (s == PartitionStatus::kWarn) g = GroupStatus::kWarn;
+  }
+  return g;
+}
+
+}  // namespace dora

@@ -1,0 +1,69 @@
+#pragma once
+// Pure models behind the consumer_groups collector, unit-tested on their own:
+// lag in seconds from the daemon's (time, high watermark) history, and
+// Burrow-style partition status over a sliding window of observations.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dora {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// (time, high watermark) points of one partition. Runs of the same offset are
+// one point (the time the watermark first reached it); at most `max_points`.
+class WatermarkHistory {
+ public:
+  explicit WatermarkHistory(size_t max_points = 60) : max_points_(max_points) {}
+  void Add(SteadyTime t, int64_t high);
+  // Seconds between `now` and the time the watermark reached `committed`:
+  // interpolated between points, extrapolated before the first point from the
+  // history's average rate. 0 when committed >= the newest watermark. nullopt
+  // when the history cannot tell (fewer than two distinct points).
+  std::optional<double> LagSeconds(int64_t committed, SteadyTime now) const;
+  size_t size() const { return points_.size(); }
+
+ private:
+  size_t max_points_;
+  std::deque<std::pair<SteadyTime, int64_t>> points_;
+};
+
+enum class PartitionStatus { kOk, kWarn, kStall, kStop, kRewind };
+enum class GroupStatus { kOk, kWarn, kErr };
+const char* ToString(PartitionStatus s);
+const char* ToString(GroupStatus s);
+
+// Burrow's rules applied to what the daemon can observe: one observation per
+// poll of (committed offset, lag). OffsetFetch carries no commit timestamps, so
+// "no commit" is "offset unchanged across the whole window", and STOP and
+// STALL are told apart by whether a live member owns the partition.
+struct Observation {
+  int64_t offset = 0;
+  int64_t lag = 0;
+};
+
+class StatusWindow {
+ public:
+  explicit StatusWindow(size_t size = 10) : size_(size) {}
+  void Add(Observation o);
+  // Rules in Burrow's order: (1) lag 0 anywhere in the window: OK; (2) offset
+  // went backwards: REWIND; (3) window full and offset never moved while lag > 0:
+  // STALL if `owned` (a member is assigned the partition) else STOP; (4) window
+  // full and lag never decreased and grew: WARN; (5) OK.
+  PartitionStatus Evaluate(bool owned) const;
+  // Fraction of the window filled (Burrow's "complete").
+  double complete() const { return static_cast<double>(obs_.size()) / static_cast<double>(size_); }
+  const std::deque<Observation>& observations() const { return obs_; }
+
+ private:
+  size_t size_;
+  std::deque<Observation> obs_;
+};
+
+// Worst partition status: ERR for any STOP/STALL/REWIND, WARN for any WARN.
+GroupStatus Aggregate(const std::vector<PartitionStatus>& statuses);
+
+}  // namespace dora

@@ -1,0 +1,95 @@
+#include "collectors/offsets.h"
+
+namespace dora {
+
+void RateTracker::Add(const TopicPartition& tp, std::chrono::steady_clock::time_point t, int64_t high) {
+  auto& h = history_[tp];
+  if (!h.empty() && high < h.back().second) h.clear();  // recreated topic: no carry-over
+  if (!h.empty() && t <= h.back().first) return;
+  h.emplace_back(t, high);
+  // Keep one sample at or before the window's start as the rate's base.
+  while (h.size() > 2 && t - h[1].first >= window_) h.pop_front();
+}
+
+std::optional<double> RateTracker::Rate(const TopicPartition& tp) const {
+  auto it = history_.find(tp);
+  if (it == history_.end() || it->second.size() < 2) return std::nullopt;
+  const auto& h = it->second;
+  double secs = std::chrono::duration<double>(h.back().first - h.front().first).count();
+  if (secs <= 0) return std::nullopt;
+  return static_cast<double>(h.back().second - h.front().second) / secs;
+}
+
+void RateTracker::Retain(const std::map<std::string, int>& live) {
+  for (auto it = history_.begin(); it != history_.end();) {
+    auto t = live.find(it->first.topic);
+    bool keep = t != live.end() && it->first.partition < t->second;
+    it = keep ? std::next(it) : history_.erase(it);
+  }
+}
+
+OffsetsCollector::OffsetsCollector(OffsetsCollectorConfig config,
+                                   std::shared_ptr<WatermarkService> watermarks)
+    : config_(std::move(config)),
+      watermarks_(std::move(watermarks)),
+      topics_(config_.topics),
+      dlq_(config_.dlq_topics, std::regex::ECMAScript),
+      rates_(config_.rate_window) {}
+
+Status OffsetsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out) {
+  // A fetch the consumer_groups collector made within our interval is as fresh
+  // as one we would make ourselves; reuse it rather than ask Kafka twice.
+  auto snap_r = watermarks_->Get(std::chrono::steady_clock::now() - config_.interval, ctx.deadline);
+  if (!snap_r.ok()) return snap_r.status();
+  const WatermarkSnapshot& snap = *snap_r.value();
+  bool new_sample = snap.finished != last_sample_;
+  last_sample_ = snap.finished;
+
+  using MT = MetricType;
+  auto current =
+      out.Family("kafka_topic_partition_current_offset",
+                 "High watermark (log end offset, read_uncommitted) of the partition.", MT::kGauge);
+  auto oldest =
+      out.Family("kafka_topic_partition_oldest_offset", "Log start offset of the partition.", MT::kGauge);
+  auto p_rate = out.Family("kafka_topic_partition_messages_in_per_second",
+                           "Messages appended to the partition per second over the rate window.", MT::kGauge);
+  auto t_rate = out.Family("kafka_topic_messages_in_per_second",
+                           "Messages appended to the topic per second over the rate window.", MT::kGauge);
+  auto c_rate =
+      out.Family("kafka_cluster_messages_in_per_second",
+                 "Messages appended to all included topics per second over the rate window.", MT::kGauge);
+  auto dlq_rate = out.Family("kafka_topic_dlq_messages_in_per_second",
+                             "Messages landing in a dead-letter topic per second over the rate window "
+                             "(an incident signal).",
+                             MT::kGauge);
+
+  rates_.Retain(snap.partitions_per_topic);
+  std::map<std::string, double> topic_rates;
+  std::string pbuf;
+  bool any_rate = false;
+  double cluster_rate = 0;
+  for (const auto& [tp, wm] : snap.partitions) {
+    if (!topics_.Matches(tp.topic)) continue;
+    pbuf = std::to_string(tp.partition);
+    out.Add(current, {{"topic", tp.topic}, {"partition", pbuf}}, static_cast<double>(wm.high));
+    out.Add(oldest, {{"topic", tp.topic}, {"partition", pbuf}}, static_cast<double>(wm.low));
+    if (new_sample) rates_.Add(tp, snap.finished, wm.high);
+    if (auto r = rates_.Rate(tp)) {
+      out.Add(p_rate, {{"topic", tp.topic}, {"partition", pbuf}}, *r);
+      topic_rates[tp.topic] += *r;
+      cluster_rate += *r;
+      any_rate = true;
+    }
+  }
+  for (const auto& [topic, r] : topic_rates) {
+    out.Add(t_rate, {{"topic", topic}}, r);
+    if (std::regex_search(topic, dlq_)) out.Add(dlq_rate, {{"topic", topic}}, r);
+  }
+  if (any_rate) out.Add(c_rate, {}, cluster_rate);
+  if (!snap.last_error.empty()) {
+    return Status::Error("partial", "some partitions have no watermarks: " + snap.last_error);
+  }
+  return Status::Ok();
+}
+
+}  // namespace dora

@@ -1,0 +1,65 @@
+#pragma once
+// Consumer-group requests: ListGroups + DescribeGroups (rd_kafka_list_groups,
+// one of each per broker) and OffsetFetch (rd_kafka_ListConsumerGroupOffsets,
+// one group per call on librdkafka 2.0.2, so many calls are kept in flight on
+// one queue). Thread-safe like KafkaClient.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kafka/client.h"
+#include "kafka/types.h"
+
+namespace dora {
+
+struct GroupMember {
+  std::string member_id;
+  std::string client_id;
+  std::string client_host;
+  std::vector<TopicPartition> assignment;  // decoded ConsumerProtocol assignment
+};
+
+struct GroupDescription {
+  std::string name;
+  std::string state;          // Stable, Empty, PreparingRebalance, CompletingRebalance, Dead
+  std::string protocol_type;  // "consumer" for Kafka consumers, "" for commit-only groups
+  std::string protocol;
+  int32_t coordinator = -1;
+  std::vector<GroupMember> members;
+  int error = 0;
+};
+
+struct GroupListing {
+  std::vector<GroupDescription> groups;  // one entry per group name
+  bool partial = false;                  // some broker did not answer
+  std::string partial_reason;
+};
+
+// Lists and describes every group in the cluster. Tries rd_kafka_list_groups
+// first (one ListGroups and one DescribeGroups per broker); that call fails as
+// a whole when any broker it once knew is down, so it then falls back to the
+// admin API (ListConsumerGroups + DescribeConsumerGroups), which skips brokers
+// that left the metadata and reports per-broker errors.
+Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout);
+
+// The admin-API path alone (exposed for tests).
+Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout);
+
+struct GroupOffsets {
+  std::string group;
+  std::map<TopicPartition, int64_t> committed;  // only partitions with a committed offset
+  int error = 0;
+};
+
+// Fetches committed offsets of `groups`, keeping up to `max_in_flight` calls
+// outstanding. Groups whose call failed or did not answer in time come back
+// with error set. `requests_sent` (optional) counts calls issued.
+std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::vector<std::string>& groups,
+                                                int max_in_flight, Millis timeout);
+
+// Decodes a ConsumerProtocol MemberAssignment (version, [topic [partition]],
+// user data). Returns false on malformed input.
+bool DecodeAssignment(const void* data, size_t size, std::vector<TopicPartition>* out);
+
+}  // namespace dora

@@ -1,0 +1,112 @@
+#include "kafka/watermarks.h"
+
+#include <future>
+#include <vector>
+
+namespace dora {
+
+WatermarkService::WatermarkService(std::shared_ptr<KafkaClient> kafka, std::shared_ptr<ClusterState> cluster,
+                                   int partitions_per_request)
+    : kafka_(std::move(kafka)), cluster_(std::move(cluster)), chunk_(partitions_per_request) {}
+
+Result<std::shared_ptr<const WatermarkSnapshot>> WatermarkService::Get(
+    std::chrono::steady_clock::time_point not_before, std::chrono::steady_clock::time_point deadline) {
+  std::lock_guard<std::mutex> fetch_lock(fetch_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (latest_ && latest_->started >= not_before) return latest_;
+  }
+  auto fetched = Fetch(deadline);
+  if (fetched.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    latest_ = fetched.value();
+  }
+  return fetched;
+}
+
+Result<std::shared_ptr<const WatermarkSnapshot>> WatermarkService::Fetch(
+    std::chrono::steady_clock::time_point deadline) {
+  auto snap = std::make_shared<WatermarkSnapshot>();
+  snap->started = std::chrono::steady_clock::now();
+  auto left = [&] {
+    auto ms = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
+    return ms.count() > 0 ? ms : Millis(0);
+  };
+  // Partition list: the cluster collector's latest metadata if it is fresh
+  // enough, else a Metadata request of our own.
+  std::shared_ptr<const ClusterView> view = cluster_->Get();
+  ClusterMetadata own;
+  const ClusterMetadata* md = nullptr;
+  if (view && snap->started - view->fetched_at < std::chrono::seconds(60)) {
+    md = &view->metadata;
+  } else {
+    auto m = kafka_->Metadata(left());
+    if (!m.ok()) return m.status();
+    own = std::move(m.value());
+    md = &own;
+  }
+  // Chunks never mix leaders: each call is then one ListOffsets request, and a
+  // broker that stopped answering stalls only its own chunks.
+  std::map<int32_t, std::vector<TopicPartition>> by_leader;
+  for (const auto& t : md->topics) {
+    snap->partitions_per_topic[t.name] = static_cast<int>(t.partitions.size());
+    for (const auto& p : t.partitions) {
+      // A leaderless partition would stall the whole call until its timeout.
+      if (p.leader >= 0) by_leader[p.leader].push_back({t.name, p.id});
+    }
+  }
+  std::vector<std::vector<TopicPartition>> chunks;
+  for (const auto& [leader, parts] : by_leader) {
+    snap->requested += parts.size();
+    for (size_t i = 0; i < parts.size(); i += static_cast<size_t>(chunk_)) {
+      size_t end = std::min(parts.size(), i + static_cast<size_t>(chunk_));
+      chunks.emplace_back(parts.begin() + static_cast<long>(i), parts.begin() + static_cast<long>(end));
+    }
+  }
+  // Latest and earliest of every chunk, a few calls at a time: each call is one
+  // ListOffsets per leader broker, and blocks until all of them answered.
+  struct Answer {
+    Result<std::vector<PartitionOffset>> high = Status::Error("timeout", "not run");
+    Result<std::vector<PartitionOffset>> low = Status::Error("timeout", "not run");
+  };
+  std::vector<Answer> answers(chunks.size());
+  const size_t kParallel = 4;
+  for (size_t base = 0; base < chunks.size(); base += kParallel) {
+    std::vector<std::future<void>> jobs;
+    for (size_t i = base; i < std::min(chunks.size(), base + kParallel); ++i) {
+      jobs.push_back(std::async(std::launch::async, [&, i] {
+        answers[i].high = kafka_->ListOffsets(chunks[i], -1, left());
+        answers[i].low = kafka_->ListOffsets(chunks[i], -2, left());
+      }));
+    }
+    for (auto& j : jobs) j.wait();
+  }
+  snap->calls = chunks.size() * 2;
+  for (const auto& a : answers) {
+    if (!a.high.ok() || !a.low.ok()) {
+      snap->last_error = !a.high.ok() ? a.high.status().message : a.low.status().message;
+      continue;
+    }
+    for (const auto& po : a.high.value()) {
+      if (po.error == 0 && po.offset >= 0) snap->partitions[po.tp].high = po.offset;
+    }
+    for (const auto& po : a.low.value()) {
+      auto it = snap->partitions.find(po.tp);
+      if (it != snap->partitions.end() && po.error == 0 && po.offset >= 0) it->second.low = po.offset;
+    }
+  }
+  // Only complete answers count: a high without its low is dropped.
+  for (auto it = snap->partitions.begin(); it != snap->partitions.end();) {
+    it = it->second.low < 0 ? snap->partitions.erase(it) : std::next(it);
+  }
+  size_t total = 0;
+  for (const auto& [t, n] : snap->partitions_per_topic) total += static_cast<size_t>(n);
+  snap->failed = total - snap->partitions.size();
+  snap->finished = std::chrono::steady_clock::now();
+  snap->wall = std::chrono::system_clock::now();
+  if (snap->partitions.empty() && snap->requested > 0)
+    return Status::Error("kafka", "ListOffsets: no partition answered: " + snap->last_error);
+  return std::shared_ptr<const WatermarkSnapshot>(std::move(snap));
+}
+
+}  // namespace dora

@@ -1,0 +1,62 @@
+#pragma once
+// Real librdkafka producers and consumers for integration tests (the same
+// library the daemon uses). Every loop is bounded in count and time.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace dora::test {
+
+// Produces `n` messages of `size` bytes (acks=all) to `topic` (partition -1 =
+// any), at `rate` messages/s (0 = as fast as possible). Returns messages acked.
+int64_t ProduceMessages(const std::string& bootstrap, const std::string& topic, int64_t n, double rate = 0,
+                        int32_t partition = -1, size_t size = 100);
+
+// DeleteRecords: moves the partition's log start offset to `before` (admin API).
+void DeleteRecordsBefore(const std::string& bootstrap, const std::string& topic, int32_t partition, int64_t before);
+
+// A producer writing steadily at `rate` msg/s on a background thread until stopped.
+class SteadyProducer {
+ public:
+  SteadyProducer(const std::string& bootstrap, const std::string& topic, double rate, int32_t partition = -1);
+  ~SteadyProducer();
+  void Stop();
+  int64_t acked() const { return acked_.load(); }
+  std::chrono::steady_clock::time_point started() const { return started_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> acked_{0};
+  std::chrono::steady_clock::time_point started_;
+  std::thread thread_;
+};
+
+// Consumes exactly `n` messages of `topic` (all partitions, assign()) as
+// group `group` and commits their offsets synchronously. Returns how many.
+int64_t ConsumeAndCommit(const std::string& bootstrap, const std::string& topic, const std::string& group, int64_t n,
+                         std::chrono::seconds timeout = std::chrono::seconds(60));
+
+// A group member (subscribe(), Kafka 3.x only) on a background thread.
+// kConsume: consume and commit; kStall: stay in the group, keep committing the
+// same offsets without consuming (paused partitions).
+class GroupMember {
+ public:
+  enum class Mode { kConsume, kStall };
+  GroupMember(const std::string& bootstrap, const std::string& topic, const std::string& group, Mode mode);
+  ~GroupMember();  // leaves the group (close)
+  void SetMode(Mode m) { mode_.store(m); }
+  int64_t consumed() const { return consumed_.load(); }
+  bool assigned() const { return assigned_.load(); }
+
+ private:
+  std::atomic<Mode> mode_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> assigned_{false};
+  std::atomic<int64_t> consumed_{0};
+  std::thread thread_;
+};
+
+}  // namespace dora::test

@@ -1,0 +1,136 @@
+#include <catch2/catch.hpp>
+
+#include "collectors/lag_model.h"
+#include "collectors/offsets.h"
+#include "kafka/groups.h"
+
+using namespace dora;
+using namespace std::chrono_literals;
+
+namespace {
+const SteadyTime T0 = SteadyTime() + 1000s;
+}
+
+TEST_CASE("lag seconds interpolates between watermark points", "[lag]") {
+  WatermarkHistory h(60);
+  // A steady 100 msg/s producer sampled every 10 s.
+  for (int i = 0; i <= 6; ++i) h.Add(T0 + std::chrono::seconds(10 * i), 1000 * i);
+  SteadyTime now = T0 + 60s;
+  // Offset 2500 was reached at t=25s: 35 s ago.
+  REQUIRE(h.LagSeconds(2500, now).value() == Approx(35.0));
+  REQUIRE(h.LagSeconds(6000, now).value() == Approx(0.0));  // caught up
+  REQUIRE(h.LagSeconds(7000, now).value() == Approx(0.0));  // ahead (clamped elsewhere)
+  REQUIRE(h.LagSeconds(0, now).value() == Approx(60.0));
+}
+
+TEST_CASE("lag seconds extrapolates before the history at its average rate", "[lag]") {
+  WatermarkHistory h(60);
+  h.Add(T0, 10000);
+  h.Add(T0 + 10s, 11000);
+  // 100 msg/s: offset 9000 was reached 10 s before T0, i.e. 30 s before now.
+  REQUIRE(h.LagSeconds(9000, T0 + 20s).value() == Approx(30.0));
+}
+
+TEST_CASE("lag seconds reports nothing when the history cannot tell", "[lag]") {
+  WatermarkHistory h(60);
+  REQUIRE_FALSE(h.LagSeconds(5, T0).has_value());
+  h.Add(T0, 100);
+  REQUIRE_FALSE(h.LagSeconds(50, T0 + 5s).has_value());  // one point only
+  h.Add(T0 + 5s, 100);                                   // idle: same offset merges
+  REQUIRE(h.size() == 1);
+  REQUIRE_FALSE(h.LagSeconds(50, T0 + 10s).has_value());
+  REQUIRE(h.LagSeconds(100, T0 + 10s).value() == 0.0);
+}
+
+TEST_CASE("an idle run keeps the time the watermark first reached the offset", "[lag]") {
+  WatermarkHistory h(60);
+  h.Add(T0, 0);
+  h.Add(T0 + 10s, 1000);  // produced during the first 10 s
+  h.Add(T0 + 20s, 1000);  // then idle
+  h.Add(T0 + 30s, 1000);
+  // Offset 500 reached at T0+5s whatever the idle samples say.
+  REQUIRE(h.LagSeconds(500, T0 + 30s).value() == Approx(25.0));
+}
+
+TEST_CASE("watermark history is bounded and restarts when the watermark goes down", "[lag]") {
+  WatermarkHistory h(3);
+  for (int i = 0; i < 10; ++i) h.Add(T0 + std::chrono::seconds(i), i * 10);
+  REQUIRE(h.size() == 3);
+  h.Add(T0 + 20s, 5);  // topic recreated
+  REQUIRE(h.size() == 1);
+}
+
+TEST_CASE("status: lag zero anywhere in the window is OK", "[status]") {
+  StatusWindow w(3);
+  w.Add({10, 5});
+  w.Add({10, 0});
+  w.Add({10, 7});
+  REQUIRE(w.Evaluate(false) == PartitionStatus::kOk);
+}
+
+TEST_CASE("status: offset unchanged over a full window is STOP without owner, STALL with one", "[status]") {
+  StatusWindow w(3);
+  w.Add({10, 5});
+  w.Add({10, 6});
+  REQUIRE(w.Evaluate(false) == PartitionStatus::kOk);  // window not full yet
+  w.Add({10, 9});
+  REQUIRE(w.Evaluate(false) == PartitionStatus::kStop);
+  REQUIRE(w.Evaluate(true) == PartitionStatus::kStall);
+  REQUIRE(w.complete() == 1.0);
+}
+
+TEST_CASE("status: offset going backwards is REWIND", "[status]") {
+  StatusWindow w(5);
+  w.Add({100, 5});
+  w.Add({50, 55});
+  REQUIRE(w.Evaluate(true) == PartitionStatus::kRewind);
+}
+
+TEST_CASE("status: moving but falling behind is WARN, catching up is OK", "[status]") {
+  StatusWindow w(3);
+  w.Add({10, 5});
+  w.Add({20, 8});
+  w.Add({30, 12});
+  REQUIRE(w.Evaluate(true) == PartitionStatus::kWarn);
+  w.Add({45, 7});
+  REQUIRE(w.Evaluate(true) == PartitionStatus::kOk);
+}
+
+TEST_CASE("group status is the worst partition status", "[status]") {
+  using P = PartitionStatus;
+  REQUIRE(Aggregate({}) == GroupStatus::kOk);
+  REQUIRE(Aggregate({P::kOk, P::kWarn}) == GroupStatus::kWarn);
+  REQUIRE(Aggregate({P::kWarn, P::kStall}) == GroupStatus::kErr);
+  REQUIRE(Aggregate({P::kOk, P::kStop}) == GroupStatus::kErr);
+  REQUIRE(Aggregate({P::kRewind}) == GroupStatus::kErr);
+  REQUIRE(std::string(ToString(GroupStatus::kErr)) == "ERR");
+  REQUIRE(std::string(ToString(P::kStall)) == "STALL");
+}
+
+TEST_CASE("rate tracker: messages per second over the window, reset on recreation", "[offsets]") {
+  RateTracker r(60s);
+  TopicPartition tp{"audit-logs", 3};
+  REQUIRE_FALSE(r.Rate(tp).has_value());
+  r.Add(tp, T0, 0);
+  REQUIRE_FALSE(r.Rate(tp).has_value());
+  for (int i = 1; i <= 12; ++i) r.Add(tp, T0 + std::chrono::seconds(15 * i), 1500 * i);  // 100/s
+  REQUIRE(r.Rate(tp).value() == Approx(100.0));
+  r.Add(tp, T0 + 200s, 10);  // watermark went down: recreated topic
+  REQUIRE_FALSE(r.Rate(tp).has_value());
+  r.Retain({{"other", 1}});
+  REQUIRE(r.size() == 0);
+}
+
+TEST_CASE("consumer protocol assignment decoding", "[groups]") {
+  // version 1, 1 topic "ab" with partitions 0 and 7, empty user data
+  const unsigned char bytes[] = {0, 1, 0, 0, 0, 1, 0, 2, 'a', 'b', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff};
+  std::vector<TopicPartition> out;
+  REQUIRE(DecodeAssignment(bytes, sizeof bytes, &out));
+  REQUIRE(out.size() == 2);
+  REQUIRE(out[0] == TopicPartition{"ab", 0});
+  REQUIRE(out[1] == TopicPartition{"ab", 7});
+  // Truncated input is rejected, not read past its end.
+  REQUIRE_FALSE(DecodeAssignment(bytes, 12, &out));
+  REQUIRE(DecodeAssignment(nullptr, 0, &out));
+  REQUIRE(out.empty());
+}
