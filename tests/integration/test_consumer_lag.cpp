@@ -35,7 +35,8 @@ std::map<std::string, std::string> G(const std::string& g, const std::string& t)
 
 }  // namespace
 
-TEST_CASE("lag is exact after producing N and consuming M; no commit means no lag series", "[kafka][lag][smoke]") {
+TEST_CASE("lag is exact after producing N and consuming M; no commit means no lag series",
+          "[kafka][lag][smoke]") {
   auto kafka = KafkaCluster::Start(1);
   kafka->CreateTopic("task-requests", 1, 1);
   kafka->CreateTopic("task-responses", 12, 1);
@@ -51,18 +52,22 @@ TEST_CASE("lag is exact after producing N and consuming M; no commit means no la
   auto s = ParseExposition(r.out);
   CHECK(Find(s, "kafka_consumergroup_current_offset_sum", G("workers", "task-requests")) == 1234.0);
   CHECK(Find(s, "kafka_consumergroup_lag_sum", G("workers", "task-requests")) == 17000.0 - 1234.0);
-  CHECK(Find(s, "kafka_consumergroup_lag", {{"consumergroup", "workers"}, {"topic", "task-requests"}, {"partition", "0"}})
+  CHECK(Find(s, "kafka_consumergroup_lag",
+             {{"consumergroup", "workers"}, {"topic", "task-requests"}, {"partition", "0"}})
             .value() > 10000.0);
   CHECK(Find(s, "kafka_consumergroup_max_lag", {{"consumergroup", "workers"}}) == 17000.0 - 1234.0);
   // Multi-partition: every lag series is that partition's high watermark minus
   // the commit, and only committed partitions have one (never -1).
   CHECK(Find(s, "kafka_consumergroup_current_offset_sum", G("workers", "task-responses")) == 2500.0);
   double lag_sum = 0;
-  auto lags = FindAll(s, "kafka_consumergroup_lag", {{"consumergroup", "workers"}, {"topic", "task-responses"}});
+  auto lags =
+      FindAll(s, "kafka_consumergroup_lag", {{"consumergroup", "workers"}, {"topic", "task-responses"}});
   REQUIRE_FALSE(lags.empty());
   for (const auto& l : lags) {
     const std::string& p = l.labels.at("partition");
-    double hwm = Find(s, "kafka_topic_partition_current_offset", {{"topic", "task-responses"}, {"partition", p}}).value();
+    double hwm =
+        Find(s, "kafka_topic_partition_current_offset", {{"topic", "task-responses"}, {"partition", p}})
+            .value();
     double committed = Find(s, "kafka_consumergroup_current_offset",
                             {{"consumergroup", "workers"}, {"topic", "task-responses"}, {"partition", p}})
                            .value();
@@ -72,9 +77,9 @@ TEST_CASE("lag is exact after producing N and consuming M; no commit means no la
   }
   CHECK(Find(s, "kafka_consumergroup_lag_sum", G("workers", "task-responses")) == lag_sum);
   for (const auto& l : FindAll(s, "kafka_consumergroup_lag")) CHECK(l.value != -1.0);
-  CHECK(lags.size() ==
-        FindAll(s, "kafka_consumergroup_current_offset", {{"consumergroup", "workers"}, {"topic", "task-responses"}})
-            .size());
+  CHECK(lags.size() == FindAll(s, "kafka_consumergroup_current_offset",
+                               {{"consumergroup", "workers"}, {"topic", "task-responses"}})
+                           .size());
   CHECK(FindAll(s, "kafka_consumergroup_expired_messages").empty());
 }
 
@@ -87,7 +92,8 @@ TEST_CASE("data loss: a committed offset below the log start offset is flagged",
   auto r = RunExporter({"--kafka.server=" + kafka->bootstrap(), "--once"}, 60s);
   REQUIRE(r.exit_code == 0);
   auto s = ParseExposition(r.out);
-  CHECK(Find(s, "kafka_topic_partition_oldest_offset", {{"topic", "audit-logs"}, {"partition", "0"}}) == 400.0);
+  CHECK(Find(s, "kafka_topic_partition_oldest_offset", {{"topic", "audit-logs"}, {"partition", "0"}}) ==
+        400.0);
   CHECK(Find(s, "kafka_consumergroup_expired_messages",
              {{"consumergroup", "auditors"}, {"topic", "audit-logs"}, {"partition", "0"}}) == 300.0);
   CHECK(Find(s, "kafka_consumergroup_lag", {{"consumergroup", "auditors"}, {"partition", "0"}}) == 900.0);
@@ -125,7 +131,8 @@ TEST_CASE("lag in seconds is within 10% of the true age for a steady producer", 
   unlink(cfg.c_str());
 }
 
-TEST_CASE("status: catching up is OK, a stalled member is STALL, a stopped consumer is STOP", "[kafka][lag][status]") {
+TEST_CASE("status: catching up is OK, a stalled member is STALL, a stopped consumer is STOP",
+          "[kafka][lag][status]") {
   if (KafkaCluster::DefaultVersion().rfind("3.", 0) != 0) {
     WARN("subscribe() needs the classic group protocol; librdkafka 2.0.2 cannot join groups on Kafka 4.x");
     return;
@@ -146,26 +153,30 @@ TEST_CASE("status: catching up is OK, a stalled member is STALL, a stopped consu
     GroupMember member(kafka->bootstrap(), "risk-assessments", "risk", GroupMember::Mode::kConsume);
     REQUIRE(d.WaitFor(
         [&](const auto& x) {
-          return member.consumed() > 50 && Find(x, "kafka_consumergroup_members", {{"consumergroup", "risk"}}) == 1.0 &&
+          return member.consumed() > 50 &&
+                 Find(x, "kafka_consumergroup_members", {{"consumergroup", "risk"}}) == 1.0 &&
                  status_is("OK")(x);
         },
         60s, &s));
     // The member stays in the group and keeps committing, but stops moving.
     member.SetMode(GroupMember::Mode::kStall);
     REQUIRE(d.WaitFor(status_is("ERR"), 60s, &s));
-    auto stalled = FindAll(s, "kafka_consumergroup_partition_status", {{"consumergroup", "risk"}, {"status", "STALL"}});
+    auto stalled =
+        FindAll(s, "kafka_consumergroup_partition_status", {{"consumergroup", "risk"}, {"status", "STALL"}});
     CHECK(stalled.size() == 2);
     CHECK(Find(s, "kafka_consumergroup_members", {{"consumergroup", "risk"}}) == 1.0);
   }  // the member leaves the group
   REQUIRE(d.WaitFor(
       [](const auto& x) {
-        return FindAll(x, "kafka_consumergroup_partition_status", {{"consumergroup", "risk"}, {"status", "STOP"}})
+        return FindAll(x, "kafka_consumergroup_partition_status",
+                       {{"consumergroup", "risk"}, {"status", "STOP"}})
                    .size() == 2;
       },
       60s, &s));
   CHECK(Find(s, "kafka_consumergroup_members", {{"consumergroup", "risk"}}) == 0.0);
   CHECK(Find(s, "kafka_consumergroup_info", {{"consumergroup", "risk"}, {"state", "Empty"}}) == 1.0);
-  CHECK(Find(s, "kafka_consumergroup_lag_sum", G("risk", "risk-assessments")).value() > 0);  // empty groups keep lag
+  CHECK(Find(s, "kafka_consumergroup_lag_sum", G("risk", "risk-assessments")).value() >
+        0);  // empty groups keep lag
   // A new member catches up: back to OK.
   GroupMember again(kafka->bootstrap(), "risk-assessments", "risk", GroupMember::Mode::kConsume);
   REQUIRE(d.WaitFor(status_is("OK"), 90s, &s));
@@ -186,7 +197,9 @@ TEST_CASE("assigned partitions without commits are counted, not given a lag", "[
   GroupMember idle(kafka->bootstrap(), "policy-updates", "idle", GroupMember::Mode::kStall);
   std::vector<Sample> s;
   REQUIRE(d.WaitFor(
-      [](const auto& x) { return Find(x, "kafka_consumergroup_uncommitted_partitions", {{"consumergroup", "idle"}}) == 3.0; },
+      [](const auto& x) {
+        return Find(x, "kafka_consumergroup_uncommitted_partitions", {{"consumergroup", "idle"}}) == 3.0;
+      },
       60s, &s));
   CHECK(FindAll(s, "kafka_consumergroup_lag", {{"consumergroup", "idle"}}).empty());
   CHECK(FindAll(s, "kafka_consumergroup_lag_sum", {{"consumergroup", "idle"}}).empty());
@@ -204,8 +217,11 @@ TEST_CASE("group lag keeps reporting while a broker is down", "[kafka][lag][clus
   Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
   REQUIRE(d.WaitHealthy());
   std::vector<Sample> s;
-  REQUIRE(d.WaitFor([](const auto& x) { return Find(x, "kafka_consumergroup_lag_sum", G("reporting", "compliance-reports")) == 400.0; },
-                    60s, &s));
+  REQUIRE(d.WaitFor(
+      [](const auto& x) {
+        return Find(x, "kafka_consumergroup_lag_sum", G("reporting", "compliance-reports")) == 400.0;
+      },
+      60s, &s));
   kafka->StopNode(3);
   REQUIRE(d.WaitFor(
       [](const auto& x) {

@@ -1,10 +1,10 @@
 // The real binary against a real KRaft broker: cluster metadata, offsets and
 // consumer-group metrics on the seed's topic layout.
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
 #include <thread>
-#include <unistd.h>
 
 #include "support/daemon.h"
 #include "support/kafka_clients.h"
@@ -28,7 +28,8 @@ const char* kFastConfig =
     "  consumer_groups: {interval: 1s, timeout: 8s, status_window: 4}\n"
     "retry: {initial_backoff: 200ms, max_backoff: 2s}\n";
 
-double Sum(const std::vector<Sample>& s, const std::string& name, const std::map<std::string, std::string>& l = {}) {
+double Sum(const std::vector<Sample>& s, const std::string& name,
+           const std::map<std::string, std::string>& l = {}) {
   double t = 0;
   for (const auto& x : FindAll(s, name, l)) t += x.value;
   return t;
@@ -48,25 +49,27 @@ TEST_CASE("seed topics: watermarks and group lag on a 1-node cluster", "[kafka][
   auto s = ParseExposition(once.out);
   CHECK(Find(s, "kafka_brokers") == 1.0);
   CHECK(Find(s, "kafka_exporter_collector_success", {{"collector", "cluster"}}) == 1.0);
-  for (const char* topic : {"agent-events", "task-requests", "task-responses", "compliance-reports", "audit-logs",
-                            "incident-events", "risk-assessments", "policy-updates", "monitoring-metrics",
-                            "policy-analysis", "gap-assessments", "risk-calculations", "user-activities",
-                            "data-access", "dlq-agent-events", "dlq-task-requests"}) {
+  for (const char* topic : {"agent-events", "task-requests", "task-responses", "compliance-reports",
+                            "audit-logs", "incident-events", "risk-assessments", "policy-updates",
+                            "monitoring-metrics", "policy-analysis", "gap-assessments", "risk-calculations",
+                            "user-activities", "data-access", "dlq-agent-events", "dlq-task-requests"}) {
     INFO(topic);
     CHECK(Find(s, "kafka_topic_partitions", {{"topic", topic}}) == 12.0);
     CHECK(FindAll(s, "kafka_topic_partition_leader", {{"topic", topic}}).size() == 12);
   }
   CHECK(Find(s, "kafka_topic_partition_leader", {{"topic", "audit-logs"}, {"partition", "5"}}) == 1.0);
-  CHECK(Find(s, "kafka_topic_partition_in_sync_replica", {{"topic", "audit-logs"}, {"partition", "5"}}) == 1.0);
+  CHECK(Find(s, "kafka_topic_partition_in_sync_replica", {{"topic", "audit-logs"}, {"partition", "5"}}) ==
+        1.0);
   CHECK(Find(s, "kafka_cluster_under_replicated_partitions") == 0.0);
   CHECK(Find(s, "kafka_cluster_offline_partitions") == 0.0);
   // Watermarks equal exactly what was produced.
   CHECK(Sum(s, "kafka_topic_partition_current_offset", {{"topic", "audit-logs"}}) == 1200.0);
   CHECK(Sum(s, "kafka_topic_partition_oldest_offset", {{"topic", "audit-logs"}}) == 0.0);
   // Lag: produced 1200, consumed (and committed) 500.
-  CHECK(Find(s, "kafka_consumergroup_current_offset_sum", {{"consumergroup", "auditors"}, {"topic", "audit-logs"}}) ==
-        500.0);
-  CHECK(Find(s, "kafka_consumergroup_lag_sum", {{"consumergroup", "auditors"}, {"topic", "audit-logs"}}) == 700.0);
+  CHECK(Find(s, "kafka_consumergroup_current_offset_sum",
+             {{"consumergroup", "auditors"}, {"topic", "audit-logs"}}) == 500.0);
+  CHECK(Find(s, "kafka_consumergroup_lag_sum", {{"consumergroup", "auditors"}, {"topic", "audit-logs"}}) ==
+        700.0);
   for (const auto& lag : FindAll(s, "kafka_consumergroup_lag")) CHECK(lag.value >= 0);
   CHECK(Find(s, "kafka_consumergroup_members", {{"consumergroup", "auditors"}}) == 0.0);
   CHECK(Find(s, "kafka_consumergroup_info", {{"consumergroup", "auditors"}, {"state", "Empty"}}) == 1.0);
@@ -108,8 +111,8 @@ TEST_CASE("deleted topics and groups vanish; recreated topics start clean", "[ka
   REQUIRE(d.WaitFor(
       [](const auto& x) {
         return Find(x, "kafka_topic_partitions", {{"topic", "doomed"}}) == 3.0 &&
-               Find(x, "kafka_consumergroup_lag_sum", {{"consumergroup", "doomed-readers"}, {"topic", "doomed"}}) ==
-                   200.0;
+               Find(x, "kafka_consumergroup_lag_sum",
+                    {{"consumergroup", "doomed-readers"}, {"topic", "doomed"}}) == 200.0;
       },
       60s, &s));
   kafka->Groups({"--delete", "--group", "doomed-readers"});
@@ -169,7 +172,8 @@ TEST_CASE("stopping brokers changes leader/ISR/min-ISR metrics and restarting re
     CHECK(l.value != 2.0);
     CHECK(l.value >= 1.0);
   }
-  for (const auto& isr : FindAll(s, "kafka_topic_partition_in_sync_replica", {{"topic", "compliance-reports"}}))
+  for (const auto& isr :
+       FindAll(s, "kafka_topic_partition_in_sync_replica", {{"topic", "compliance-reports"}}))
     CHECK(isr.value == 2.0);
   // ISR 2 == min.insync.replicas 2: every partition at min ISR, none under.
   CHECK(Find(s, "kafka_topic_at_min_isr_partitions", {{"topic", "compliance-reports"}}) == 12.0);
@@ -182,8 +186,8 @@ TEST_CASE("stopping brokers changes leader/ISR/min-ISR metrics and restarting re
   for (const auto& o : FindAll(s, "kafka_topic_partition_offline", {{"topic", "single-replica"}})) {
     if (o.value == 1.0) {
       ++offline;
-      CHECK(Find(s, "kafka_topic_partition_leader", {{"topic", "single-replica"}, {"partition", o.labels.at("partition")}}) ==
-            -1.0);
+      CHECK(Find(s, "kafka_topic_partition_leader",
+                 {{"topic", "single-replica"}, {"partition", o.labels.at("partition")}}) == -1.0);
     }
   }
   CHECK(offline == 1);
@@ -214,10 +218,11 @@ TEST_CASE("topic conformance drift for a wrong partition count and a missing top
   kafka->CreateTopic("audit-logs", 12, 1, {"min.insync.replicas=1"});
   kafka->CreateTopic("agent-events", 6, 1, {"min.insync.replicas=1"});
   kafka->CreateTopic("dlq-agent-events", 3, 1, {"min.insync.replicas=1"});
-  std::string topics = Config("topics",
-                              "defaults: {partitions: 12, replication_factor: 1, min_insync_replicas: 1}\n"
-                              "topics:\n  - name: audit-logs\n  - name: agent-events\n  - name: incident-events\n"
-                              "  - name: data-access\n    retention_ms: 86400000\n  - pattern: \"dlq-.*\"\n");
+  std::string topics =
+      Config("topics",
+             "defaults: {partitions: 12, replication_factor: 1, min_insync_replicas: 1}\n"
+             "topics:\n  - name: audit-logs\n  - name: agent-events\n  - name: incident-events\n"
+             "  - name: data-access\n    retention_ms: 86400000\n  - pattern: \"dlq-.*\"\n");
   std::string cfg = Config("conformance", "collectors:\n  cluster: {expected_topics_file: " + topics + "}\n");
   auto once = RunExporter({"--config", cfg, "--kafka.server=" + kafka->bootstrap(), "--once"}, 60s);
   INFO(once.err);
@@ -234,11 +239,12 @@ TEST_CASE("topic conformance drift for a wrong partition count and a missing top
   CHECK(drift("incident-events", "missing") == 1.0);
   CHECK(FindAll(s, "kafka_topic_conformance_drift", {{"topic", "incident-events"}}).size() == 1);
   CHECK(drift("data-access", "missing") == 1.0);
-  CHECK(drift("dlq-agent-events", "partitions") == 1.0);    // pattern entry, checked because it exists
+  CHECK(drift("dlq-agent-events", "partitions") == 1.0);     // pattern entry, checked because it exists
   CHECK_FALSE(drift("dlq-agent-events", "missing") == 1.0);  // patterns are never "missing"
   // A bad topics file is a config error at start.
   std::string bad = Config("topics-bad", "topics:\n  - name: x\n    partitons: 3\n");
-  std::string badcfg = Config("conformance-bad", "collectors:\n  cluster: {expected_topics_file: " + bad + "}\n");
+  std::string badcfg =
+      Config("conformance-bad", "collectors:\n  cluster: {expected_topics_file: " + bad + "}\n");
   auto r = RunExporter({"--config", badcfg, "--check-config"});
   CHECK(r.exit_code == 2);
   CHECK(r.err.find(bad + ":3:5: topics[0].partitons: unknown key") != std::string::npos);

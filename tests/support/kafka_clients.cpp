@@ -42,9 +42,10 @@ rd_kafka_t* NewProducer(const std::string& bootstrap, std::atomic<int64_t>* acke
 
 bool ProduceOne(rd_kafka_t* rk, const std::string& topic, int32_t partition, const std::string& payload) {
   for (int attempt = 0; attempt < 1000; ++attempt) {
-    rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-                                              RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
-                                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return true;
     if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) return false;
     rd_kafka_poll(rk, 10);
@@ -73,7 +74,8 @@ int64_t ProduceMessages(const std::string& bootstrap, const std::string& topic, 
   return acked.load();
 }
 
-void DeleteRecordsBefore(const std::string& bootstrap, const std::string& topic, int32_t partition, int64_t before) {
+void DeleteRecordsBefore(const std::string& bootstrap, const std::string& topic, int32_t partition,
+                         int64_t before) {
   rd_kafka_t* rk = NewHandle(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstrap}});
   rd_kafka_topic_partition_list_t* offs = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(offs, topic.c_str(), partition)->offset = before;
@@ -84,8 +86,10 @@ void DeleteRecordsBefore(const std::string& bootstrap, const std::string& topic,
   rd_kafka_DeleteRecords_destroy(del);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30000);
   std::string error;
-  if (ev == nullptr) error = "DeleteRecords: no answer";
-  else if (rd_kafka_event_error(ev)) error = std::string("DeleteRecords: ") + rd_kafka_event_error_string(ev);
+  if (ev == nullptr)
+    error = "DeleteRecords: no answer";
+  else if (rd_kafka_event_error(ev))
+    error = std::string("DeleteRecords: ") + rd_kafka_event_error_string(ev);
   else if (const auto* res = rd_kafka_event_DeleteRecords_result(ev)) {
     const rd_kafka_topic_partition_list_t* out = rd_kafka_DeleteRecords_result_offsets(res);
     if (out == nullptr || out->cnt != 1 || out->elems[0].err) error = "DeleteRecords: partition error";
@@ -105,7 +109,8 @@ SteadyProducer::SteadyProducer(const std::string& bootstrap, const std::string& 
     // Bounded: at most one hour of messages at the given rate.
     int64_t limit = static_cast<int64_t>(rate * 3600);
     for (int64_t i = 0; i < limit && !stop_.load(); ++i) {
-      auto due = started_ + std::chrono::microseconds(static_cast<int64_t>(1e6 * static_cast<double>(i) / rate));
+      auto due =
+          started_ + std::chrono::microseconds(static_cast<int64_t>(1e6 * static_cast<double>(i) / rate));
       while (std::chrono::steady_clock::now() < due && !stop_.load()) rd_kafka_poll(rk, 1);
       if (!ProduceOne(rk, topic, partition, payload)) break;
       rd_kafka_poll(rk, 0);
@@ -122,8 +127,8 @@ void SteadyProducer::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-int64_t ConsumeAndCommit(const std::string& bootstrap, const std::string& topic, const std::string& group, int64_t n,
-                         std::chrono::seconds timeout) {
+int64_t ConsumeAndCommit(const std::string& bootstrap, const std::string& topic, const std::string& group,
+                         int64_t n, std::chrono::seconds timeout) {
   rd_kafka_t* rk = NewHandle(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap},
                                                  {"group.id", group},
                                                  {"enable.auto.commit", "false"},
@@ -140,7 +145,8 @@ int64_t ConsumeAndCommit(const std::string& bootstrap, const std::string& topic,
   rd_kafka_topic_destroy(rkt);
   // assign(), never subscribe(): works on every broker version.
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(parts);
-  for (int p = 0; p < parts; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_STORED;
+  for (int p = 0; p < parts; ++p)
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_STORED;
   rd_kafka_assign(rk, list);
   rd_kafka_topic_partition_list_destroy(list);
   std::map<int32_t, int64_t> next;
@@ -171,7 +177,8 @@ int64_t ConsumeAndCommit(const std::string& bootstrap, const std::string& topic,
   return got;
 }
 
-GroupMember::GroupMember(const std::string& bootstrap, const std::string& topic, const std::string& group, Mode mode)
+GroupMember::GroupMember(const std::string& bootstrap, const std::string& topic, const std::string& group,
+                         Mode mode)
     : mode_(mode) {
   thread_ = std::thread([this, bootstrap, topic, group] {
     rd_kafka_t* rk = NewHandle(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap},
@@ -202,8 +209,10 @@ GroupMember::GroupMember(const std::string& bootstrap, const std::string& topic,
         assigned_.store(assignment->cnt > 0);
         bool stall = mode_.load() == Mode::kStall;
         if (stall != paused && assignment->cnt > 0) {
-          if (stall) rd_kafka_pause_partitions(rk, assignment);
-          else rd_kafka_resume_partitions(rk, assignment);
+          if (stall)
+            rd_kafka_pause_partitions(rk, assignment);
+          else
+            rd_kafka_resume_partitions(rk, assignment);
           paused = stall;
         }
         rd_kafka_topic_partition_list_destroy(assignment);

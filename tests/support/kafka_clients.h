@@ -16,7 +16,8 @@ int64_t ProduceMessages(const std::string& bootstrap, const std::string& topic, 
                         int32_t partition = -1, size_t size = 100);
 
 // DeleteRecords: moves the partition's log start offset to `before` (admin API).
-void DeleteRecordsBefore(const std::string& bootstrap, const std::string& topic, int32_t partition, int64_t before);
+void DeleteRecordsBefore(const std::string& bootstrap, const std::string& topic, int32_t partition,
+                         int64_t before);
 
 // A producer writing steadily at `rate` msg/s on a background thread until stopped.
 class SteadyProducer {
@@ -36,8 +37,8 @@ class SteadyProducer {
 
 // Consumes exactly `n` messages of `topic` (all partitions, assign()) as
 // group `group` and commits their offsets synchronously. Returns how many.
-int64_t ConsumeAndCommit(const std::string& bootstrap, const std::string& topic, const std::string& group, int64_t n,
-                         std::chrono::seconds timeout = std::chrono::seconds(60));
+int64_t ConsumeAndCommit(const std::string& bootstrap, const std::string& topic, const std::string& group,
+                         int64_t n, std::chrono::seconds timeout = std::chrono::seconds(60));
 
 // A group member (subscribe(), Kafka 3.x only) on a background thread.
 // kConsume: consume and commit; kStall: stay in the group, keep committing the

@@ -123,7 +123,8 @@ TEST_CASE("rate tracker: messages per second over the window, reset on recreatio
 
 TEST_CASE("consumer protocol assignment decoding", "[groups]") {
   // version 1, 1 topic "ab" with partitions 0 and 7, empty user data
-  const unsigned char bytes[] = {0, 1, 0, 0, 0, 1, 0, 2, 'a', 'b', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff};
+  const unsigned char bytes[] = {0, 1, 0, 0, 0, 1, 0, 2, 'a', 'b',  0,    0,    0,
+                                 2, 0, 0, 0, 0, 0, 0, 0, 7,   0xff, 0xff, 0xff, 0xff};
   std::vector<TopicPartition> out;
   REQUIRE(DecodeAssignment(bytes, sizeof bytes, &out));
   REQUIRE(out.size() == 2);

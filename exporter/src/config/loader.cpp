@@ -186,8 +186,8 @@ void ParseRoot(const YAML::Node& root, Reader& r, Config* c) {
     r.Duration(n, "config_refresh_interval", "collectors.cluster", &cc.cluster.config_refresh_interval);
     r.String(n, "expected_topics_file", "collectors.cluster", &cc.cluster.expected_topics_file);
   }
-  if (YAML::Node n = cs["offsets"];
-      r.Map(n, "collectors.offsets", With({"partitions_per_request", "rate_window", "topics", "dlq_topics"}))) {
+  if (YAML::Node n = cs["offsets"]; r.Map(
+          n, "collectors.offsets", With({"partitions_per_request", "rate_window", "topics", "dlq_topics"}))) {
     r.Common(n, "collectors.offsets", &cc.offsets);
     r.Int(n, "partitions_per_request", "collectors.offsets", &cc.offsets.partitions_per_request);
     r.Duration(n, "rate_window", "collectors.offsets", &cc.offsets.rate_window);
@@ -405,8 +405,8 @@ void ValidateConfig(const Config& c, ConfigErrors* e) {
   try {
     std::regex re(cc.offsets.dlq_topics, std::regex::ECMAScript);
   } catch (const std::regex_error& ex) {
-    e->errors.push_back("collectors.offsets.dlq_topics: invalid regular expression \"" + cc.offsets.dlq_topics +
-                        "\": " + ex.what());
+    e->errors.push_back("collectors.offsets.dlq_topics: invalid regular expression \"" +
+                        cc.offsets.dlq_topics + "\": " + ex.what());
   }
   CheckCommon("collectors.consumer_groups", cc.consumer_groups, e);
   if (cc.consumer_groups.max_in_flight < 1 || cc.consumer_groups.max_in_flight > 1024)

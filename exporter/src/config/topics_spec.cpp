@@ -33,7 +33,8 @@ void CheckKeys(const YAML::Node& n, const std::string& path, const std::string& 
                const std::set<std::string>& known, ConfigErrors* errors) {
   for (const auto& kv : n) {
     if (!known.count(kv.first.Scalar()))
-      errors->errors.push_back(Where(source, kv.first) + ": " + path + "." + kv.first.Scalar() + ": unknown key");
+      errors->errors.push_back(Where(source, kv.first) + ": " + path + "." + kv.first.Scalar() +
+                               ": unknown key");
   }
 }
 
@@ -45,8 +46,8 @@ TopicsSpec ParseTopicsSpec(const std::string& yaml, const std::string& source, C
   try {
     root = YAML::Load(yaml);
   } catch (const YAML::ParserException& ex) {
-    errors->errors.push_back(source + ":" + std::to_string(ex.mark.line + 1) + ":" + std::to_string(ex.mark.column + 1) +
-                             ": invalid YAML: " + ex.msg);
+    errors->errors.push_back(source + ":" + std::to_string(ex.mark.line + 1) + ":" +
+                             std::to_string(ex.mark.column + 1) + ": invalid YAML: " + ex.msg);
     return spec;
   }
   if (!root.IsMap()) {
@@ -54,7 +55,8 @@ TopicsSpec ParseTopicsSpec(const std::string& yaml, const std::string& source, C
     return spec;
   }
   CheckKeys(root, "", source, {"defaults", "topics"}, errors);
-  const std::set<std::string> settings = {"partitions", "replication_factor", "min_insync_replicas", "retention_ms"};
+  const std::set<std::string> settings = {"partitions", "replication_factor", "min_insync_replicas",
+                                          "retention_ms"};
   TopicExpectation defaults;
   auto read_settings = [&](const YAML::Node& n, const std::string& path, TopicExpectation* t) {
     int64_t v = t->partitions;
@@ -103,13 +105,14 @@ TopicsSpec ParseTopicsSpec(const std::string& yaml, const std::string& source, C
       try {
         std::regex re(t.pattern);
       } catch (const std::regex_error& ex) {
-        errors->errors.push_back(Where(source, n["pattern"]) + ": " + path + ".pattern: invalid regular expression: " +
-                                 ex.what());
+        errors->errors.push_back(Where(source, n["pattern"]) + ": " + path +
+                                 ".pattern: invalid regular expression: " + ex.what());
         continue;
       }
     }
     if (!t.name.empty() && !names.insert(t.name).second)
-      errors->errors.push_back(Where(source, n["name"]) + ": " + path + ".name: duplicate topic \"" + t.name + "\"");
+      errors->errors.push_back(Where(source, n["name"]) + ": " + path + ".name: duplicate topic \"" + t.name +
+                               "\"");
     read_settings(n, path, &t);
     spec.topics.push_back(t);
   }

@@ -11,9 +11,9 @@
 namespace dora {
 
 struct TopicExpectation {
-  std::string name;          // exact topic name, or
-  std::string pattern;       // a regex: every existing matching topic is checked (never "missing")
-  int partitions = -1;       // -1: not checked
+  std::string name;     // exact topic name, or
+  std::string pattern;  // a regex: every existing matching topic is checked (never "missing")
+  int partitions = -1;  // -1: not checked
   int replication_factor = -1;
   int min_insync_replicas = -1;
   int64_t retention_ms = -2;  // -2: not checked (-1 is Kafka's "forever")

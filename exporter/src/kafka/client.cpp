@@ -247,7 +247,6 @@ Result<std::vector<PartitionOffset>> KafkaClient::ListOffsets(const std::vector<
   return out;
 }
 
-
 namespace {
 
 // The per-topic error of a CreateTopics/CreatePartitions result.
@@ -273,8 +272,9 @@ Status KafkaClient::CreateTopic(const std::string& topic, const std::vector<std:
   std::unique_ptr<rd_kafka_NewTopic_t, void (*)(rd_kafka_NewTopic_t*)> guard(nt, rd_kafka_NewTopic_destroy);
   for (size_t p = 0; p < assignment.size(); ++p) {
     std::vector<int32_t> replicas = assignment[p];
-    if (rd_kafka_NewTopic_set_replica_assignment(nt, static_cast<int32_t>(p), replicas.data(), replicas.size(),
-                                                 errstr, sizeof errstr) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_NewTopic_set_replica_assignment(nt, static_cast<int32_t>(p), replicas.data(),
+                                                 replicas.size(), errstr,
+                                                 sizeof errstr) != RD_KAFKA_RESP_ERR_NO_ERROR)
       return Status::Error("config", what + ": " + errstr);
   }
   for (const auto& [k, v] : configs) {
@@ -296,7 +296,8 @@ Status KafkaClient::CreateTopic(const std::string& topic, const std::vector<std:
 }
 
 Status KafkaClient::CreatePartitions(const std::string& topic, int total_count,
-                                     const std::vector<std::vector<int32_t>>& new_assignment, Millis timeout) {
+                                     const std::vector<std::vector<int32_t>>& new_assignment,
+                                     Millis timeout) {
   const std::string what = "CreatePartitions(" + topic + ")";
   char errstr[512];
   rd_kafka_NewPartitions_t* np =

@@ -61,16 +61,18 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout) {
     return static_cast<int>(ms > 0 ? ms : 0);
   };
   char errstr[256];
-  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk), rd_kafka_queue_destroy);
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk),
+                                                                   rd_kafka_queue_destroy);
   std::unique_ptr<rd_kafka_AdminOptions_t, void (*)(rd_kafka_AdminOptions_t*)> lopts(
       rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS), rd_kafka_AdminOptions_destroy);
   rd_kafka_AdminOptions_set_request_timeout(lopts.get(), left_ms(), errstr, sizeof errstr);
   rd_kafka_ListConsumerGroups(rk, lopts.get(), q.get());
-  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> lev(rd_kafka_queue_poll(q.get(), left_ms() + 200),
-                                                                      rd_kafka_event_destroy);
+  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> lev(
+      rd_kafka_queue_poll(q.get(), left_ms() + 200), rd_kafka_event_destroy);
   if (!lev) return Status::Error("timeout", "ListConsumerGroups: no response in time");
   if (rd_kafka_event_error(lev.get()))
-    return Status::Error("kafka", std::string("ListConsumerGroups: ") + rd_kafka_event_error_string(lev.get()));
+    return Status::Error("kafka",
+                         std::string("ListConsumerGroups: ") + rd_kafka_event_error_string(lev.get()));
   const rd_kafka_ListConsumerGroups_result_t* lres = rd_kafka_event_ListConsumerGroups_result(lev.get());
   if (lres == nullptr) return Status::Error("kafka", "ListConsumerGroups: unexpected event");
   GroupListing out;
@@ -95,14 +97,17 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout) {
       rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS), rd_kafka_AdminOptions_destroy);
   rd_kafka_AdminOptions_set_request_timeout(dopts.get(), left_ms(), errstr, sizeof errstr);
   rd_kafka_DescribeConsumerGroups(rk, cnames.data(), cnames.size(), dopts.get(), q.get());
-  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> dev(rd_kafka_queue_poll(q.get(), left_ms() + 200),
-                                                                      rd_kafka_event_destroy);
+  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> dev(
+      rd_kafka_queue_poll(q.get(), left_ms() + 200), rd_kafka_event_destroy);
   if (!dev) return Status::Error("timeout", "DescribeConsumerGroups: no response in time");
-  const rd_kafka_DescribeConsumerGroups_result_t* dres = rd_kafka_event_DescribeConsumerGroups_result(dev.get());
+  const rd_kafka_DescribeConsumerGroups_result_t* dres =
+      rd_kafka_event_DescribeConsumerGroups_result(dev.get());
   if (rd_kafka_event_error(dev.get()) || dres == nullptr)
-    return Status::Error("kafka", std::string("DescribeConsumerGroups: ") + rd_kafka_event_error_string(dev.get()));
+    return Status::Error("kafka",
+                         std::string("DescribeConsumerGroups: ") + rd_kafka_event_error_string(dev.get()));
   size_t dn = 0;
-  const rd_kafka_ConsumerGroupDescription_t** descs = rd_kafka_DescribeConsumerGroups_result_groups(dres, &dn);
+  const rd_kafka_ConsumerGroupDescription_t** descs =
+      rd_kafka_DescribeConsumerGroups_result_groups(dres, &dn);
   for (size_t i = 0; i < dn; ++i) {
     const rd_kafka_ConsumerGroupDescription_t* g = descs[i];
     GroupDescription d;
@@ -130,7 +135,8 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout) {
       gm.client_host = (s = rd_kafka_MemberDescription_host(md)) ? s : "";
       if (const rd_kafka_MemberAssignment_t* a = rd_kafka_MemberDescription_assignment(md)) {
         if (const rd_kafka_topic_partition_list_t* parts = rd_kafka_MemberAssignment_partitions(a)) {
-          for (int p = 0; p < parts->cnt; ++p) gm.assignment.push_back({parts->elems[p].topic, parts->elems[p].partition});
+          for (int p = 0; p < parts->cnt; ++p)
+            gm.assignment.push_back({parts->elems[p].topic, parts->elems[p].partition});
         }
       }
       d.members.push_back(std::move(gm));
@@ -145,7 +151,8 @@ Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout) {
   // Half the budget for the cheap path, the rest for the fallback.
   Millis first = timeout / 2;
   const rd_kafka_group_list* list = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_list_groups(client.raw(), nullptr, &list, static_cast<int>(first.count()));
+  rd_kafka_resp_err_t err =
+      rd_kafka_list_groups(client.raw(), nullptr, &list, static_cast<int>(first.count()));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (list) rd_kafka_group_list_destroy(list);
     auto left = timeout - std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start);
@@ -173,7 +180,8 @@ Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout) {
       gm.client_id = mi.client_id ? mi.client_id : "";
       gm.client_host = mi.client_host ? mi.client_host : "";
       if (d.protocol_type == "consumer") {
-        DecodeAssignment(mi.member_assignment, static_cast<size_t>(mi.member_assignment_size), &gm.assignment);
+        DecodeAssignment(mi.member_assignment, static_cast<size_t>(mi.member_assignment_size),
+                         &gm.assignment);
       }
       d.members.push_back(std::move(gm));
     }
@@ -192,7 +200,8 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
   }
   if (groups.empty()) return out;
   rd_kafka_t* rk = client.raw();
-  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk), rd_kafka_queue_destroy);
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk),
+                                                                   rd_kafka_queue_destroy);
   auto deadline = std::chrono::steady_clock::now() + timeout;
   size_t next = 0, done = 0;
   int in_flight = 0;
@@ -204,8 +213,10 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
   // Each result carries its index in `groups` as the admin opaque.
   while (done < groups.size()) {
     while (in_flight < max_in_flight && next < groups.size() && left_ms() > 0) {
-      rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(groups[next].c_str(), nullptr);
-      rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+      rd_kafka_ListConsumerGroupOffsets_t* req =
+          rd_kafka_ListConsumerGroupOffsets_new(groups[next].c_str(), nullptr);
+      rd_kafka_AdminOptions_t* opts =
+          rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
       rd_kafka_AdminOptions_set_request_timeout(opts, left_ms(), errstr, sizeof errstr);
       rd_kafka_AdminOptions_set_opaque(opts, reinterpret_cast<void*>(next));
       rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opts, q.get());
@@ -225,9 +236,11 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
     if (idx < out.size()) {
       GroupOffsets& g = out[idx];
       g.error = rd_kafka_event_error(ev);
-      const rd_kafka_ListConsumerGroupOffsets_result_t* res = rd_kafka_event_ListConsumerGroupOffsets_result(ev);
+      const rd_kafka_ListConsumerGroupOffsets_result_t* res =
+          rd_kafka_event_ListConsumerGroupOffsets_result(ev);
       size_t n = 0;
-      const rd_kafka_group_result_t** gr = res ? rd_kafka_ListConsumerGroupOffsets_result_groups(res, &n) : nullptr;
+      const rd_kafka_group_result_t** gr =
+          res ? rd_kafka_ListConsumerGroupOffsets_result_groups(res, &n) : nullptr;
       if (g.error == 0 && n == 1) {
         const rd_kafka_error_t* gerr = rd_kafka_group_result_error(gr[0]);
         if (gerr != nullptr) {

@@ -20,14 +20,14 @@ struct Watermark {
 };
 
 struct WatermarkSnapshot {
-  std::chrono::steady_clock::time_point started;   // before the first request went out
-  std::chrono::steady_clock::time_point finished;  // after the last answer
+  std::chrono::steady_clock::time_point started;    // before the first request went out
+  std::chrono::steady_clock::time_point finished;   // after the last answer
   std::chrono::system_clock::time_point wall;       // wall time of `finished`
   std::map<TopicPartition, Watermark> partitions;   // only partitions both fetches answered
   std::map<std::string, int> partitions_per_topic;  // from the metadata used
   size_t requested = 0;
-  size_t failed = 0;      // partitions without an answer (offline, errors, timeouts)
-  size_t calls = 0;       // offsets_for_times calls made
+  size_t failed = 0;  // partitions without an answer (offline, errors, timeouts)
+  size_t calls = 0;   // offsets_for_times calls made
   std::string last_error;
 };
 
