@@ -25,6 +25,7 @@ std::string DeadBroker() { return "--kafka.server=127.0.0.1:" + std::to_string(F
 TEST_CASE("with no broker the daemon keeps serving and reports success 0", "[daemon][smoke]") {
   std::string cfg = WriteTemp("nobroker.yaml",
                               "collectors:\n  cluster: {interval: 1s, timeout: 2s}\n"
+                              "  offsets: {interval: 1s, timeout: 2s}\n  consumer_groups: {interval: 1s, timeout: 2s}\n"
                               "retry: {initial_backoff: 200ms, max_backoff: 1s}\n");
   Daemon d({"--config", cfg, DeadBroker()});
   REQUIRE(d.WaitHealthy());
@@ -45,7 +46,13 @@ TEST_CASE("with no broker the daemon keeps serving and reports success 0", "[dae
         0.0);
   CHECK(Find(s, "kafka_exporter_build_info").value_or(0) == 1.0);
   CHECK(FindAll(s, "kafka_brokers").empty());        // no stale or invented data
-  CHECK(HttpGet(d.port(), "/ready").status == 200);  // first run finished (and failed)
+  // Ready once every collector finished its first run, failed or not.
+  bool ready = false;
+  for (int i = 0; i < 150 && !ready; ++i) {
+    ready = HttpGet(d.port(), "/ready").status == 200;
+    if (!ready) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(ready);
   CHECK(d.Running());
   d.Signal(SIGTERM);
   CHECK(d.Wait(20s) == 0);
@@ -71,7 +78,8 @@ TEST_CASE("HTTP endpoints: index, healthz, gzip metrics, 404", "[daemon]") {
 }
 
 TEST_CASE("SIGHUP with a bad config keeps the old one and reports it", "[daemon]") {
-  std::string cfg = WriteTemp("reload.yaml", "collectors:\n  cluster: {interval: 1s}\n");
+  const std::string fast = "  offsets: {timeout: 2s}\n  consumer_groups: {timeout: 2s}\n";
+  std::string cfg = WriteTemp("reload.yaml", "collectors:\n  cluster: {interval: 1s}\n" + fast);
   Daemon d({"--config", cfg, DeadBroker()});
   REQUIRE(d.WaitHealthy());
   CHECK(Find(d.Samples(), "kafka_exporter_config_last_reload_successful") == 1.0);
@@ -83,10 +91,10 @@ TEST_CASE("SIGHUP with a bad config keeps the old one and reports it", "[daemon]
   CHECK(d.Running());
   CHECK(d.Log().find("collectors.cluster.interval: expected a duration") != std::string::npos);
   // A good config applies again.
-  std::ofstream(cfg) << "collectors:\n  cluster: {interval: 2s}\n";
+  std::ofstream(cfg) << "collectors:\n  cluster: {interval: 2s}\n" + fast;
   d.Signal(SIGHUP);
   REQUIRE(d.WaitFor(
-      [](const auto& x) { return Find(x, "kafka_exporter_config_last_reload_successful") == 1.0; }, 15s, &s));
+      [](const auto& x) { return Find(x, "kafka_exporter_config_last_reload_successful") == 1.0; }, 30s, &s));
   unlink(cfg.c_str());
 }
 
