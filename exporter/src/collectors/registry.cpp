@@ -1,8 +1,11 @@
 #include "collectors/registry.h"
 
+#include "collectors/broker_stats.h"
 #include "collectors/cluster.h"
 #include "collectors/consumer_groups.h"
+#include "collectors/log_dirs.h"
 #include "collectors/offsets.h"
+#include "collectors/probe.h"
 #include "collectors/schema_registry.h"
 
 namespace dora {
@@ -10,7 +13,17 @@ namespace dora {
 Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& config, CollectorDeps* deps) {
   std::vector<std::unique_ptr<Collector>> out;
   const auto& cc = config.collectors;
-  auto kafka = KafkaClient::Create(config.kafka);
+  // broker_stats reads the statistics of this shared client: librdkafka emits
+  // them every statistics.interval.ms into the store the callback holds.
+  std::shared_ptr<BrokerStatsStore> stats;
+  std::map<std::string, std::string> extra;
+  std::function<void(const std::string&)> stats_cb;
+  if (cc.broker_stats.enabled) {
+    stats = std::make_shared<BrokerStatsStore>();
+    extra["statistics.interval.ms"] = std::to_string(cc.broker_stats.interval.count());
+    stats_cb = [stats](const std::string& json) { stats->Set(json); };
+  }
+  auto kafka = KafkaClient::Create(config.kafka, extra, stats_cb);
   if (!kafka.ok()) return kafka.status();
   deps->kafka = std::shared_ptr<KafkaClient>(std::move(kafka.value()));
   deps->cluster_state = std::make_shared<ClusterState>();
@@ -25,6 +38,10 @@ Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& co
     out.push_back(std::make_unique<ConsumerGroupsCollector>(cc.consumer_groups, cc.offsets.rate_window,
                                                             deps->kafka, deps->watermarks, deps->self));
   }
+  if (cc.log_dirs.enabled) out.push_back(std::make_unique<LogDirsCollector>(cc.log_dirs));
+  if (cc.probe.enabled) out.push_back(std::make_unique<ProbeCollector>(cc.probe, config.kafka, deps->kafka));
+  if (cc.broker_stats.enabled)
+    out.push_back(std::make_unique<BrokerStatsCollector>(cc.broker_stats, deps->kafka, stats));
   if (cc.schema_registry.enabled && !cc.schema_registry.registries.empty())
     out.push_back(std::make_unique<SchemaRegistryCollector>(cc.schema_registry));
   return out;

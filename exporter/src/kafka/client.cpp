@@ -133,10 +133,17 @@ Result<std::unique_ptr<KafkaClient>> KafkaClient::Create(const KafkaConfig& conf
     return Status::Error("config", std::string("cannot create Kafka client: ") + errstr);
   }
   client->rk_.reset(rk);
+  KafkaClient* self = client.get();
+  client->poller_ = std::thread([self] {
+    while (!self->stop_poller_.load()) rd_kafka_poll(self->rk_.get(), 200);
+  });
   return client;
 }
 
-KafkaClient::~KafkaClient() = default;
+KafkaClient::~KafkaClient() {
+  stop_poller_.store(true);
+  if (poller_.joinable()) poller_.join();
+}
 
 Result<ClusterMetadata> KafkaClient::Metadata(Millis timeout) {
   const rd_kafka_metadata_t* md = nullptr;

@@ -6,6 +6,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <thread>
 #include <functional>
 #include <map>
 #include <memory>
@@ -75,6 +76,10 @@ class KafkaClient {
   KafkaClient() = default;
   KafkaHandlePtr rk_;
   std::function<void(const std::string&)> stats_cb_;
+  // Serves the handle's main queue (error and statistics callbacks) so its
+  // events never pile up, whether or not broker_stats runs.
+  std::atomic<bool> stop_poller_{false};
+  std::thread poller_;
   friend int StatsTrampoline(rd_kafka_t*, char*, size_t, void*);
 };
 

@@ -164,6 +164,9 @@ std::string MetricsBuilder::Render() const {
       case MetricType::kHistogram:
         out += "histogram";
         break;
+      case MetricType::kSummary:
+        out += "summary";
+        break;
       case MetricType::kUntyped:
         out += "untyped";
         break;

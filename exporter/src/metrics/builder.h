@@ -14,7 +14,9 @@
 
 namespace dora {
 
-enum class MetricType { kGauge, kCounter, kHistogram, kUntyped };
+// kSummary: quantile-labelled samples (librdkafka's windowed percentiles carry
+// no cumulative _sum/_count, so none are written).
+enum class MetricType { kGauge, kCounter, kHistogram, kSummary, kUntyped };
 
 using Label = std::pair<std::string_view, std::string_view>;
 

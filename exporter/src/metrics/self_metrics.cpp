@@ -65,6 +65,10 @@ void SelfMetrics::Declare(const std::string& collector) {
   success_->Add({{"collector", collector}});
   duration_->Add({{"collector", collector}});
   last_success_->Add({{"collector", collector}});
+  // Counters start at 0 for the usual reasons, so increase() sees the first error.
+  for (const char* reason : {"timeout", "kafka", "partial", "internal"}) {
+    errors_->Add({{"collector", collector}, {"reason", reason}});
+  }
 }
 
 void SelfMetrics::RecordRun(const std::string& collector, bool success, const std::string& reason,

@@ -1,0 +1,112 @@
+// docs/metrics.md cannot drift: the live daemon, with every collector enabled
+// against a real broker (and a registry speaking the Confluent API), must
+// export exactly the metric families the document lists.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "support/daemon.h"
+#include "support/fake_registry.h"
+#include "support/kafka_clients.h"
+#include "support/kafka_cluster.h"
+
+using namespace dora::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::set<std::string> DocumentedMetrics() {
+  std::ifstream in(std::string(DORA_SOURCE_DIR) + "/docs/metrics.md");
+  std::set<std::string> out;
+  std::string line;
+  std::regex row(R"(^\| `([a-z_:][a-z0-9_:]*)` \| (gauge|counter|histogram|summary) \|)");
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (std::regex_search(line, m, row)) out.insert(m[1]);
+  }
+  return out;
+}
+
+// Family names from the exposition's # TYPE lines.
+std::set<std::string> ExportedFamilies(const std::string& text) {
+  std::set<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("# TYPE ", 0) == 0) out.insert(line.substr(7, line.find(' ', 7) - 7));
+  }
+  return out;
+}
+
+std::string JsonField(const std::string& file, const std::string& key) {
+  std::ifstream in(file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::smatch m;
+  std::string s = ss.str();
+  std::regex re("\"" + key + "\": *\"([^\"]*)\"");
+  return std::regex_search(s, m, re) ? std::string(m[1]) : std::string();
+}
+
+}  // namespace
+
+TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafka][docs]") {
+  std::set<std::string> documented = DocumentedMetrics();
+  REQUIRE(documented.size() > 50);
+
+  auto kafka = KafkaCluster::Start(1);
+  kafka->CreateTopic("audit-logs", 3, 1, {"min.insync.replicas=1"});
+  kafka->CreateTopic("dlq-agent-events", 1, 1);
+  REQUIRE(ProduceMessages(kafka->bootstrap(), "audit-logs", 600, 0, 0) == 600);
+  REQUIRE(ConsumeAndCommit(kafka->bootstrap(), "audit-logs", "auditors", 100) == 100);
+  DeleteRecordsBefore(kafka->bootstrap(), "audit-logs", 0, 200);  // data loss for "auditors"
+  FakeRegistry registry;
+  REQUIRE(registry.running());
+  registry.SetSubject("audit-logs-value", 2);
+  std::string data_dir = JsonField(kafka->dir() + "/cluster.json", "data_dir");
+  REQUIRE_FALSE(data_dir.empty());
+
+  std::string topics = "/tmp/dora-docs-" + std::to_string(getpid()) + "-topics.yaml";
+  std::ofstream(topics) << "defaults: {partitions: 3, replication_factor: 1}\ntopics:\n  - name: audit-logs\n";
+  std::string cfg = "/tmp/dora-docs-" + std::to_string(getpid()) + ".yaml";
+  std::ofstream(cfg) << "collectors:\n"
+                        "  cluster: {interval: 1s, expected_topics_file: " << topics << "}\n"
+                        "  offsets: {interval: 1s, rate_window: 5s}\n"
+                        "  consumer_groups: {interval: 1s, status_window: 3, lag_exporter_metrics: true}\n"
+                        "  log_dirs: {enabled: true, interval: 1s, broker_id: '1', paths: ['" << data_dir << "']}\n"
+                        "  probe: {enabled: true, interval: 500ms}\n"
+                        "  broker_stats: {interval: 1s}\n"
+                        "  schema_registry:\n    interval: 1s\n    registries:\n      - {name: main, url: '"
+                     << registry.url() << "'}\n";
+  Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
+  REQUIRE(d.WaitHealthy());
+  SteadyProducer producer(kafka->bootstrap(), "audit-logs", 30, 0);
+  SteadyProducer dead_letters(kafka->bootstrap(), "dlq-agent-events", 5);
+
+  std::set<std::string> exported, missing;
+  std::string text;
+  for (int i = 0; i < 120; ++i) {
+    text = d.Metrics();
+    exported = ExportedFamilies(text);
+    missing.clear();
+    for (const auto& m : documented)
+      if (!exported.count(m)) missing.insert(m);
+    if (missing.empty()) break;
+    std::this_thread::sleep_for(500ms);
+  }
+  std::string missing_list, undocumented_list;
+  for (const auto& m : missing) missing_list += m + " ";
+  for (const auto& m : exported)
+    if (!documented.count(m)) undocumented_list += m + " ";
+  INFO("documented but never exported: " << missing_list);
+  INFO("exported but not documented: " << undocumented_list);
+  CHECK(missing.empty());
+  CHECK(undocumented_list.empty());
+  unlink(cfg.c_str());
+  unlink(topics.c_str());
+}
