@@ -23,10 +23,11 @@ std::string DeadBroker() { return "--kafka.server=127.0.0.1:" + std::to_string(F
 }  // namespace
 
 TEST_CASE("with no broker the daemon keeps serving and reports success 0", "[daemon][smoke]") {
-  std::string cfg = WriteTemp("nobroker.yaml",
-                              "collectors:\n  cluster: {interval: 1s, timeout: 2s}\n"
-                              "  offsets: {interval: 1s, timeout: 2s}\n  consumer_groups: {interval: 1s, timeout: 2s}\n"
-                              "retry: {initial_backoff: 200ms, max_backoff: 1s}\n");
+  std::string cfg =
+      WriteTemp("nobroker.yaml",
+                "collectors:\n  cluster: {interval: 1s, timeout: 2s}\n"
+                "  offsets: {interval: 1s, timeout: 2s}\n  consumer_groups: {interval: 1s, timeout: 2s}\n"
+                "retry: {initial_backoff: 200ms, max_backoff: 1s}\n");
   Daemon d({"--config", cfg, DeadBroker()});
   REQUIRE(d.WaitHealthy());
   std::vector<Sample> s;
@@ -45,7 +46,7 @@ TEST_CASE("with no broker the daemon keeps serving and reports success 0", "[dae
   CHECK(Find(s, "kafka_exporter_collector_last_success_timestamp_seconds", {{"collector", "cluster"}}) ==
         0.0);
   CHECK(Find(s, "kafka_exporter_build_info").value_or(0) == 1.0);
-  CHECK(FindAll(s, "kafka_brokers").empty());        // no stale or invented data
+  CHECK(FindAll(s, "kafka_brokers").empty());  // no stale or invented data
   // Ready once every collector finished its first run, failed or not.
   bool ready = false;
   for (int i = 0; i < 150 && !ready; ++i) {

@@ -72,13 +72,18 @@ TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafk
   REQUIRE_FALSE(data_dir.empty());
 
   std::string topics = "/tmp/dora-docs-" + std::to_string(getpid()) + "-topics.yaml";
-  std::ofstream(topics) << "defaults: {partitions: 3, replication_factor: 1}\ntopics:\n  - name: audit-logs\n";
+  std::ofstream(topics)
+      << "defaults: {partitions: 3, replication_factor: 1}\ntopics:\n  - name: audit-logs\n";
   std::string cfg = "/tmp/dora-docs-" + std::to_string(getpid()) + ".yaml";
   std::ofstream(cfg) << "collectors:\n"
-                        "  cluster: {interval: 1s, expected_topics_file: " << topics << "}\n"
+                        "  cluster: {interval: 1s, expected_topics_file: "
+                     << topics
+                     << "}\n"
                         "  offsets: {interval: 1s, rate_window: 5s}\n"
                         "  consumer_groups: {interval: 1s, status_window: 3, lag_exporter_metrics: true}\n"
-                        "  log_dirs: {enabled: true, interval: 1s, broker_id: '1', paths: ['" << data_dir << "']}\n"
+                        "  log_dirs: {enabled: true, interval: 1s, broker_id: '1', paths: ['"
+                     << data_dir
+                     << "']}\n"
                         "  probe: {enabled: true, interval: 500ms}\n"
                         "  broker_stats: {interval: 1s}\n"
                         "  schema_registry:\n    interval: 1s\n    registries:\n      - {name: main, url: '"

@@ -6,11 +6,11 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
-#include <thread>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config/config.h"
