@@ -112,6 +112,32 @@ TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafk
   INFO("exported but not documented: " << undocumented_list);
   CHECK(missing.empty());
   CHECK(undocumented_list.empty());
+
+  // No dead panels or rules: every metric the shipped rules and dashboards
+  // query is one the live daemon exports (recording rules, with a colon, aside).
+  std::string dead;
+  std::regex name(R"(\bkafka_[a-z0-9_]+\b(?!:))");
+  for (const char* dir : {"rules", "dashboards"}) {
+    std::string cmd = std::string("cat ") + DORA_SOURCE_DIR + "/" + dir + "/*";
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string all;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) all.append(buf, n);
+    pclose(p);
+    for (auto it = std::sregex_iterator(all.begin(), all.end(), name); it != std::sregex_iterator(); ++it) {
+      std::string m = (*it)[0];
+      for (const char* suffix : {"_bucket", "_count", "_sum"}) {
+        std::string sfx = suffix;
+        if (!exported.count(m) && m.size() > sfx.size() && m.compare(m.size() - sfx.size(), sfx.size(), sfx) == 0)
+          m = m.substr(0, m.size() - sfx.size());
+      }
+      if (!exported.count(m) && dead.find(m + " ") == std::string::npos) dead += m + " ";
+    }
+  }
+  INFO("queried by rules/dashboards but not exported: " << dead);
+  CHECK(dead.empty());
   unlink(cfg.c_str());
   unlink(topics.c_str());
 }
