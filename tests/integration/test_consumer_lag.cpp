@@ -35,7 +35,7 @@ std::map<std::string, std::string> G(const std::string& g, const std::string& t)
 
 }  // namespace
 
-TEST_CASE("lag is exact after producing N and consuming M; no commit means no lag series",
+TEST_CASE("lag is exact after producing N and consuming M and no commit means no lag series",
           "[kafka][lag][smoke]") {
   auto kafka = KafkaCluster::Start(1);
   kafka->CreateTopic("task-requests", 1, 1);

@@ -99,7 +99,7 @@ TEST_CASE("seed topics: watermarks and group lag on a 1-node cluster", "[kafka][
   unlink(path.c_str());
 }
 
-TEST_CASE("deleted topics and groups vanish; recreated topics start clean", "[kafka]") {
+TEST_CASE("deleted topics and groups vanish and recreated topics start clean", "[kafka]") {
   auto kafka = KafkaCluster::Start(1);
   kafka->CreateTopic("doomed", 3, 1);
   kafka->Produce("doomed", 300);

@@ -415,7 +415,7 @@ TEST_CASE("mutual TLS: client certificate required", "[schema_registry]") {
   RemoveTestCerts(certs);
 }
 
-TEST_CASE("basic auth from password_file and password_env; the password never shows", "[schema_registry]") {
+TEST_CASE("basic auth from password_file and password_env and the password never shows", "[schema_registry]") {
   const std::string secret = "s3cr3t-Pa55w0rd-dora";
   FakeRegistry::Options o;
   o.username = "exporter";
@@ -538,7 +538,7 @@ TEST_CASE("version counting is capped per run and completes over runs", "[schema
   CheckUp(r, n - 1, total - 1);
 }
 
-TEST_CASE("subject names are percent-encoded; API under a base path", "[schema_registry]") {
+TEST_CASE("subject names are percent-encoded and the API may sit under a base path", "[schema_registry]") {
   FakeRegistry::Options o;
   o.base_path = "/apis/ccompat/v7";
   FakeRegistry f(o);
