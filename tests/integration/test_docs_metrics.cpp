@@ -130,7 +130,8 @@ TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafk
       std::string m = (*it)[0];
       for (const char* suffix : {"_bucket", "_count", "_sum"}) {
         std::string sfx = suffix;
-        if (!exported.count(m) && m.size() > sfx.size() && m.compare(m.size() - sfx.size(), sfx.size(), sfx) == 0)
+        if (!exported.count(m) && m.size() > sfx.size() &&
+            m.compare(m.size() - sfx.size(), sfx.size(), sfx) == 0)
           m = m.substr(0, m.size() - sfx.size());
       }
       if (!exported.count(m) && dead.find(m + " ") == std::string::npos) dead += m + " ";

@@ -97,7 +97,8 @@ struct ThawGuard {
 
 }  // namespace
 
-TEST_CASE("faults: a killed broker shows in brokers, URP and probe errors and a restart heals all", "[faults]") {
+TEST_CASE("faults: a killed broker shows in brokers, URP and probe errors and a restart heals all",
+          "[faults]") {
   auto kafka = KafkaCluster::Start(3);
   std::string cfg = WriteConfig("faults-stop",
                                 "collectors:\n"

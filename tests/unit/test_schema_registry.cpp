@@ -415,7 +415,8 @@ TEST_CASE("mutual TLS: client certificate required", "[schema_registry]") {
   RemoveTestCerts(certs);
 }
 
-TEST_CASE("basic auth from password_file and password_env and the password never shows", "[schema_registry]") {
+TEST_CASE("basic auth from password_file and password_env and the password never shows",
+          "[schema_registry]") {
   const std::string secret = "s3cr3t-Pa55w0rd-dora";
   FakeRegistry::Options o;
   o.username = "exporter";
