@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev prometheus-cpp-dev libcpp-httplib-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev catch2
-  zlib1g-dev libssl-dev libbrotli-dev
+  zlib1g-dev libssl-dev libbrotli-dev libcrypt-dev openssl
   clang-format
   prometheus prometheus-alertmanager
   openjdk-17-jre-headless maven
@@ -39,6 +39,10 @@ fi
 if ! python3 -c 'import yaml' 2>/dev/null; then
   python3 -m pip install --quiet pyyaml || $SUDO apt-get install -y -qq python3-yaml >/dev/null
 fi
+
+# Helm (tests/helm) and clang + libFuzzer (fuzz/): both idempotent.
+scripts/install-helm.sh
+scripts/install-fuzz-deps.sh
 
 # The real Kafka broker used by the demo and the integration tests (cached).
 python3 tests/kafka/kafkactl.py fetch --version "${DORA_KAFKA_VERSION:-3.9.1}"

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "config/loader.h"
+#include "http/web_config.h"
 #include "util/log.h"
 
 namespace dora {
@@ -19,6 +20,9 @@ Config LoadEffectiveConfig(const Flags& flags, ConfigErrors* errors) {
       if (e.rfind(flags.config_file, 0) != 0) e = flags.config_file + ": " + e;
     }
   }
+  // The web config file (TLS, basic auth) is checked here too, so --check-config
+  // and start-up reject a bad one (exit 2); its messages name its own file.
+  if (!config.web.config_file.empty()) LoadWebConfigFile(config.web.config_file, errors);
   return config;
 }
 
@@ -88,10 +92,14 @@ bool App::Reload() {
     return false;
   }
   if (next.web.listen_address != config_.web.listen_address ||
-      next.web.telemetry_path != config_.web.telemetry_path)
-    log->warn("web.listen_address and web.telemetry_path changes need a restart; keeping the current ones");
+      next.web.telemetry_path != config_.web.telemetry_path ||
+      next.web.config_file != config_.web.config_file)
+    log->warn(
+        "web.listen_address, web.telemetry_path and web.config_file changes need a restart; keeping the "
+        "current ones (the web config file's content is re-read when it changes)");
   next.web.listen_address = config_.web.listen_address;
   next.web.telemetry_path = config_.web.telemetry_path;
+  next.web.config_file = config_.web.config_file;
   SetupLogging(next.log.level, next.log.format);
   StopCollectors();
   config_ = std::move(next);

@@ -1,9 +1,25 @@
 #pragma once
 // The exporter's HTTP endpoint (cpp-httplib): /metrics, /healthz, /ready, /.
 // Handlers never touch Kafka: they render what the collectors last published.
+//
+// With web.config_file (--web.config.file, exporter-toolkit format, see
+// http/web_config.h) it serves HTTPS (optionally requiring client
+// certificates), checks HTTP basic auth against bcrypt hashes on every path,
+// /healthz and /ready included, as the toolkit does, and adds the configured
+// response headers. health_server_config.listen_address adds a second, plain
+// listener with only /healthz and /ready, for probes that cannot authenticate.
+//
+// The web config file and the certificate, key and client CA files are
+// watched: each new TLS handshake and each request stat(2)s them and, when one
+// changed, the whole web config is re-read and swapped in atomically (a bad
+// one is logged and the previous one kept). Certificate rotation needs no
+// restart; turning TLS on or off and moving the health listener do.
+//
 // Bind() and Serve() are called by one owner thread; Stop() from any thread.
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "config/config.h"
@@ -20,24 +36,42 @@ struct HttpHandlers {
   std::function<bool()> ready;           // every collector ran once
 };
 
+class WebConfigWatcher;
+
 class HttpServer {
  public:
   HttpServer(WebConfig config, HttpHandlers handlers);
   ~HttpServer();
-  // Binds the listen address. Error (reason "bind") names the address and cause.
+  // Loads web.config_file (if set) and binds the listen address(es). Errors:
+  // reason "config" (the web config, every problem listed) or "bind" (names
+  // the address and cause).
   Status Bind();
   // Serves until Stop(). Returns false if the server failed.
   bool Serve();
   void Stop();
   int port() const { return port_; }
   const std::string& host() const { return host_; }
+  bool tls() const { return tls_; }
+  int health_port() const { return health_port_; }  // 0: no health listener
 
  private:
+  void Route(httplib::Server& server, bool protected_endpoint);
+
   WebConfig config_;
   HttpHandlers handlers_;
+  std::shared_ptr<WebConfigWatcher> watcher_;
   std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<httplib::Server> health_;
   std::string host_;
   int port_ = 0;
+  int health_port_ = 0;
+  bool tls_ = false;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> serving_{false};
+  std::atomic<bool> health_serving_{false};
+  std::mutex stop_mu_;  // guards the two flags below and the stop() calls
+  bool server_stopped_ = false;
+  bool health_stopped_ = false;
 };
 
 }  // namespace dora

@@ -1,0 +1,254 @@
+{{/* Names and labels. */}}
+{{- define "dora-kafka-exporter.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "dora-kafka-exporter.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "dora-kafka-exporter.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "dora-kafka-exporter.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "dora-kafka-exporter.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "dora-kafka-exporter.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: {{ .Values.mode }}
+{{- end -}}
+
+{{- define "dora-kafka-exporter.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "dora-kafka-exporter.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "dora-kafka-exporter.sidecar" -}}
+{{- if eq .Values.mode "sidecar" -}}true{{- end -}}
+{{- end -}}
+
+{{/* Port names: a sidecar shares the broker pod, so its names are prefixed. */}}
+{{- define "dora-kafka-exporter.metricsPortName" -}}
+{{- if include "dora-kafka-exporter.sidecar" . -}}dora-metrics{{- else -}}metrics{{- end -}}
+{{- end -}}
+{{- define "dora-kafka-exporter.healthPortName" -}}
+{{- if include "dora-kafka-exporter.sidecar" . -}}dora-health{{- else -}}health{{- end -}}
+{{- end -}}
+
+{{/* A web config file is used (TLS, basic auth, headers or an existing one). */}}
+{{- define "dora-kafka-exporter.webConfig" -}}
+{{- if or .Values.web.existingConfigSecret .Values.web.tls.enabled .Values.web.basicAuthUsers .Values.web.headers -}}true{{- end -}}
+{{- end -}}
+
+{{/* /metrics needs TLS or credentials: probes go to the plain health listener. */}}
+{{- define "dora-kafka-exporter.healthListener" -}}
+{{- if or .Values.web.existingConfigSecret .Values.web.tls.enabled .Values.web.basicAuthUsers -}}true{{- end -}}
+{{- end -}}
+
+{{- define "dora-kafka-exporter.enabledByMode" -}}
+{{- if kindIs "bool" .value -}}{{- if .value -}}true{{- end -}}
+{{- else if ne .mode "sidecar" -}}true{{- end -}}
+{{- end -}}
+
+{{/* The exporter's config file (config/exporter.yaml format). */}}
+{{- define "dora-kafka-exporter.config" -}}
+{{- $sidecar := include "dora-kafka-exporter.sidecar" . -}}
+{{- $props := deepCopy (default dict .Values.kafka.properties) -}}
+{{- $tls := .Values.kafka.tls -}}
+{{- if $tls.secretName -}}
+{{- if $tls.caKey -}}{{- $_ := set $props "ssl.ca.location" (printf "/etc/dora-kafka-exporter/kafka-tls/%s" $tls.caKey) -}}{{- end -}}
+{{- if $tls.certKey -}}{{- $_ := set $props "ssl.certificate.location" (printf "/etc/dora-kafka-exporter/kafka-tls/%s" $tls.certKey) -}}{{- end -}}
+{{- if $tls.keyKey -}}{{- $_ := set $props "ssl.key.location" (printf "/etc/dora-kafka-exporter/kafka-tls/%s" $tls.keyKey) -}}{{- end -}}
+{{- end -}}
+{{- $files := dict -}}
+{{- range $i, $p := .Values.kafka.secretProperties -}}
+{{- $_ := set $files $p.property (printf "/etc/dora-kafka-exporter/kafka-secrets/%d/%s" $i $p.key) -}}
+{{- end -}}
+{{- $defaults := dict -}}
+{{- if $sidecar -}}
+{{- $defaults = dict "broker_stats" (dict "enabled" true) -}}
+{{- else -}}
+{{- $defaults = dict "cluster" (dict "enabled" true) "offsets" (dict "enabled" true) "consumer_groups" (dict "enabled" true) "broker_stats" (dict "enabled" false) -}}
+{{- end -}}
+{{- $collectors := mergeOverwrite $defaults (deepCopy (default dict .Values.collectors)) -}}
+{{- if $sidecar -}}
+{{- range $c := list "cluster" "offsets" "consumer_groups" "probe" "schema_registry" -}}
+{{- $cfg := deepCopy (default dict (get $collectors $c)) -}}
+{{- $_ := set $cfg "enabled" false -}}
+{{- $_ := set $collectors $c $cfg -}}
+{{- end -}}
+{{- $paths := list -}}
+{{- range .Values.sidecar.logDirs -}}
+{{- $paths = append $paths (default .mountPath .path) -}}
+{{- end -}}
+{{- $ld := deepCopy (default dict (get $collectors "log_dirs")) -}}
+{{- $_ := set $ld "enabled" true -}}
+{{- $_ := set $ld "paths" $paths -}}
+{{- $_ := set $collectors "log_dirs" $ld -}}
+{{- else -}}
+{{- $ld := deepCopy (default dict (get $collectors "log_dirs")) -}}
+{{- $_ := set $ld "enabled" false -}}
+{{- $_ := set $collectors "log_dirs" $ld -}}
+{{- end -}}
+{{- $kafka := dict "bootstrap_servers" (ternary .Values.kafka.sidecarBootstrapServers .Values.kafka.bootstrapServers (eq $sidecar "true")) "client_id" .Values.kafka.clientId "properties" $props "property_files" $files -}}
+{{- $web := dict "listen_address" (printf ":%d" (int .Values.web.port)) "telemetry_path" "/metrics" -}}
+{{- if include "dora-kafka-exporter.webConfig" . -}}
+{{- $_ := set $web "config_file" "/etc/dora-kafka-exporter/web/web-config.yml" -}}
+{{- end -}}
+{{- $config := dict "kafka" $kafka "web" $web "log" (dict "level" .Values.log.level "format" .Values.log.format) "collectors" $collectors -}}
+{{- toYaml $config -}}
+{{- end -}}
+
+{{/* The exporter-toolkit web config rendered from .Values.web. */}}
+{{- define "dora-kafka-exporter.webConfigFile" -}}
+{{- $w := .Values.web -}}
+{{- $out := dict -}}
+{{- if $w.tls.enabled -}}
+{{- $t := dict "cert_file" "/etc/dora-kafka-exporter/web-tls/tls.crt" "key_file" "/etc/dora-kafka-exporter/web-tls/tls.key" "client_auth_type" $w.tls.clientAuthType "min_version" $w.tls.minVersion -}}
+{{- if has $w.tls.clientAuthType (list "VerifyClientCertIfGiven" "RequireAndVerifyClientCert") -}}
+{{- $_ := set $t "client_ca_file" (printf "/etc/dora-kafka-exporter/web-tls/%s" $w.tls.clientCAKey) -}}
+{{- end -}}
+{{- $_ := set $out "tls_server_config" $t -}}
+{{- end -}}
+{{- if $w.headers -}}
+{{- $_ := set $out "http_server_config" (dict "headers" $w.headers) -}}
+{{- end -}}
+{{- if $w.basicAuthUsers -}}
+{{- range $user, $hash := $w.basicAuthUsers -}}
+{{- if not (regexMatch "^\\$2[aby]\\$(0[4-9]|[12][0-9]|3[01])\\$[./A-Za-z0-9]{53}$" (toString $hash)) -}}
+{{- fail (printf "web.basicAuthUsers.%s: expected a bcrypt hash (htpasswd -nBC 10 %s), not a password" $user $user) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $out "basic_auth_users" $w.basicAuthUsers -}}
+{{- end -}}
+{{- if include "dora-kafka-exporter.healthListener" . -}}
+{{- $_ := set $out "health_server_config" (dict "listen_address" (printf ":%d" (int $w.healthPort))) -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{- define "dora-kafka-exporter.webSecretName" -}}
+{{- default (printf "%s-web" (include "dora-kafka-exporter.fullname" .)) .Values.web.existingConfigSecret -}}
+{{- end -}}
+
+{{/* The exporter container (both modes). */}}
+{{- define "dora-kafka-exporter.container" -}}
+{{- $sidecar := include "dora-kafka-exporter.sidecar" . -}}
+{{- $probePort := ternary (include "dora-kafka-exporter.healthPortName" .) (include "dora-kafka-exporter.metricsPortName" .) (eq (include "dora-kafka-exporter.healthListener" .) "true") -}}
+- name: dora-kafka-exporter
+  image: "{{ .Values.image.repository }}:{{ default .Chart.AppVersion .Values.image.tag }}"
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  args:
+    - --config=/etc/dora-kafka-exporter/config/exporter.yaml
+  ports:
+    - name: {{ include "dora-kafka-exporter.metricsPortName" . }}
+      containerPort: {{ .Values.web.port }}
+      protocol: TCP
+    {{- if include "dora-kafka-exporter.healthListener" . }}
+    - name: {{ include "dora-kafka-exporter.healthPortName" . }}
+      containerPort: {{ .Values.web.healthPort }}
+      protocol: TCP
+    {{- end }}
+  livenessProbe:
+    httpGet:
+      path: /healthz
+      port: {{ $probePort }}
+    {{- toYaml .Values.livenessProbe | nindent 4 }}
+  {{- if or (not $sidecar) .Values.sidecar.readinessProbe }}
+  readinessProbe:
+    httpGet:
+      path: /ready
+      port: {{ $probePort }}
+    {{- toYaml .Values.readinessProbe | nindent 4 }}
+  {{- end }}
+  securityContext:
+    {{- toYaml .Values.securityContext | nindent 4 }}
+  resources:
+    {{- toYaml (ternary .Values.sidecarResources .Values.resources (eq $sidecar "true")) | nindent 4 }}
+  volumeMounts:
+    - name: dora-exporter-config
+      mountPath: /etc/dora-kafka-exporter/config
+      readOnly: true
+    {{- if include "dora-kafka-exporter.webConfig" . }}
+    - name: dora-exporter-web
+      mountPath: /etc/dora-kafka-exporter/web
+      readOnly: true
+    {{- end }}
+    {{- if .Values.web.tls.enabled }}
+    - name: dora-exporter-web-tls
+      mountPath: /etc/dora-kafka-exporter/web-tls
+      readOnly: true
+    {{- end }}
+    {{- if .Values.kafka.tls.secretName }}
+    - name: dora-exporter-kafka-tls
+      mountPath: /etc/dora-kafka-exporter/kafka-tls
+      readOnly: true
+    {{- end }}
+    {{- range $i, $p := .Values.kafka.secretProperties }}
+    - name: dora-exporter-kafka-secret-{{ $i }}
+      mountPath: /etc/dora-kafka-exporter/kafka-secrets/{{ $i }}
+      readOnly: true
+    {{- end }}
+    {{- if $sidecar }}
+    {{- range .Values.sidecar.logDirs }}
+    - name: {{ .volumeName }}
+      mountPath: {{ .mountPath }}
+      readOnly: true
+    {{- end }}
+    {{- end }}
+{{- end -}}
+
+{{/* The exporter's volumes (the sidecar's log dir volumes belong to the broker pod). */}}
+{{- define "dora-kafka-exporter.volumes" -}}
+- name: dora-exporter-config
+  configMap:
+    name: {{ include "dora-kafka-exporter.fullname" . }}
+{{- if include "dora-kafka-exporter.webConfig" . }}
+- name: dora-exporter-web
+  secret:
+    secretName: {{ include "dora-kafka-exporter.webSecretName" . }}
+    items:
+      - key: web-config.yml
+        path: web-config.yml
+{{- end }}
+{{- if .Values.web.tls.enabled }}
+- name: dora-exporter-web-tls
+  secret:
+    secretName: {{ required "web.tls.secretName is required when web.tls.enabled" .Values.web.tls.secretName }}
+{{- end }}
+{{- if .Values.kafka.tls.secretName }}
+- name: dora-exporter-kafka-tls
+  secret:
+    secretName: {{ .Values.kafka.tls.secretName }}
+{{- end }}
+{{- range $i, $p := .Values.kafka.secretProperties }}
+- name: dora-exporter-kafka-secret-{{ $i }}
+  secret:
+    secretName: {{ required "kafka.secretProperties[].secretName is required" $p.secretName }}
+    items:
+      - key: {{ required "kafka.secretProperties[].key is required" $p.key }}
+        path: {{ $p.key }}
+{{- end }}
+{{- end -}}
+
+{{/* For a parent chart that renders the broker StatefulSet: the sidecar container. */}}
+{{- define "dora-kafka-exporter.sidecarContainer" -}}
+{{- include "dora-kafka-exporter.container" . -}}
+{{- end -}}
+{{- define "dora-kafka-exporter.sidecarVolumes" -}}
+{{- include "dora-kafka-exporter.volumes" . -}}
+{{- end -}}

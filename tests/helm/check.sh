@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The Helm chart, without a cluster: the files/ copies equal rules/ and
+# dashboards/, `helm lint --strict` and `helm template` of both modes, bad
+# values rejected by the schema, the package contains the copies, and
+# tests/helm/check_manifests.py asserts on the rendered manifests (and runs the
+# rendered exporter and web configs through the real binary's --check-config
+# when DORA_EXPORTER_BIN is set).
+#
+# Exit 77 (ctest: skipped) when helm is not installed (scripts/install-helm.sh).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CHART=helm/dora-kafka-exporter
+HERE=tests/helm
+
+HELM="${DORA_HELM:-}"
+if [[ -z "$HELM" ]]; then HELM="$(command -v helm || true)"; fi
+if [[ -z "$HELM" ]]; then
+  c="${DORA_TOOLS_BIN:-${DORA_KAFKA_CACHE:-$HOME/.cache/dora-kafka-exporter}/bin}/helm"
+  [[ -x "$c" ]] && HELM="$c"
+fi
+if [[ -z "$HELM" ]]; then
+  echo "helm check: SKIPPED, helm not found (run scripts/install-helm.sh)"
+  exit 77
+fi
+echo "helm check: $("$HELM" version --short 2>/dev/null || echo "$HELM")"
+
+OUT="$(mktemp -d "${TMPDIR:-/tmp}/dora-helm-check.XXXXXX")"
+trap 'rm -rf "$OUT"' EXIT
+
+echo "== files/ copies equal rules/ and dashboards/"
+helm/sync-assets.sh --check
+
+echo "== helm lint --strict"
+"$HELM" lint --strict "$CHART" >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
+"$HELM" lint --strict "$CHART" -f "$HERE/values-standalone-secure.yaml" >"$OUT/lint.log" 2>&1 || {
+  cat "$OUT/lint.log"
+  exit 1
+}
+"$HELM" lint --strict "$CHART" -f "$HERE/values-sidecar.yaml" >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
+
+echo "== helm template"
+render() {  # name, helm args...
+  local name="$1"
+  shift
+  "$HELM" template dora "$CHART" --namespace monitoring "$@" >"$OUT/$name.yaml"
+}
+render standalone
+render standalone-secure -f "$HERE/values-standalone-secure.yaml"
+render sidecar -f "$HERE/values-sidecar.yaml"
+render sidecar-default --set mode=sidecar --set sidecar.brokerPodSelector.app=kafka
+render sidecar-assets -f "$HERE/values-sidecar.yaml" --set prometheusRule.enabled=true --set dashboards.enabled=true
+render standalone-noassets --set prometheusRule.enabled=false --set dashboards.enabled=false --set serviceMonitor.enabled=false
+
+echo "== bad values are rejected"
+expect_fail() {  # what, helm args...
+  local what="$1"
+  shift
+  if "$HELM" template dora "$CHART" "$@" >"$OUT/bad.log" 2>&1; then
+    echo "expected helm template to fail: $what" >&2
+    exit 1
+  fi
+  echo "   rejected: $what"
+}
+expect_fail "unknown mode" --set mode=daemonset
+expect_fail "a secret in kafka.properties" --set-string 'kafka.properties.sasl\.password=hunter2'
+expect_fail "a plain password as basic auth hash" --set-string web.basicAuthUsers.prometheus=hunter2
+expect_fail "unknown top-level key" --set replicas=3
+expect_fail "web TLS without a Secret" --set web.tls.enabled=true
+expect_fail "TLS 1.1" --set web.tls.minVersion=TLS11
+expect_fail "sidecar without brokerPodSelector" --set mode=sidecar
+
+echo "== helm package keeps the copies"
+"$HELM" package "$CHART" -d "$OUT" >/dev/null
+tar -tzf "$OUT"/dora-kafka-exporter-*.tgz >"$OUT/package.txt"
+grep -q '^dora-kafka-exporter/files/dora-kafka.rules.yml$' "$OUT/package.txt"
+for f in dashboards/*.json; do
+  grep -q "^dora-kafka-exporter/files/dashboards/$(basename "$f")\$" "$OUT/package.txt"
+done
+
+echo "== assertions on the rendered manifests"
+python3 "$HERE/check_manifests.py" "$OUT"
+echo "helm check: OK"
