@@ -23,6 +23,9 @@ Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& co
     extra["statistics.interval.ms"] = std::to_string(cc.broker_stats.interval.count());
     stats_cb = [stats](const std::string& json) { stats->Set(json); };
   }
+  // ListConsumerGroupOffsets needs a group.id on the handle (KafkaClient::Create).
+  if (cc.consumer_groups.enabled && config.kafka.properties.count("group.id") == 0)
+    extra["group.id"] = AdminGroupId(config.kafka);
   auto kafka = KafkaClient::Create(config.kafka, extra, stats_cb);
   if (!kafka.ok()) return kafka.status();
   deps->kafka = std::shared_ptr<KafkaClient>(std::move(kafka.value()));

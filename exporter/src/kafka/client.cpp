@@ -10,7 +10,11 @@
 
 namespace dora {
 
-void KafkaHandleDeleter::operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+// No consumer close: the handle never joins its group, and a close could wait
+// on a coordinator that is down.
+void KafkaHandleDeleter::operator()(rd_kafka_t* rk) const {
+  rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
 
 namespace {
 
@@ -98,6 +102,8 @@ int StatsTrampoline(rd_kafka_t* /*rk*/, char* json, size_t len, void* opaque) {
   return 0;  // librdkafka frees json
 }
 
+std::string AdminGroupId(const KafkaConfig& config) { return config.client_id + "-admin"; }
+
 std::string KafkaErrorString(int err) { return rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)); }
 
 bool IsTimeoutError(int err) {
@@ -124,18 +130,26 @@ Result<std::unique_ptr<KafkaClient>> KafkaClient::Create(const KafkaConfig& conf
   rd_kafka_conf_set_error_cb(c, ErrorTrampoline);
   rd_kafka_conf_set_opaque(c, client.get());
   if (client->stats_cb_) rd_kafka_conf_set_stats_cb(c, StatsTrampoline);
+  char group_id[256] = "";
+  size_t group_id_size = sizeof group_id;
+  bool grouped =
+      rd_kafka_conf_get(c, "group.id", group_id, &group_id_size) == RD_KAFKA_CONF_OK && group_id[0] != '\0';
   char errstr[512];
-  // A consumer-type handle without group.id: metadata, admin and ListOffsets
-  // work, and isolation.level applies (it is a consumer property).
+  // A consumer-type handle: metadata, admin and ListOffsets work, and
+  // isolation.level applies (it is a consumer property).
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof errstr);
   if (rk == nullptr) {
     rd_kafka_conf_destroy(c);
     return Status::Error("config", std::string("cannot create Kafka client: ") + errstr);
   }
   client->rk_.reset(rk);
+  // With a group.id the handle has a consumer group (never joined): its queue
+  // gets the main queue's events too, and is served by consumer polls.
+  client->grouped_ = grouped;
+  if (client->grouped_) rd_kafka_poll_set_consumer(rk);
   KafkaClient* self = client.get();
   client->poller_ = std::thread([self] {
-    while (!self->stop_poller_.load()) rd_kafka_poll(self->rk_.get(), 200);
+    while (!self->stop_poller_.load()) self->Serve(200);
   });
   return client;
 }
@@ -333,6 +347,22 @@ Status KafkaClient::CreatePartitions(const std::string& topic, int total_count,
   return TopicResultStatus(topics, n, what);
 }
 
-int KafkaClient::ServeCallbacks() { return rd_kafka_poll(rk_.get(), 0); }
+int KafkaClient::Serve(int timeout_ms) {
+  if (!grouped_) return rd_kafka_poll(rk_.get(), timeout_ms);
+  // Serves the callbacks; what the group itself reports (it never joins, so
+  // only coordinator errors such as GROUP_AUTHORIZATION_FAILED) is logged.
+  rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), timeout_ms);
+  if (m == nullptr) return 0;
+  if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    try {
+      GetLogger("librdkafka")->debug("admin group: {}", rd_kafka_message_errstr(m));
+    } catch (...) {
+    }
+  }
+  rd_kafka_message_destroy(m);
+  return 1;
+}
+
+int KafkaClient::ServeCallbacks() { return Serve(0); }
 
 }  // namespace dora

@@ -27,9 +27,17 @@ using KafkaHandlePtr = std::unique_ptr<rd_kafka_t, KafkaHandleDeleter>;
 
 class KafkaClient {
  public:
-  // Creates a producer-type handle (it never produces; it is the cheapest handle
-  // for metadata and admin requests). Does not need a reachable broker.
-  // `extra` properties override the config (e.g. statistics.interval.ms).
+  // Creates a consumer-type handle that never consumes, for metadata, admin
+  // and ListOffsets requests. Does not need a reachable broker. `extra`
+  // properties override the config (e.g. statistics.interval.ms, group.id).
+  //
+  // A handle that sends ListConsumerGroupOffsets must have a group.id
+  // (AdminGroupId): librdkafka 2.0.2 answers that request's NOT_COORDINATOR /
+  // COORDINATOR_NOT_AVAILABLE (a group coordinator moving, e.g. its broker
+  // stopping) by queueing a coordinator query on the handle's own consumer
+  // group, and without group.id there is none: a NULL dereference that kills
+  // the process (rd_kafka_handle_OffsetFetch, rdkafka_request.c:860). The
+  // group is never joined, so it never appears on the brokers.
   static Result<std::unique_ptr<KafkaClient>> Create(
       const KafkaConfig& config, const std::map<std::string, std::string>& extra = {},
       std::function<void(const std::string&)> stats_cb = nullptr);
@@ -74,6 +82,9 @@ class KafkaClient {
 
  private:
   KafkaClient() = default;
+  // One poll of the queue the callbacks arrive on, for up to timeout_ms.
+  int Serve(int timeout_ms);
+  bool grouped_ = false;  // has a group.id: the consumer queue is served
   KafkaHandlePtr rk_;
   std::function<void(const std::string&)> stats_cb_;
   // Serves the handle's main queue (error and statistics callbacks) so its
@@ -82,6 +93,9 @@ class KafkaClient {
   std::thread poller_;
   friend int StatsTrampoline(rd_kafka_t*, char*, size_t, void*);
 };
+
+// The group.id of the exporter's own handle: "<client_id>-admin" (see Create).
+std::string AdminGroupId(const KafkaConfig& config);
 
 // Error text for an rd_kafka_resp_err_t.
 std::string KafkaErrorString(int err);

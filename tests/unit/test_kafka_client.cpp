@@ -1,0 +1,82 @@
+// A narrow regression test on librdkafka's mock cluster (its error injection is
+// what makes this deterministic; the integration test that stops a group's
+// coordinator broker covers the real thing, where the crash is a race).
+//
+// librdkafka 2.0.2 answers an OffsetFetch response carrying NOT_COORDINATOR by
+// queueing a coordinator query on the handle's own consumer group; a handle
+// without group.id has none, and the process dies (rdkafka_request.c:860).
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <catch2/catch.hpp>
+#include <memory>
+
+#include "collectors/registry.h"
+#include "config/config.h"
+#include "kafka/client.h"
+#include "kafka/groups.h"
+
+using namespace dora;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct MockCluster {
+  MockCluster() {
+    char errstr[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    REQUIRE(rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr) == RD_KAFKA_CONF_OK);
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    REQUIRE(rk != nullptr);
+    mcluster = rd_kafka_mock_cluster_new(rk, 3);
+    REQUIRE(mcluster != nullptr);
+  }
+  ~MockCluster() {
+    rd_kafka_mock_cluster_destroy(mcluster);
+    rd_kafka_destroy(rk);
+  }
+  std::string bootstrap() const { return rd_kafka_mock_cluster_bootstraps(mcluster); }
+  rd_kafka_t* rk = nullptr;
+  rd_kafka_mock_cluster_t* mcluster = nullptr;
+};
+
+}  // namespace
+
+TEST_CASE("the admin group id is the client id plus -admin", "[kafka_client]") {
+  KafkaConfig config;
+  config.client_id = "exporter-eu-1";
+  CHECK(AdminGroupId(config) == "exporter-eu-1-admin");
+}
+
+TEST_CASE("OffsetFetch answered NOT_COORDINATOR is an error for that group, not a crash", "[kafka_client]") {
+  MockCluster mock;
+  REQUIRE(rd_kafka_mock_topic_create(mock.mcluster, "task-requests", 3, 3) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  Config config;
+  config.kafka.bootstrap_servers = {mock.bootstrap()};
+  config.kafka.client_id = "mock-exporter";
+  config.collectors.consumer_groups.enabled = true;
+  // The client the daemon builds (BuildCollectors adds the admin group.id).
+  CollectorDeps deps;
+  auto collectors = BuildCollectors(config, &deps);
+  REQUIRE(collectors.ok());
+  REQUIRE(deps.kafka != nullptr);
+
+  // Every OffsetFetch in the next few requests says the coordinator moved.
+  constexpr int kErrors = 6;
+  std::vector<rd_kafka_resp_err_t> errors(kErrors, RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
+  rd_kafka_mock_push_request_errors_array(mock.mcluster, 9 /* OffsetFetch */, errors.size(), errors.data());
+  auto first = FetchCommittedOffsets(*deps.kafka, {"workers"}, 1, 5s);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].group == "workers");
+  CHECK(first[0].error == RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
+
+  // The client is still usable: once the errors are used up, the same call answers.
+  std::vector<GroupOffsets> later;
+  for (int i = 0; i < 2 * kErrors; ++i) {
+    later = FetchCommittedOffsets(*deps.kafka, {"workers"}, 1, 5s);
+    if (later.size() == 1 && later[0].error == 0) break;
+  }
+  REQUIRE(later.size() == 1);
+  CHECK(later[0].error == 0);
+  CHECK(later[0].committed.empty());  // the group never committed
+}
