@@ -11,44 +11,16 @@
 #include <sstream>
 
 #include "config/topics_spec.h"
+#include "config/yaml_reader.h"
 #include "kafka/properties.h"
 
 namespace dora {
 namespace {
 
 // Walks YAML with the schema spelled out in code; collects errors with marks.
-class Reader {
+class Reader : public YamlReader {
  public:
-  Reader(std::string source, ConfigErrors* errors) : source_(std::move(source)), errors_(errors) {}
-
-  void Error(const YAML::Node& node, const std::string& path, const std::string& msg) {
-    std::ostringstream os;
-    os << source_;
-    if (node.IsDefined()) {
-      const YAML::Mark m = node.Mark();
-      if (m.line >= 0) os << ":" << (m.line + 1) << ":" << (m.column + 1);
-    }
-    os << ": " << (path.empty() ? "<root>" : path) << ": " << msg;
-    errors_->errors.push_back(os.str());
-  }
-
-  // Checks `node` is a map (or null/absent) and every key is known.
-  bool Map(const YAML::Node& node, const std::string& path, const std::set<std::string>& known) {
-    if (!node.IsDefined() || node.IsNull()) return false;
-    if (!node.IsMap()) {
-      Error(node, path, "expected a mapping");
-      return false;
-    }
-    for (const auto& kv : node) {
-      std::string key = kv.first.Scalar();
-      if (known.count(key) == 0) {
-        std::string options;
-        for (const auto& k : known) options += (options.empty() ? "" : ", ") + k;
-        Error(kv.first, Join(path, key), "unknown key (known keys: " + options + ")");
-      }
-    }
-    return true;
-  }
+  using YamlReader::YamlReader;
 
   template <typename T>
   void Scalar(const YAML::Node& parent, const std::string& key, const std::string& path, T* out,
@@ -134,12 +106,6 @@ class Reader {
     StringList(n, "include", sub, &f->include);
     StringList(n, "exclude", sub, &f->exclude);
   }
-
-  static std::string Join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
-
- private:
-  std::string source_;
-  ConfigErrors* errors_;
 };
 
 const std::set<std::string> kCommonKeys = {"enabled", "interval", "timeout"};

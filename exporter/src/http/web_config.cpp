@@ -22,6 +22,8 @@
 #include <set>
 #include <sstream>
 
+#include "config/yaml_reader.h"
+
 namespace dora {
 namespace {
 
@@ -37,43 +39,12 @@ const std::map<std::string, std::vector<std::string>>& AllowedHeaders() {
   return kAllowed;
 }
 
-std::string Join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
+std::string Join(const std::string& a, const std::string& b) { return YamlReader::Join(a, b); }
 
-std::string KnownList(const std::set<std::string>& known) {
-  std::string out;
-  for (const auto& k : known) out += (out.empty() ? "" : ", ") + k;
-  return out;
-}
-
-// Strict walker in the style of config/loader.cpp: every error has a mark and a key path.
-class Reader {
+// The config loader's strict walk (config/yaml_reader.h) plus this file's values.
+class Reader : public YamlReader {
  public:
-  Reader(std::string source, ConfigErrors* errors) : source_(std::move(source)), errors_(errors) {}
-
-  void Error(const YAML::Node& node, const std::string& path, const std::string& msg) {
-    std::ostringstream os;
-    os << source_;
-    if (node.IsDefined()) {
-      const YAML::Mark m = node.Mark();
-      if (m.line >= 0) os << ":" << (m.line + 1) << ":" << (m.column + 1);
-    }
-    os << ": " << (path.empty() ? "<root>" : path) << ": " << msg;
-    errors_->errors.push_back(os.str());
-  }
-
-  bool Map(const YAML::Node& node, const std::string& path, const std::set<std::string>& known) {
-    if (!node.IsDefined() || node.IsNull()) return false;
-    if (!node.IsMap()) {
-      Error(node, path, "expected a mapping");
-      return false;
-    }
-    for (const auto& kv : node) {
-      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
-      if (known.count(key) == 0)
-        Error(kv.first, Join(path, key), "unknown key (known keys: " + KnownList(known) + ")");
-    }
-    return true;
-  }
+  using YamlReader::YamlReader;
 
   // A string value; absent or null leaves `out` alone. Returns the node.
   YAML::Node String(const YAML::Node& parent, const std::string& key, const std::string& path,
@@ -99,12 +70,6 @@ class Reader {
     *out = v;
     return true;
   }
-
-  const std::string& source() const { return source_; }
-
- private:
-  std::string source_;
-  ConfigErrors* errors_;
 };
 
 std::string Resolve(const std::string& base_dir, const std::string& file) {

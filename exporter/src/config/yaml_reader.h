@@ -1,0 +1,36 @@
+#pragma once
+// The strict YAML walk shared by every file the daemon reads (the config, the
+// web config): errors carry "<file>:<line>:<column>: <key.path>: <message>"
+// and unknown keys are errors that list the known ones. Readers of one file
+// derive from it and add the value types that file needs.
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+#include <string>
+
+#include "config/loader.h"
+
+namespace dora {
+
+class YamlReader {
+ public:
+  YamlReader(std::string source, ConfigErrors* errors) : source_(std::move(source)), errors_(errors) {}
+
+  // Records an error at `node`'s mark (when it has one) for key path `path`.
+  void Error(const YAML::Node& node, const std::string& path, const std::string& msg);
+
+  // Checks `node` is a mapping (or null/absent: returns false, no error) and
+  // that every key is in `known`.
+  bool Map(const YAML::Node& node, const std::string& path, const std::set<std::string>& known);
+
+  const std::string& source() const { return source_; }
+
+  // "a.b" (or "b" at the root).
+  static std::string Join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
+
+ private:
+  std::string source_;
+  ConfigErrors* errors_;
+};
+
+}  // namespace dora
