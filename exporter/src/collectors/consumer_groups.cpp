@@ -149,6 +149,35 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     }
   }
 
+  if (per_partition) {
+    // Capacity for the per-partition families: regrowing ~20 MB strings and
+    // their label indexes cost more than the copying itself at 200k series.
+    size_t n = 0, label_bytes = 0;
+    for (const auto& go : obs.offsets) {
+      if (go.error != 0) continue;
+      n += go.committed.size();
+      for (const auto& kv : go.committed) label_bytes += go.group.size() + kv.first.topic.size();
+    }
+    const size_t bytes = n * 128 + label_bytes;  // name, label names, partition and value: < 128 a line
+    for (auto f : {f_offset, f_lag, f_lag_s, f_pstatus}) out.Reserve(f, n, bytes);
+  }
+
+  // A group's committed partitions come in (topic, partition) order, as the
+  // watermark and history maps are sorted: the entry after the last one found
+  // is usually the next one wanted, which saves a lookup among 20k string keys.
+  auto w_next = wm.partitions.end();
+  auto h_next = history_.end();
+  auto find_wm = [&](const TopicPartition& tp) {
+    auto it = (w_next != wm.partitions.end() && w_next->first == tp) ? w_next : wm.partitions.find(tp);
+    w_next = it == wm.partitions.end() ? it : std::next(it);
+    return it;
+  };
+  auto find_history = [&](const TopicPartition& tp) {
+    auto it = (h_next != history_.end() && h_next->first == tp) ? h_next : history_.find(tp);
+    h_next = it == history_.end() ? it : std::next(it);
+    return it;
+  };
+
   std::set<std::string> seen_groups;
   std::string pbuf, coord;
   for (size_t gi = 0; gi < obs.listing.groups.size(); ++gi) {
@@ -183,13 +212,23 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     double max_lag = -1, max_lag_s = -1;
     bool lag_s_unknown = false;  // a lagging partition without an estimate: no group maximum
     double consumed_now = 0;
-    std::map<TopicPartition, PartitionState> next_state;
+    // gs.partitions is updated in place, walking it alongside the (equally
+    // ordered) committed offsets: a partition not kept by this run leaves it.
+    auto st_it = gs.partitions.begin();
     int uncommitted = 0;
     for (const auto& [tp, m] : owner) {
       if (topics_.Matches(tp.topic) && go->committed.count(tp) == 0) ++uncommitted;
     }
     for (const auto& [tp, committed] : go->committed) {
-      if (!topics_.Matches(tp.topic)) continue;
+      while (st_it != gs.partitions.end() && st_it->first < tp) st_it = gs.partitions.erase(st_it);
+      const bool had_state = st_it != gs.partitions.end() && st_it->first == tp;
+      auto drop_state = [&] {
+        if (had_state) st_it = gs.partitions.erase(st_it);
+      };
+      if (!topics_.Matches(tp.topic)) {
+        drop_state();
+        continue;
+      }
       pbuf = std::to_string(tp.partition);
       TopicSums& ts = topics[tp.topic];
       ts.offset += static_cast<double>(committed);
@@ -208,8 +247,11 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
                  {"client_id", m ? m->client_id : ""}},
                 static_cast<double>(committed));
       }
-      auto w = wm.partitions.find(tp);
-      if (w == wm.partitions.end()) continue;  // no watermark (offline/deleted partition): no lag
+      auto w = find_wm(tp);
+      if (w == wm.partitions.end()) {  // no watermark (offline/deleted partition): no lag
+        drop_state();
+        continue;
+      }
       int64_t lag = w->second.high - committed;
       if (lag < 0) {
         // Committed ahead of the end offset (truncation, unclean election): never negative.
@@ -226,7 +268,7 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
       std::optional<double> lag_s;
       if (lag == 0) {
         lag_s = 0.0;
-      } else if (auto h = history_.find(tp); h != history_.end()) {
+      } else if (auto h = find_history(tp); h != history_.end()) {
         lag_s = h->second.LagSeconds(committed, obs.now);
       }
       if (lag_s)
@@ -253,10 +295,11 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
       }
 
       // Burrow-style window, one observation per poll.
-      auto prev = gs.partitions.find(tp);
-      PartitionState ps = prev != gs.partitions.end()
-                              ? std::move(prev->second)
-                              : PartitionState{StatusWindow(config_.status_window), -1};
+      if (!had_state)
+        st_it =
+            gs.partitions.emplace_hint(st_it, tp, PartitionState{StatusWindow(config_.status_window), -1});
+      PartitionState& ps = st_it->second;
+      ++st_it;
       if (ps.last_offset >= 0 && committed > ps.last_offset)
         consumed_now += static_cast<double>(committed - ps.last_offset);
       ps.last_offset = committed;
@@ -268,9 +311,8 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
             f_pstatus,
             {{"consumergroup", g.name}, {"topic", tp.topic}, {"partition", pbuf}, {"status", ToString(st)}},
             1);
-      next_state.emplace(tp, std::move(ps));
     }
-    gs.partitions = std::move(next_state);  // partitions no longer committed leave the state
+    gs.partitions.erase(st_it, gs.partitions.end());  // partitions no longer committed leave the state
 
     double lag_total = 0;
     for (const auto& [topic, ts] : topics) {

@@ -71,29 +71,43 @@ const char* ToString(GroupStatus s) {
 }
 
 void StatusWindow::Add(Observation o) {
-  obs_.push_back(o);
-  while (obs_.size() > size_) obs_.pop_front();
+  if (size_ == 0) return;
+  if (obs_.size() < size_) {
+    if (obs_.empty()) obs_.reserve(std::min<size_t>(size_, 64));
+    obs_.push_back(o);
+    return;
+  }
+  obs_[head_] = o;  // overwrite the oldest
+  head_ = (head_ + 1) % obs_.size();
+}
+
+std::vector<Observation> StatusWindow::observations() const {
+  std::vector<Observation> out;
+  out.reserve(obs_.size());
+  for (size_t i = 0; i < obs_.size(); ++i) out.push_back(at(i));
+  return out;
 }
 
 PartitionStatus StatusWindow::Evaluate(bool owned) const {
-  if (obs_.empty()) return PartitionStatus::kOk;
+  const size_t n = obs_.size();
+  if (n == 0) return PartitionStatus::kOk;
   for (const auto& o : obs_) {
     if (o.lag == 0) return PartitionStatus::kOk;
   }
-  for (size_t i = 1; i < obs_.size(); ++i) {
-    if (obs_[i].offset < obs_[i - 1].offset) return PartitionStatus::kRewind;
+  for (size_t i = 1; i < n; ++i) {
+    if (at(i).offset < at(i - 1).offset) return PartitionStatus::kRewind;
   }
-  if (obs_.size() < size_) return PartitionStatus::kOk;  // not enough evidence yet
-  bool moved = obs_.back().offset != obs_.front().offset;
+  if (n < size_) return PartitionStatus::kOk;  // not enough evidence yet
+  bool moved = at(n - 1).offset != at(0).offset;
   if (!moved) return owned ? PartitionStatus::kStall : PartitionStatus::kStop;
   bool never_decreased = true;
-  for (size_t i = 1; i < obs_.size(); ++i) {
-    if (obs_[i].lag < obs_[i - 1].lag) {
+  for (size_t i = 1; i < n; ++i) {
+    if (at(i).lag < at(i - 1).lag) {
       never_decreased = false;
       break;
     }
   }
-  if (never_decreased && obs_.back().lag > obs_.front().lag) return PartitionStatus::kWarn;
+  if (never_decreased && at(n - 1).lag > at(0).lag) return PartitionStatus::kWarn;
   return PartitionStatus::kOk;
 }
 

@@ -56,11 +56,19 @@ class StatusWindow {
   PartitionStatus Evaluate(bool owned) const;
   // Fraction of the window filled (Burrow's "complete").
   double complete() const { return static_cast<double>(obs_.size()) / static_cast<double>(size_); }
-  const std::deque<Observation>& observations() const { return obs_; }
+  // Oldest first.
+  std::vector<Observation> observations() const;
 
  private:
+  // The i-th oldest observation.
+  const Observation& at(size_t i) const { return obs_[(head_ + i) % obs_.size()]; }
+
   size_t size_;
-  std::deque<Observation> obs_;
+  // A ring of at most size_ observations, oldest at head_ once full: one
+  // allocation of exactly the window (a std::deque took ~600 bytes even
+  // empty, and the daemon keeps one window per group and partition).
+  std::vector<Observation> obs_;
+  size_t head_ = 0;
 };
 
 // Worst partition status: ERR for any STOP/STALL/REWIND, WARN for any WARN.

@@ -1,7 +1,9 @@
 #include "metrics/builder.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <functional>
 
 namespace dora {
 
@@ -19,21 +21,16 @@ MetricsBuilder::FamilyId MetricsBuilder::Family(std::string_view name, std::stri
 }
 
 void MetricsBuilder::AppendEscaped(std::string* out, std::string_view value) {
-  for (char c : value) {
-    switch (c) {
-      case '\\':
-        *out += "\\\\";
-        break;
-      case '"':
-        *out += "\\\"";
-        break;
-      case '\n':
-        *out += "\\n";
-        break;
-      default:
-        *out += c;
-    }
+  // Runs without a special character are appended whole.
+  size_t start = 0;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (c != '\\' && c != '"' && c != '\n') continue;
+    out->append(value.data() + start, i - start);
+    out->append(c == '\\' ? "\\\\" : c == '"' ? "\\\"" : "\\n", 2);
+    start = i + 1;
   }
+  out->append(value.data() + start, value.size() - start);
 }
 
 void MetricsBuilder::AppendValue(std::string* out, double value) {
@@ -73,15 +70,73 @@ void MetricsBuilder::AppendLabels(std::string* out, const Label* begin, const La
   *out += '}';
 }
 
+uint32_t MetricsBuilder::LabelIndex::Hash(std::string_view key) {
+  uint64_t h = std::hash<std::string_view>{}(key);
+  return static_cast<uint32_t>(h ^ (h >> 32));
+}
+
+void MetricsBuilder::LabelIndex::Rehash(size_t slots) {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(slots, Slot{});
+  const size_t mask = slots_.size() - 1;
+  for (const Slot& s : old) {
+    if (s.length == kEmpty) continue;
+    size_t i = s.hash & mask;
+    while (slots_[i].length != kEmpty) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
+}
+
+void MetricsBuilder::LabelIndex::Reserve(size_t n) {
+  // Applied at the next growth: a family reserved but never filled costs nothing.
+  reserved_ = std::max(reserved_, n);
+}
+
+bool MetricsBuilder::LabelIndex::Contains(const std::string& text, std::string_view key) const {
+  if (slots_.empty()) return false;
+  const uint32_t h = Hash(key);
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask; slots_[i].length != kEmpty; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.hash == h && s.length == key.size() && text.compare(s.offset, s.length, key) == 0) return true;
+  }
+  return false;
+}
+
+bool MetricsBuilder::LabelIndex::Insert(const std::string& text, size_t offset, size_t length) {
+  const std::string_view key(text.data() + offset, length);
+  if (Contains(text, key)) return false;
+  if ((count_ + 1) * 2 > slots_.size()) {
+    size_t slots = slots_.empty() ? 64 : slots_.size() * 2;
+    while (slots < 2 * reserved_) slots *= 2;
+    Rehash(slots);
+  }
+  const uint32_t h = Hash(key);
+  const size_t mask = slots_.size() - 1;
+  size_t i = h & mask;
+  while (slots_[i].length != kEmpty) i = (i + 1) & mask;
+  slots_[i] = Slot{offset, static_cast<uint32_t>(length), h};
+  ++count_;
+  return true;
+}
+
+void MetricsBuilder::Reserve(FamilyId family, size_t series, size_t bytes) {
+  FamilyData& f = families_[family];
+  f.body.reserve(f.body.size() + bytes);
+  f.seen.Reserve(f.samples + series);
+}
+
 bool MetricsBuilder::AddRendered(FamilyData& f, const Label* begin, const Label* end, double value) {
-  std::string labels;
-  AppendLabels(&labels, begin, end, nullptr);
-  if (!f.seen.insert(labels).second) {
+  // The line goes straight into the body; a duplicate is cut off again.
+  const size_t line = f.body.size();
+  f.body += f.name;
+  const size_t key = f.body.size();
+  AppendLabels(&f.body, begin, end, nullptr);
+  if (!f.seen.Insert(f.body, key, f.body.size() - key)) {
+    f.body.resize(line);
     ++duplicates_;
     return false;
   }
-  f.body += f.name;
-  f.body += labels;
   f.body += ' ';
   AppendValue(&f.body, value);
   f.body += '\n';
@@ -104,7 +159,7 @@ bool MetricsBuilder::AddHistogram(FamilyId family, const std::vector<Label>& lab
   FamilyData& f = families_[family];
   std::string key;
   AppendLabels(&key, labels.data(), labels.data() + labels.size(), nullptr);
-  if (!f.seen.insert(key).second) {
+  if (f.seen.Contains(f.body, key)) {
     ++duplicates_;
     return false;
   }
@@ -126,7 +181,11 @@ bool MetricsBuilder::AddHistogram(FamilyId family, const std::vector<Label>& lab
   f.body += ' ';
   AppendValue(&f.body, static_cast<double>(count));
   f.body += '\n';
-  f.body += f.name + "_sum" + key + ' ';
+  f.body += f.name + "_sum";
+  const size_t key_at = f.body.size();
+  f.body += key;
+  f.seen.Insert(f.body, key_at, key.size());  // the index refers to the _sum line's labels
+  f.body += ' ';
   AppendValue(&f.body, sum);
   f.body += '\n';
   f.body += f.name + "_count" + key + ' ';

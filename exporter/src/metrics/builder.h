@@ -8,7 +8,6 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -26,6 +25,10 @@ class MetricsBuilder {
 
   // Declares a family (idempotent by name; the first help/type win).
   FamilyId Family(std::string_view name, std::string_view help, MetricType type);
+
+  // Capacity hint: about `series` more samples of about `bytes` text in all
+  // (saves regrowing a large family's text and label index).
+  void Reserve(FamilyId family, size_t series, size_t bytes);
 
   // Adds one sample. Returns false when the label set was already present.
   bool Add(FamilyId family, std::initializer_list<Label> labels, double value);
@@ -48,12 +51,38 @@ class MetricsBuilder {
   static void AppendValue(std::string* out, double value);
 
  private:
+  // Label sets already in a family's body, as (offset, length) into that body:
+  // an open-addressing hash set that keeps no copy of the key (at 800k series
+  // a set of strings cost ~100 MB and two allocations per sample).
+  class LabelIndex {
+   public:
+    // Inserts the label text text[offset, offset + length) unless an equal one
+    // is present. Returns false on a duplicate.
+    bool Insert(const std::string& text, size_t offset, size_t length);
+    // True when `key` is present (its text lives in `text`).
+    bool Contains(const std::string& text, std::string_view key) const;
+    // Room for `n` keys in all without regrowing (allocated on the first insert).
+    void Reserve(size_t n);
+
+   private:
+    struct Slot {
+      uint64_t offset = 0;
+      uint32_t length = kEmpty;
+      uint32_t hash = 0;
+    };
+    static constexpr uint32_t kEmpty = UINT32_MAX;
+    static uint32_t Hash(std::string_view key);
+    void Rehash(size_t slots);
+    std::vector<Slot> slots_;  // size 0 or a power of two, at most half full
+    size_t count_ = 0;
+    size_t reserved_ = 0;  // keys announced by Reserve
+  };
   struct FamilyData {
     std::string name;
     std::string help;
     MetricType type;
     std::string body;
-    std::unordered_set<std::string> seen;
+    LabelIndex seen;
     size_t samples = 0;
   };
   bool AddRendered(FamilyData& f, const Label* begin, const Label* end, double value);
