@@ -66,7 +66,9 @@ void App::StopCollectors() {
   deps_ = CollectorDeps{};  // the Kafka client goes last
 }
 
-std::string App::RenderMetrics() const { return self_.Render() + store_.Render(); }
+std::string App::RenderMetrics() const { return store_.Render(); }
+
+void App::PublishSelf() { store_.Publish(kSelfEntry, self_.Render()); }
 
 int App::RunOnce(std::string* out) {
   deps_.self = &self_;
@@ -89,6 +91,7 @@ bool App::Reload() {
     for (const auto& e : errors.errors) log->error("reload rejected: {}", e);
     log->error("configuration reload failed; keeping the previous configuration");
     self_.RecordReload(false);
+    PublishSelf();
     return false;
   }
   if (next.web.listen_address != config_.web.listen_address ||
@@ -108,9 +111,11 @@ bool App::Reload() {
   if (!s.ok) {
     log->error("configuration reload failed: {}", s.message);
     self_.RecordReload(false);
+    PublishSelf();
     return false;
   }
   self_.RecordReload(true);
+  PublishSelf();
   log->info("configuration reloaded");
   return true;
 }
@@ -118,7 +123,8 @@ bool App::Reload() {
 int App::Run() {
   auto log = GetLogger("app");
   HttpHandlers handlers;
-  handlers.metrics = [this] { return RenderMetrics(); };
+  // Every scrape between two publishes shares one body (and one gzip of it).
+  handlers.metrics = [this](bool gzip) { return gzip ? store_.SharedGzip() : store_.Shared(); };
   handlers.ready = [this] {
     std::lock_guard<std::mutex> lock(mu_);
     return runner_ && runner_->AllRanOnce();

@@ -44,6 +44,7 @@ class App {
 
  private:
   Status StartCollectors();
+  void PublishSelf();  // the self metrics into the store (after a reload)
   void StopCollectors();
 
   Config config_;

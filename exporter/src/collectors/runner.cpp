@@ -15,6 +15,7 @@ CollectorRunner::CollectorRunner(std::vector<std::unique_ptr<Collector>> collect
     slot->collector = std::move(c);
     slots_.push_back(std::move(slot));
   }
+  store_->Publish(kSelfEntry, self_->Render());  // success 0 for every collector until its first run
 }
 
 CollectorRunner::~CollectorRunner() { Stop(); }
@@ -54,13 +55,9 @@ bool CollectorRunner::RunOne(Slot& slot) {
   if (builder.duplicates_dropped() > 0) {
     log->debug("dropped {} duplicate series", builder.duplicates_dropped());
   }
-  if (publish) {
-    store_->Publish(c.name(), builder.Render());
-  } else {
-    // No stale data presented as fresh: the collector's series go until it recovers.
-    store_->Publish(c.name(), std::string());
-  }
   self_->RecordRun(c.name(), status.ok, status.reason, seconds);
+  // No stale data presented as fresh: a failed run's series go until it recovers.
+  store_->PublishAll({{c.name(), publish ? builder.Render() : std::string()}, {kSelfEntry, self_->Render()}});
   if (status.ok) {
     if (slot.failing) log->info("recovered after {} failed run(s)", slot.failures);
     slot.failing = false;

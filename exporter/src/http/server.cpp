@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <openssl/ssl.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -18,6 +19,38 @@ namespace dora {
 namespace {
 
 constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+constexpr size_t kHttpWorkers = 32;
+
+}  // namespace
+
+bool AcceptsGzip(const std::string& accept_encoding) {
+  size_t start = 0;
+  while (start <= accept_encoding.size()) {
+    size_t end = accept_encoding.find(',', start);
+    if (end == std::string::npos) end = accept_encoding.size();
+    std::string item = accept_encoding.substr(start, end - start);
+    start = end + 1;
+    auto trim = [](std::string s) {
+      size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+      return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+    };
+    size_t semi = item.find(';');
+    std::string coding = trim(item.substr(0, semi));
+    for (auto& ch : coding) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (coding != "gzip" && coding != "x-gzip" && coding != "*") continue;
+    if (semi == std::string::npos) return true;
+    std::string param = trim(item.substr(semi + 1));
+    if (param.rfind("q=", 0) != 0 && param.rfind("Q=", 0) != 0) return true;
+    try {
+      return std::stod(param.substr(2)) > 0;  // q=0: not acceptable
+    } catch (...) {
+      return false;
+    }
+  }
+  return false;
+}
+
+namespace {
 
 std::string IndexPage(const std::string& telemetry_path) {
   return std::string(
@@ -210,12 +243,33 @@ void HttpServer::Route(httplib::Server& server, bool protected_endpoint) {
   // connection, measured).
   server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(100);
+  // A keep-alive connection holds its worker between requests: with
+  // cpp-httplib's default of max(8, cores - 1) workers, the 9th concurrent
+  // scraper waited for another's keep-alive to end (p99 of seconds at 16
+  // scrapers, docs/benchmarks.md). Serving a shared body, a worker is cheap.
+  server.new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
   server.set_read_timeout(10, 0);  // also bounds the TLS handshake
   server.set_write_timeout(30, 0);
   auto log = GetLogger("http");
   if (protected_endpoint) {
-    server.Get(config_.telemetry_path, [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(handlers_.metrics(), kMetricsContentType);
+    server.Get(config_.telemetry_path, [this](const httplib::Request& req, httplib::Response& res) {
+      // The body is built (and gzipped) once per publish and shared by every
+      // scrape until the next: with 16 concurrent scrapes of a 100 MB body,
+      // compressing per request took seconds each (docs/benchmarks.md).
+      std::shared_ptr<const std::string> body;
+      if (AcceptsGzip(req.get_header_value("Accept-Encoding"))) body = handlers_.metrics(true);
+      if (body) {
+        res.set_header("Content-Encoding", "gzip");
+      } else {
+        body = handlers_.metrics(false);
+      }
+      res.set_header("Vary", "Accept-Encoding");
+      // A provider with a length: httplib sends it as is (it compresses only
+      // set_content bodies and chunked providers).
+      res.set_content_provider(body->size(), kMetricsContentType,
+                               [body](size_t offset, size_t length, httplib::DataSink& sink) {
+                                 return sink.write(body->data() + offset, length);
+                               });
     });
     server.Get("/", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(IndexPage(config_.telemetry_path), "text/html; charset=utf-8");

@@ -32,11 +32,17 @@ class Server;
 namespace dora {
 
 struct HttpHandlers {
-  std::function<std::string()> metrics;  // full exposition text
-  std::function<bool()> ready;           // every collector ran once
+  // The full exposition text, or (gzip true) one gzip stream of it; shared and
+  // immutable, so a scrape copies nothing. Null gzip: serve the plain text.
+  std::function<std::shared_ptr<const std::string>(bool gzip)> metrics;
+  std::function<bool()> ready;  // every collector ran once
 };
 
 class WebConfigWatcher;
+
+// True when an Accept-Encoding header value accepts gzip (gzip, x-gzip or *,
+// with a q-value above 0).
+bool AcceptsGzip(const std::string& accept_encoding);
 
 class HttpServer {
  public:

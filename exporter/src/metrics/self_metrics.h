@@ -13,6 +13,10 @@
 
 namespace dora {
 
+// The SnapshotStore entry holding the self metrics: '_' sorts before every
+// collector name, so they open the exposition as before.
+inline constexpr char kSelfEntry[] = "_self";
+
 class SelfMetrics {
  public:
   SelfMetrics();

@@ -1,0 +1,95 @@
+// The store's shared body and gzip cache (what every scrape serves), and the
+// Accept-Encoding check that picks between them.
+#include <zlib.h>
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "http/server.h"
+#include "metrics/self_metrics.h"
+#include "metrics/snapshot_store.h"
+
+using namespace dora;
+
+namespace {
+
+std::string Gunzip(const std::string& in) {
+  z_stream zs{};
+  REQUIRE(inflateInit2(&zs, 31) == Z_OK);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  std::string out;
+  char buf[16384];
+  int rc = Z_OK;
+  for (int i = 0; i < 100000 && rc == Z_OK; ++i) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof buf;
+    rc = inflate(&zs, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - zs.avail_out);
+  }
+  inflateEnd(&zs);
+  REQUIRE(rc == Z_STREAM_END);
+  REQUIRE(zs.avail_in == 0);  // one gzip member, nothing after it
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the shared body is built once per publish and matches Render", "[store]") {
+  SnapshotStore store;
+  store.Publish("offsets", "b 2\n");
+  store.Publish("cluster", "a 1\n");
+  auto first = store.Shared();
+  REQUIRE(first);
+  CHECK(*first == "a 1\nb 2\n");
+  CHECK(*first == store.Render());
+  CHECK(store.Shared().get() == first.get());  // no publish: the same string
+  store.Publish("offsets", "b 3\n");
+  auto second = store.Shared();
+  CHECK(second.get() != first.get());
+  CHECK(*second == "a 1\nb 3\n");
+  CHECK(*first == "a 1\nb 2\n");  // a scrape still sending the old body keeps it intact
+}
+
+TEST_CASE("the gzip body is one gzip stream of the shared body, cached per publish", "[store]") {
+  SnapshotStore store;
+  std::string big;
+  for (int i = 0; i < 20000; ++i) big += "kafka_topic_partition_current_offset{partition=\"" + std::to_string(i) + "\"} 1\n";
+  store.Publish("offsets", big);
+  auto gz = store.SharedGzip();
+  REQUIRE(gz);
+  CHECK(gz->size() < big.size() / 5);
+  CHECK(Gunzip(*gz) == big);
+  CHECK(store.SharedGzip().get() == gz.get());
+  store.Publish("cluster", "kafka_brokers 3\n");
+  auto gz2 = store.SharedGzip();
+  REQUIRE(gz2);
+  CHECK(gz2.get() != gz.get());
+  CHECK(Gunzip(*gz2) == "kafka_brokers 3\n" + big);
+}
+
+TEST_CASE("PublishAll swaps several entries in one generation", "[store]") {
+  SnapshotStore store;
+  store.Publish(kSelfEntry, "self 0\n");
+  uint64_t before = store.generation();
+  store.PublishAll({{"offsets", "o 1\n"}, {kSelfEntry, "self 1\n"}});
+  CHECK(store.generation() == before + 1);
+  // The self entry sorts before every collector name.
+  CHECK(store.Render() == "self 1\no 1\n");
+  store.PublishAll({{"cluster", "c 1\n"}, {kSelfEntry, "self 2\n"}});
+  CHECK(store.Render() == "self 2\nc 1\no 1\n");
+}
+
+TEST_CASE("Accept-Encoding: gzip unless refused with q=0", "[store][web]") {
+  CHECK(AcceptsGzip("gzip"));
+  CHECK(AcceptsGzip("gzip, deflate"));
+  CHECK(AcceptsGzip("deflate, GZIP;q=0.5"));
+  CHECK(AcceptsGzip("identity, *"));
+  CHECK(AcceptsGzip("x-gzip"));
+  CHECK_FALSE(AcceptsGzip(""));
+  CHECK_FALSE(AcceptsGzip("identity"));
+  CHECK_FALSE(AcceptsGzip("deflate, br"));
+  CHECK_FALSE(AcceptsGzip("gzip;q=0"));
+  CHECK_FALSE(AcceptsGzip("gzip;q=0.0, identity"));
+  CHECK_FALSE(AcceptsGzip("gzipx"));
+}
