@@ -242,13 +242,24 @@ TEST_CASE("group lag keeps reporting while the group's coordinator broker is dow
   int coordinator = static_cast<int>(Find(s, "kafka_topic_partition_leader", offsets_partition).value_or(-1));
   INFO("coordinator of group reporting: broker " << coordinator);
   kafka->StopNode(coordinator);
-  REQUIRE(d.WaitFor(
+  bool recovered = d.WaitFor(
       [](const auto& x) {
         return Find(x, "kafka_brokers") == 2.0 &&
                Find(x, "kafka_exporter_collector_success", {{"collector", "consumer_groups"}}) == 1.0 &&
                Find(x, "kafka_consumergroup_lag_sum", G("reporting", "compliance-reports")) == 400.0;
       },
-      90s, &s));
+      90s, &s);
+  if (!recovered) {
+    std::string log = d.Log();
+    INFO("kafka_brokers "
+         << Find(s, "kafka_brokers").value_or(-1) << ", consumer_groups success "
+         << Find(s, "kafka_exporter_collector_success", {{"collector", "consumer_groups"}}).value_or(-1)
+         << ", lag_sum "
+         << Find(s, "kafka_consumergroup_lag_sum", G("reporting", "compliance-reports")).value_or(-1)
+         << "\ndaemon log (tail):\n"
+         << log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
+    REQUIRE(recovered);
+  }
   CHECK(Find(s, "kafka_topic_partition_leader", offsets_partition) != coordinator);
   // Stays so for several more cycles, and the daemon is still the same process.
   std::this_thread::sleep_for(5s);

@@ -20,7 +20,12 @@ ConsumerGroupsCollector::ConsumerGroupsCollector(ConsumerGroupsCollectorConfig c
 
 Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out) {
   GroupsObservation obs;
-  auto listing = ListGroups(*kafka_, ctx.remaining());
+  // After rd_kafka_list_groups failed (a broker it knew is down), the admin
+  // path alone for a while, so the whole budget goes to useful requests.
+  auto now = std::chrono::steady_clock::now();
+  bool cheap_failed = false;
+  auto listing = ListGroups(*kafka_, ctx.remaining(), now >= admin_listing_until_, &cheap_failed);
+  if (cheap_failed) admin_listing_until_ = now + std::chrono::minutes(1);
   if (!listing.ok()) return listing.status();
   obs.listing = std::move(listing.value());
   std::vector<GroupDescription> kept;

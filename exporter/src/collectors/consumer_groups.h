@@ -13,6 +13,7 @@
 // max_in_flight at once), then the watermarks (shared with offsets) — always
 // fetched after the committed offsets, so lag is never negative by race.
 // ACLs: DESCRIBE on the groups and topics, DESCRIBE on Cluster.
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
@@ -67,6 +68,8 @@ class ConsumerGroupsCollector : public Collector {
   NameFilter groups_;
   NameFilter topics_;
   std::map<std::string, GroupState> state_;
+  // Until then, groups are listed with the admin API only (see Collect).
+  std::chrono::steady_clock::time_point admin_listing_until_{};
   std::map<TopicPartition, WatermarkHistory> history_;
   SteadyTime last_watermarks_{};
 };

@@ -146,7 +146,9 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout) {
   return out;
 }
 
-Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout) {
+Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout, bool try_cheap, bool* cheap_failed) {
+  if (cheap_failed) *cheap_failed = false;
+  if (!try_cheap) return ListGroupsAdmin(client, timeout);
   auto start = std::chrono::steady_clock::now();
   // Half the budget for the cheap path, the rest for the fallback.
   Millis first = timeout / 2;
@@ -155,6 +157,7 @@ Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout) {
       rd_kafka_list_groups(client.raw(), nullptr, &list, static_cast<int>(first.count()));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (list) rd_kafka_group_list_destroy(list);
+    if (cheap_failed) *cheap_failed = true;
     auto left = timeout - std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start);
     if (left.count() <= 0)
       return Status::Error("timeout", std::string("ListGroups: ") + rd_kafka_err2str(err));

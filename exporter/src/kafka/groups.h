@@ -41,7 +41,11 @@ struct GroupListing {
 // a whole when any broker it once knew is down, so it then falls back to the
 // admin API (ListConsumerGroups + DescribeConsumerGroups), which skips brokers
 // that left the metadata and reports per-broker errors.
-Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout);
+// try_cheap false skips rd_kafka_list_groups (the caller saw it fail lately:
+// with a broker down it waits out half the budget before the fallback).
+// *cheap_failed, when given, is set when rd_kafka_list_groups failed.
+Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout, bool try_cheap = true,
+                                bool* cheap_failed = nullptr);
 
 // The admin-API path alone (exposed for tests).
 Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout);

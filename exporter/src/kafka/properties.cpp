@@ -30,6 +30,11 @@ Result<std::map<std::string, std::string>> ResolveKafkaProperties(
   // Keep a broken cluster from filling the log: the collectors report failures themselves.
   props["log.connection.close"] = "false";
   props["topic.metadata.refresh.interval.ms"] = "60000";
+  // librdkafka 2.0.2 re-looks-up a group coordinator that is down only when
+  // that broker's connection state changes: with the default 10 s reconnect
+  // backoff, OffsetFetch for the groups of a stopped broker timed out run after
+  // run. One attempt a second notices the move within a collection.
+  props["reconnect.backoff.max.ms"] = "1000";
   for (const auto& [k, v] : config.properties) props[k] = v;
   for (const auto& [k, file] : config.property_files) {
     std::ifstream in(file);

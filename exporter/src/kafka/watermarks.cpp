@@ -1,6 +1,7 @@
 #include "kafka/watermarks.h"
 
 #include <future>
+#include <thread>
 #include <vector>
 
 namespace dora {
@@ -71,17 +72,48 @@ Result<std::shared_ptr<const WatermarkSnapshot>> WatermarkService::Fetch(
   };
   std::vector<Answer> answers(chunks.size());
   const size_t kParallel = 4;
-  for (size_t base = 0; base < chunks.size(); base += kParallel) {
-    std::vector<std::future<void>> jobs;
-    for (size_t i = base; i < std::min(chunks.size(), base + kParallel); ++i) {
-      jobs.push_back(std::async(std::launch::async, [&, i] {
-        answers[i].high = kafka_->ListOffsets(chunks[i], -1, left());
-        answers[i].low = kafka_->ListOffsets(chunks[i], -2, left());
-      }));
+  auto run = [&](const std::vector<size_t>& which) {
+    for (size_t base = 0; base < which.size(); base += kParallel) {
+      std::vector<std::future<void>> jobs;
+      for (size_t k = base; k < std::min(which.size(), base + kParallel); ++k) {
+        size_t i = which[k];
+        jobs.push_back(std::async(std::launch::async, [&, i] {
+          answers[i].high = kafka_->ListOffsets(chunks[i], -1, left());
+          answers[i].low = kafka_->ListOffsets(chunks[i], -2, left());
+        }));
+      }
+      for (auto& j : jobs) j.wait();
     }
-    for (auto& j : jobs) j.wait();
+    snap->calls += which.size() * 2;
+  };
+  // A chunk answered with a broker error (not a timeout) is asked again, up to
+  // twice, a moment later: right after a topic is created or a leader moves,
+  // brokers answer NOT_LEADER_FOR_PARTITION until they know, and librdkafka
+  // refreshes its leaders meanwhile.
+  auto needs_retry = [](const Answer& a) {
+    for (const auto* r : {&a.high, &a.low}) {
+      if (!r->ok()) {
+        if (r->status().reason != "timeout") return true;
+        continue;
+      }
+      for (const auto& po : r->value())
+        if (po.error != 0) return true;
+    }
+    return false;
+  };
+  std::vector<size_t> pending(chunks.size());
+  for (size_t i = 0; i < chunks.size(); ++i) pending[i] = i;
+  for (int attempt = 0; attempt < 3 && !pending.empty(); ++attempt) {
+    if (attempt > 0) {
+      if (left() < Millis(1000)) break;
+      std::this_thread::sleep_for(Millis(300));
+    }
+    run(pending);
+    std::vector<size_t> again;
+    for (size_t i : pending)
+      if (needs_retry(answers[i])) again.push_back(i);
+    pending = std::move(again);
   }
-  snap->calls = chunks.size() * 2;
   for (const auto& a : answers) {
     if (!a.high.ok() || !a.low.ok()) {
       snap->last_error = !a.high.ok() ? a.high.status().message : a.low.status().message;
