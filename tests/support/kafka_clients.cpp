@@ -6,21 +6,10 @@
 #include <stdexcept>
 #include <vector>
 
+#include "support/kafka_handle.h"
+
 namespace dora::test {
 namespace {
-
-rd_kafka_t* NewHandle(rd_kafka_type_t type, const std::map<std::string, std::string>& props) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char err[512];
-  for (const auto& [k, v] : props) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
-      throw std::runtime_error("conf " + k + ": " + err);
-  }
-  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int, const char*, const char*) {});
-  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);
-  if (rk == nullptr) throw std::runtime_error(std::string("rd_kafka_new: ") + err);
-  return rk;
-}
 
 void DeliveryCb(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
   if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) ++*static_cast<std::atomic<int64_t>*>(opaque);

@@ -54,7 +54,8 @@ TEST_CASE("the shared body is built once per publish and matches Render", "[stor
 TEST_CASE("the gzip body is one gzip stream of the shared body, cached per publish", "[store]") {
   SnapshotStore store;
   std::string big;
-  for (int i = 0; i < 20000; ++i) big += "kafka_topic_partition_current_offset{partition=\"" + std::to_string(i) + "\"} 1\n";
+  for (int i = 0; i < 20000; ++i)
+    big += "kafka_topic_partition_current_offset{partition=\"" + std::to_string(i) + "\"} 1\n";
   store.Publish("offsets", big);
   auto gz = store.SharedGzip();
   REQUIRE(gz);

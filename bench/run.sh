@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# bench/run.sh [S|M|L|all|render|report] — the scale benchmark (a benchmark, not a test).
+#
+# For each size it builds what it needs (build-bench/, RelWithDebInfo), starts
+# its own 3-node KRaft cluster (tests/kafka/kafkactl.py, watchdog on this
+# script), lays out topics, messages and committed offsets (cluster_setup),
+# measures collection cycles in-process (cycle_bench), then the real daemon
+# under concurrent scrapes (scrape_load), checks lag against
+# kafka-consumer-groups --describe for a sample of groups, stops the cluster,
+# and regenerates docs/benchmarks.md from bench/results/*.json.
+#
+#   S: 100 partitions,    10 groups,     1,000 lag series
+#   M: 2,000 partitions,  100 groups,   20,000 lag series
+#   L: 20,000 partitions, 2,000 groups, 200,000 lag series
+#
+# Environment: BENCH_NODES (3), BENCH_CYCLES (6), BENCH_SCRAPE_SECONDS (8),
+# BENCH_WORK (/tmp/dora-bench-run), BENCH_SKIP_BUILD=1.
+# Why 3 nodes: one broker would hold 20,000 open log segments at L, above this
+# machine's hard limit of open files (20,000), and cannot raise it.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BENCH_BUILD:-$ROOT/build-bench}
+WORK=${BENCH_WORK:-/tmp/dora-bench-run}
+RESULTS=$ROOT/bench/results
+NODES=${BENCH_NODES:-3}
+CYCLES=${BENCH_CYCLES:-6}
+SCRAPE_SECONDS=${BENCH_SCRAPE_SECONDS:-8}
+KAFKACTL="python3 $ROOT/tests/kafka/kafkactl.py"
+mkdir -p "$WORK" "$RESULTS"
+
+log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+
+build() {
+  [[ "${BENCH_SKIP_BUILD:-0}" == 1 ]] && return 0
+  log "building in $BUILD"
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  ninja -C "$BUILD" -j2 dora-kafka-exporter cycle_bench render_bench http_bench cluster_setup scrape_load >/dev/null
+}
+
+# size -> topics partitions-per-topic groups topics-per-group
+layout() {
+  case "$1" in
+    S) echo "5 20 10 5" ;;
+    M) echo "100 20 100 10" ;;
+    L) echo "1000 20 2000 5" ;;
+    *) echo "unknown size $1" >&2; return 1 ;;
+  esac
+}
+
+CLUSTER_DIR=""
+DAEMON_PID=""
+HTTP_PID=""
+cleanup() {
+  if [[ -n "$HTTP_PID" ]]; then kill "$HTTP_PID" 2>/dev/null || true; fi
+  HTTP_PID=""
+  if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    kill "$DAEMON_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$DAEMON_PID" 2>/dev/null || true
+  fi
+  DAEMON_PID=""
+  if [[ -n "$CLUSTER_DIR" ]]; then
+    $KAFKACTL stop --dir "$CLUSTER_DIR" --kill >/dev/null 2>&1 || true
+  fi
+  CLUSTER_DIR=""
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+machine_json() {
+  python3 - "$@" <<'EOF'
+import json, os, subprocess, sys
+def sh(c):
+    try: return subprocess.run(c, shell=True, capture_output=True, text=True, timeout=20).stdout.strip()
+    except Exception: return ""
+mem = sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
+print(json.dumps({
+  "nproc": sh("nproc"), "ram": mem, "cpu": sh("awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo"),
+  "loadavg": open("/proc/loadavg").read().split()[:3], "kernel": sh("uname -r"),
+  "librdkafka": sh("pkg-config --modversion rdkafka"), "kafka": os.environ.get("DORA_KAFKA_VERSION", "3.9.1"),
+  "compiler": sh("c++ --version | head -1"), "build": "RelWithDebInfo (-O2 -g)",
+  "date": sh("date -u +%Y-%m-%dT%H:%MZ"),
+}))
+EOF
+}
+
+proc_cpu() {  # utime+stime of a pid in seconds
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); split($0, f, " "); printf "%.2f", (f[12] + f[13]) / hz }' "/proc/$1/stat"
+}
+proc_hwm() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+proc_rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+
+run_size() {
+  local size=$1
+  read -r topics parts groups per_group < <(layout "$size")
+  local out=$WORK/$size
+  rm -rf "$out"; mkdir -p "$out"
+  CLUSTER_DIR=$WORK/cluster-$size
+  local machine; machine=$(machine_json)
+  log "$size: starting a $NODES-node cluster in $CLUSTER_DIR (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  $KAFKACTL start --dir "$CLUSTER_DIR" --nodes "$NODES" --watch-pid $$ \
+    --config num.network.threads=2 --config num.io.threads=2 >"$out/kafkactl.log" 2>&1
+  local bs; bs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bootstrap"])' "$CLUSTER_DIR/cluster.json")
+  local t0=$SECONDS
+  log "$size: creating $topics topics x $parts partitions, $groups groups x $per_group topics"
+  # Retried once: librdkafka 2.0.2's admin client can abort on a fresh cluster (see cluster_setup.cpp);
+  # a second run finds the topics and rewrites the same offsets.
+  local ok=0
+  for attempt in 1 2; do
+    if "$BUILD/bench/cluster_setup" create --bootstrap "$bs" --topics "$topics" --partitions "$parts" \
+      --groups "$groups" --topics-per-group "$per_group" >>"$out/setup.log" 2>&1; then ok=1; break; fi
+    log "$size: cluster_setup failed (attempt $attempt)"
+  done
+  [[ $ok == 1 ]] || { cat "$out/setup.log" >&2; return 1; }
+  local setup_s=$((SECONDS - t0))
+  local touch="$BUILD/bench/cluster_setup touch --bootstrap $bs >/dev/null 2>&1"
+
+  # 1. Collection cycles, in-process.
+  local sweep=""
+  [[ "$size" != S ]] && sweep="--sweep 1,8,32,128"
+  log "$size: $CYCLES collection cycles (cycle_bench)"
+  "$BUILD/bench/cycle_bench" --bootstrap "$bs" --cycles "$CYCLES" --touch-cmd "$touch" $sweep \
+    --dump "$out/cycle-body.txt" >"$out/cycle.log" 2>"$out/cycle.err"
+  grep -v '^RESULT ' "$out/cycle.log" >&2
+  grep '^RESULT ' "$out/cycle.log" | sed 's/^RESULT //' >"$out/cycle.json"
+  rm -f "$out/cycle-body.txt"
+
+  # 2. The daemon: --once under /usr/bin/time (a cold cycle), then serving under scrapes.
+  local cfg=$out/exporter.yaml port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat >"$cfg" <<EOF
+kafka:
+  bootstrap_servers: [${bs//,/, }]
+web:
+  listen_address: "127.0.0.1:$port"
+log:
+  level: warn
+collectors:
+  cluster: {interval: 2s}
+  offsets: {interval: 2s}
+  consumer_groups: {interval: 2s}
+  broker_stats: {interval: 2s}
+EOF
+  log "$size: daemon --once under /usr/bin/time -v"
+  /usr/bin/time -v "$BUILD/exporter/dora-kafka-exporter" --config "$cfg" --once >/dev/null 2>"$out/once.time" || true
+  log "$size: daemon serving on 127.0.0.1:$port (collector intervals 2s)"
+  "$BUILD/exporter/dora-kafka-exporter" --config "$cfg" >"$out/daemon.log" 2>&1 &
+  DAEMON_PID=$!
+  local ready=0
+  for _ in $(seq 1 600); do
+    if curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1; then ready=1; break; fi
+    kill -0 "$DAEMON_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  [[ $ready == 1 ]] || { log "$size: daemon not ready"; cat "$out/daemon.log" >&2; return 1; }
+  eval "$touch"; sleep 4; eval "$touch"; sleep 4
+  # Idle CPU: collections only, no scrapes, over 20 s.
+  local c0 c1; c0=$(proc_cpu "$DAEMON_PID"); sleep 20; c1=$(proc_cpu "$DAEMON_PID")
+  local idle_cpu_per_s; idle_cpu_per_s=$(python3 -c "print(round(($c1-$c0)/20.0, 3))")
+  local rss_idle; rss_idle=$(proc_rss "$DAEMON_PID"); local hwm_idle; hwm_idle=$(proc_hwm "$DAEMON_PID")
+  : >"$out/scrape.jsonl"
+  for gz in 0 1; do
+    for c in 1 4 16; do
+      c0=$(proc_cpu "$DAEMON_PID")
+      "$BUILD/bench/scrape_load" --port "$port" --concurrency "$c" --seconds "$SCRAPE_SECONDS" --max 5000 \
+        --gzip "$gz" >"$out/scrape-$gz-$c.log" 2>&1 || true
+      c1=$(proc_cpu "$DAEMON_PID")
+      grep -v '^RESULT ' "$out/scrape-$gz-$c.log" >&2 || true
+      grep '^RESULT ' "$out/scrape-$gz-$c.log" | sed 's/^RESULT //' |
+        python3 -c "import json,sys; d=json.loads(sys.stdin.read()); d['daemon_cpu_s']=round($c1-$c0,2); d['rss_mb']=$(proc_rss "$DAEMON_PID"); print(json.dumps(d))" \
+        >>"$out/scrape.jsonl" || true
+    done
+  done
+  local hwm; hwm=$(proc_hwm "$DAEMON_PID")
+
+  # 3. Correctness: lag of a sample of groups against kafka-consumer-groups --describe.
+  log "$size: checking lag of sampled groups against kafka-consumer-groups --describe"
+  sleep 5  # a full collection after the last produce
+  curl -fsS "http://127.0.0.1:$port/metrics" -o "$out/metrics.txt"
+  local sample; sample=$(python3 -c "
+import sys; g=$groups; idx=sorted({0, 1, g//3, g//2, g-1})
+print(' '.join('--group bench-group-%05d' % i for i in idx))")
+  $KAFKACTL groups --dir "$CLUSTER_DIR" -- --describe $sample >"$out/describe.txt" 2>"$out/describe.err" || true
+  python3 "$ROOT/bench/compare_lag.py" "$out/metrics.txt" "$out/describe.txt" >"$out/correctness.json" || true
+  cat "$out/correctness.json" >&2
+
+  cleanup
+  trap cleanup EXIT
+
+  # 4. The HTTP path alone on this body (brokers stopped): today's per-scrape
+  # copy + gzip vs the shared snapshot recommended in docs/benchmarks.md.
+  : >"$out/http.jsonl"
+  for mode in current proposed; do
+    "$BUILD/bench/http_bench" --body "$out/metrics.txt" --mode "$mode" --seconds 300 >"$out/http-$mode.out" 2>&1 &
+    HTTP_PID=$!
+    local hport=""
+    for _ in $(seq 1 100); do
+      hport=$(awk '/^PORT / {print $2}' "$out/http-$mode.out" 2>/dev/null)
+      [[ -n "$hport" ]] && break
+      sleep 0.1
+    done
+    for gz in 0 1; do
+      for c in 1 4 16; do
+        "$BUILD/bench/scrape_load" --port "$hport" --concurrency "$c" --seconds 5 --max 5000 --gzip "$gz" \
+          >"$out/http-$mode-$gz-$c.log" 2>&1 || true
+        grep -v '^RESULT ' "$out/http-$mode-$gz-$c.log" | sed "s/^/$mode: /" >&2 || true
+        grep '^RESULT ' "$out/http-$mode-$gz-$c.log" | sed 's/^RESULT //' |
+          python3 -c "import json,sys; d=json.loads(sys.stdin.read()); d['mode']='$mode'; d['peak_rss_mb']=$(proc_hwm "$HTTP_PID"); print(json.dumps(d))" \
+          >>"$out/http.jsonl" || true
+      done
+    done
+    kill "$HTTP_PID" 2>/dev/null || true
+    wait "$HTTP_PID" 2>/dev/null || true
+    HTTP_PID=""
+  done
+  rm -f "$out/metrics.txt"
+  python3 - "$size" "$out" "$RESULTS/$size.json" "$setup_s" "$idle_cpu_per_s" "$rss_idle" "$hwm_idle" "$hwm" \
+    "$topics" "$parts" "$groups" "$per_group" "$NODES" "$machine" <<'EOF'
+import json, sys
+size, out, dest, setup_s, idle, rss_idle, hwm_idle, hwm, topics, parts, groups, per_group, nodes, machine = sys.argv[1:]
+res = {"size": size, "machine": json.loads(machine), "setup_s": int(setup_s),
+       "layout": {"topics": int(topics), "partitions_per_topic": int(parts), "partitions": int(topics) * int(parts),
+                  "groups": int(groups), "topics_per_group": int(per_group),
+                  "lag_series": int(groups) * int(per_group) * int(parts), "brokers": int(nodes)},
+       "cycle": json.load(open(out + "/cycle.json")),
+       "daemon": {"idle_cpu_s_per_s": float(idle), "rss_mb_after_warmup": float(rss_idle),
+                  "peak_rss_mb_before_scrapes": float(hwm_idle), "peak_rss_mb": float(hwm)},
+       "scrape": [json.loads(l) for l in open(out + "/scrape.jsonl") if l.strip()],
+       "http": [json.loads(l) for l in open(out + "/http.jsonl") if l.strip()]}
+once = {}
+for line in open(out + "/once.time"):
+    line = line.strip()
+    for key, name in (("User time (seconds)", "user_s"), ("System time (seconds)", "sys_s"),
+                      ("Elapsed (wall clock) time", "wall"), ("Maximum resident set size (kbytes)", "maxrss_kb")):
+        if line.startswith(key):
+            once[name] = line.split(": ", 1)[1] if name == "wall" else float(line.split(": ")[-1])
+res["daemon"]["once"] = once
+try:
+    res["correctness"] = json.load(open(out + "/correctness.json"))
+except Exception as e:
+    res["correctness"] = {"error": str(e)}
+json.dump(res, open(dest, "w"), indent=1)
+print("wrote " + dest)
+EOF
+}
+
+run_render() {
+  log "render_bench: prometheus-cpp Registry vs MetricsBuilder, 230,000 series"
+  local r b
+  r=$("$BUILD/bench/render_bench" registry 230000 5)
+  b=$("$BUILD/bench/render_bench" builder 230000 5)
+  echo "$r" >&2; echo "$b" >&2
+  python3 - "$r" "$b" "$RESULTS/render.json" "$(machine_json)" <<'EOF'
+import json, sys
+def kv(line): return {k: (float(v) if v.replace('.', '', 1).isdigit() else v) for k, v in (p.split('=') for p in line.split())}
+json.dump({"registry": kv(sys.argv[1]), "builder": kv(sys.argv[2]), "machine": json.loads(sys.argv[4])},
+          open(sys.argv[3], "w"), indent=1)
+EOF
+}
+
+what=${1:-all}
+build
+case "$what" in
+  S|M|L) run_size "$what" ;;
+  render) run_render ;;
+  all) run_render; for s in S M L; do run_size "$s"; done ;;
+  report) ;;
+  *) echo "usage: bench/run.sh [S|M|L|all|render|report]" >&2; exit 2 ;;
+esac
+python3 "$ROOT/bench/report.py" "$RESULTS" "$ROOT/docs/benchmarks.md"
+log "docs/benchmarks.md updated"
