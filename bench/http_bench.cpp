@@ -3,15 +3,15 @@
 //
 //   http_bench --body FILE --mode current|proposed [--port 0] [--seconds 120] [--republish-ms 2000]
 //
-// current:  what exporter/src/http/server.cpp and App::RenderMetrics do today —
-//           self metrics + SnapshotStore::Render() concatenated per scrape,
+// current:  what the daemon did before the shared body (kept here to compare):
+//           self metrics + SnapshotStore::Render() joined per scrape,
 //           res.set_content (a copy), cpp-httplib's default worker pool, and
 //           cpp-httplib compressing each response itself when the client sends
 //           Accept-Encoding: gzip.
-// proposed: the change recommended in docs/benchmarks.md — self metrics
-//           published into the store, SnapshotStore::Shared()/SharedGzip()
-//           served through a content provider (no copy; gzip once per publish),
-//           32 workers.
+// proposed: the daemon's own dora::HttpServer, as App::Run sets it up: self
+//           metrics published into the store, SnapshotStore::Shared()/
+//           SharedGzip() served through a content provider (no join, no copy;
+//           gzip once per publish, never waited for), 32 workers.
 // A background thread republishes the body every --republish-ms as a collector
 // run would, so the proposed mode's caches are rebuilt that often. Prints
 // "PORT <n>" once listening; stops after --seconds.
@@ -28,6 +28,7 @@
 #include <string>
 #include <thread>
 
+#include "http/server.h"
 #include "metrics/self_metrics.h"
 #include "metrics/snapshot_store.h"
 
@@ -72,38 +73,35 @@ int main(int argc, char** argv) {
   };
   publish();
 
-  httplib::Server server;
-  // As exporter/src/http/server.cpp's Route() sets them.
-  server.set_tcp_nodelay(true);
-  server.set_keep_alive_max_count(100);
-  server.set_read_timeout(10, 0);
-  server.set_write_timeout(30, 0);
   const char* type = "text/plain; version=0.0.4; charset=utf-8";
+  httplib::Server server;
+  std::unique_ptr<dora::HttpServer> daemon_server;
   if (proposed) {
-    server.new_task_queue = [] { return new httplib::ThreadPool(32); };
-    server.Get("/metrics", [&](const httplib::Request& req, httplib::Response& res) {
-      const bool gz = req.get_header_value("Accept-Encoding").find("gzip") != std::string::npos;
-      std::shared_ptr<const std::string> body = gz ? store.SharedGzip() : store.Shared();
-      if (!body)
-        body = store.Shared();
-      else if (gz)
-        res.set_header("Content-Encoding", "gzip");
-      res.set_content_provider(body->size(), type,
-                               [body](size_t offset, size_t length, httplib::DataSink& sink) {
-                                 size_t n = std::min(length, body->size() - offset);
-                                 sink.write(body->data() + offset, n);
-                                 return true;
-                               });
-    });
+    dora::WebConfig web;
+    web.listen_address = "127.0.0.1:" + std::to_string(port);
+    dora::HttpHandlers handlers;
+    handlers.metrics = [&store](bool gz) { return gz ? store.SharedGzip() : store.Shared(); };
+    handlers.ready = [] { return true; };
+    daemon_server = std::make_unique<dora::HttpServer>(web, handlers);
+    if (dora::Status st = daemon_server->Bind(); !st.ok) {
+      std::fprintf(stderr, "%s\n", st.message.c_str());
+      return 1;
+    }
+    port = daemon_server->port();
   } else {
+    // As exporter/src/http/server.cpp's Route() set them then.
+    server.set_tcp_nodelay(true);
+    server.set_keep_alive_max_count(100);
+    server.set_read_timeout(10, 0);
+    server.set_write_timeout(30, 0);
     server.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
       res.set_content(self.Render() + store.Render(), type);
     });
+    if (port == 0)
+      port = server.bind_to_any_port("127.0.0.1");
+    else if (!server.bind_to_port("127.0.0.1", port))
+      return 1;
   }
-  if (port == 0)
-    port = server.bind_to_any_port("127.0.0.1");
-  else if (!server.bind_to_port("127.0.0.1", port))
-    return 1;
   std::printf("PORT %d\n", port);
   std::fflush(stdout);
 
@@ -118,9 +116,15 @@ int main(int argc, char** argv) {
         next += std::chrono::milliseconds(republish_ms);
       }
     }
-    server.stop();
+    if (daemon_server)
+      daemon_server->Stop();
+    else
+      server.stop();
   });
-  server.listen_after_bind();
+  if (daemon_server)
+    daemon_server->Serve();
+  else
+    server.listen_after_bind();
   stop.store(true);
   republisher.join();
   return 0;

@@ -5,7 +5,8 @@
 
 namespace dora::test {
 
-rd_kafka_t* NewHandle(rd_kafka_type_t type, const std::map<std::string, std::string>& props, bool log_errors) {
+rd_kafka_t* NewHandle(rd_kafka_type_t type, const std::map<std::string, std::string>& props,
+                      bool log_errors) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char err[512];
   for (const auto& [k, v] : props) {

@@ -35,20 +35,26 @@ std::string Gunzip(const std::string& in) {
 
 }  // namespace
 
-TEST_CASE("the shared body is built once per publish and matches Render", "[store]") {
+TEST_CASE("the shared body is the published texts themselves, in order", "[store]") {
   SnapshotStore store;
   store.Publish("offsets", "b 2\n");
   store.Publish("cluster", "a 1\n");
   auto first = store.Shared();
   REQUIRE(first);
-  CHECK(*first == "a 1\nb 2\n");
-  CHECK(*first == store.Render());
-  CHECK(store.Shared().get() == first.get());  // no publish: the same string
+  REQUIRE(first->parts.size() == 2);
+  CHECK(first->size == 8);
+  CHECK(first->Joined() == "a 1\nb 2\n");
+  CHECK(first->Joined() == store.Render());
+  // No copy: the same strings until a publish replaces one.
+  auto again = store.Shared();
+  CHECK(again->parts[0].get() == first->parts[0].get());
+  CHECK(again->parts[1].get() == first->parts[1].get());
   store.Publish("offsets", "b 3\n");
   auto second = store.Shared();
-  CHECK(second.get() != first.get());
-  CHECK(*second == "a 1\nb 3\n");
-  CHECK(*first == "a 1\nb 2\n");  // a scrape still sending the old body keeps it intact
+  CHECK(second->parts[0].get() == first->parts[0].get());
+  CHECK(second->parts[1].get() != first->parts[1].get());
+  CHECK(second->Joined() == "a 1\nb 3\n");
+  CHECK(first->Joined() == "a 1\nb 2\n");  // a scrape still sending the old body keeps it intact
 }
 
 TEST_CASE("the gzip body is one gzip stream of the shared body, cached per publish", "[store]") {
@@ -57,16 +63,19 @@ TEST_CASE("the gzip body is one gzip stream of the shared body, cached per publi
   for (int i = 0; i < 20000; ++i)
     big += "kafka_topic_partition_current_offset{partition=\"" + std::to_string(i) + "\"} 1\n";
   store.Publish("offsets", big);
+  store.Publish("cluster", "");  // a failed collector's empty text
   auto gz = store.SharedGzip();
   REQUIRE(gz);
-  CHECK(gz->size() < big.size() / 5);
-  CHECK(Gunzip(*gz) == big);
+  REQUIRE(gz->parts.size() == 1);
+  CHECK(gz->size == gz->parts[0]->size());
+  CHECK(gz->size < big.size() / 5);
+  CHECK(Gunzip(*gz->parts[0]) == big);
   CHECK(store.SharedGzip().get() == gz.get());
   store.Publish("cluster", "kafka_brokers 3\n");
   auto gz2 = store.SharedGzip();
   REQUIRE(gz2);
   CHECK(gz2.get() != gz.get());
-  CHECK(Gunzip(*gz2) == "kafka_brokers 3\n" + big);
+  CHECK(Gunzip(*gz2->parts[0]) == "kafka_brokers 3\n" + big);
 }
 
 TEST_CASE("PublishAll swaps several entries in one generation", "[store]") {

@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -256,7 +257,7 @@ void HttpServer::Route(httplib::Server& server, bool protected_endpoint) {
       // The body is built (and gzipped) once per publish and shared by every
       // scrape until the next: with 16 concurrent scrapes of a 100 MB body,
       // compressing per request took seconds each (docs/benchmarks.md).
-      std::shared_ptr<const std::string> body;
+      std::shared_ptr<const ExpositionBody> body;
       if (AcceptsGzip(req.get_header_value("Accept-Encoding"))) body = handlers_.metrics(true);
       if (body) {
         res.set_header("Content-Encoding", "gzip");
@@ -266,10 +267,20 @@ void HttpServer::Route(httplib::Server& server, bool protected_endpoint) {
       res.set_header("Vary", "Accept-Encoding");
       // A provider with a length: httplib sends it as is (it compresses only
       // set_content bodies and chunked providers).
-      res.set_content_provider(body->size(), kMetricsContentType,
-                               [body](size_t offset, size_t length, httplib::DataSink& sink) {
-                                 return sink.write(body->data() + offset, length);
-                               });
+      res.set_content_provider(
+          body->size, kMetricsContentType, [body](size_t offset, size_t length, httplib::DataSink& sink) {
+            // Writes from the part holding `offset`; httplib calls
+            // again from where that write ended.
+            size_t base = 0;
+            for (const auto& part : body->parts) {
+              if (offset < base + part->size()) {
+                size_t in = offset - base;
+                return sink.write(part->data() + in, std::min(length, part->size() - in));
+              }
+              base += part->size();
+            }
+            return false;
+          });
     });
     server.Get("/", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(IndexPage(config_.telemetry_path), "text/html; charset=utf-8");

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "metrics/snapshot_store.h"
 #include "util/status.h"
 
 namespace httplib {
@@ -34,7 +35,7 @@ namespace dora {
 struct HttpHandlers {
   // The full exposition text, or (gzip true) one gzip stream of it; shared and
   // immutable, so a scrape copies nothing. Null gzip: serve the plain text.
-  std::function<std::shared_ptr<const std::string>(bool gzip)> metrics;
+  std::function<std::shared_ptr<const ExpositionBody>(bool gzip)> metrics;
   std::function<bool()> ready;  // every collector ran once
 };
 

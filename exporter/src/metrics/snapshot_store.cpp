@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace dora {
@@ -34,88 +35,94 @@ void SnapshotStore::Clear() {
   ++generation_;
 }
 
-std::string SnapshotStore::Render() const {
-  std::vector<std::shared_ptr<const std::string>> parts;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    parts.reserve(texts_.size());
-    for (const auto& kv : texts_) parts.push_back(kv.second);
-  }
-  size_t total = 0;
-  for (const auto& p : parts) total += p->size();
+std::string SnapshotStore::Render() const { return Shared()->Joined(); }
+
+std::string ExpositionBody::Joined() const {
   std::string out;
-  out.reserve(total);
+  out.reserve(size);
   for (const auto& p : parts) out += *p;
   return out;
 }
 
 namespace {
 
-// One gzip stream (windowBits 31) at zlib level 6 and memLevel 8, cpp-httplib's
-// settings. Null when zlib fails or the text is too large for one call.
-std::shared_ptr<const std::string> Gzip(const std::string& text) {
-  if (text.size() > UINT32_MAX / 2) return nullptr;
+// One gzip stream (windowBits 31) of all parts at zlib level 6 and memLevel 8,
+// cpp-httplib's settings, compressed part by part (never joined). Null when
+// zlib fails.
+std::shared_ptr<const ExpositionBody> Gzip(const ExpositionBody& body) {
   z_stream zs{};
   if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK) return nullptr;
   auto out = std::make_shared<std::string>();
-  out->resize(deflateBound(&zs, static_cast<uLong>(text.size())));
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  zs.avail_in = static_cast<uInt>(text.size());
-  zs.next_out = reinterpret_cast<Bytef*>(&(*out)[0]);
-  zs.avail_out = static_cast<uInt>(out->size());
-  int rc = deflate(&zs, Z_FINISH);
-  out->resize(zs.total_out);
+  out->reserve(body.size / 16 + 1024);
+  char buf[64 * 1024];
+  int rc = Z_OK;
+  auto pump = [&](const char* data, size_t len, int flush) {
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
+    zs.avail_in = static_cast<uInt>(len);
+    do {
+      zs.next_out = reinterpret_cast<Bytef*>(buf);
+      zs.avail_out = sizeof buf;
+      rc = deflate(&zs, flush);
+      if (rc == Z_STREAM_ERROR) return false;
+      out->append(buf, sizeof buf - zs.avail_out);
+    } while (zs.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+    return true;
+  };
+  bool ok = true;
+  for (const auto& p : body.parts) {
+    // deflate takes at most 4 GB per call (uInt): feed large parts in slices.
+    for (size_t off = 0; ok && off < p->size(); off += size_t{1} << 30)
+      ok = pump(p->data() + off, std::min(p->size() - off, size_t{1} << 30), Z_NO_FLUSH);
+  }
+  ok = ok && pump(nullptr, 0, Z_FINISH);
   deflateEnd(&zs);
-  if (rc != Z_STREAM_END) return nullptr;
+  if (!ok || rc != Z_STREAM_END) return nullptr;
   out->shrink_to_fit();
-  return out;
+  auto gz = std::make_shared<ExpositionBody>();
+  gz->size = out->size();
+  gz->parts.push_back(std::move(out));
+  return gz;
 }
 
 }  // namespace
 
-template <typename Build>
-std::shared_ptr<const std::string> SnapshotStore::Refresh(Cache& cache, uint64_t want, Build build) const {
+std::shared_ptr<const ExpositionBody> SnapshotStore::Shared(uint64_t* generation) const {
+  auto body = std::make_shared<ExpositionBody>();
+  std::lock_guard<std::mutex> lock(mu_);
+  body->parts.reserve(texts_.size());
+  for (const auto& kv : texts_) {
+    body->parts.push_back(kv.second);
+    body->size += kv.second->size();
+  }
+  if (generation) *generation = generation_;
+  return body;
+}
+
+std::shared_ptr<const ExpositionBody> SnapshotStore::Shared() const { return Shared(nullptr); }
+
+std::shared_ptr<const ExpositionBody> SnapshotStore::SharedGzip() const {
+  uint64_t gen = 0;
+  auto body = Shared(&gen);
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
-    if (cache.value && cache.generation == want) return cache.value;
-    // Another scrape is building a newer one: serve the previous one rather
-    // than wait (one publish old, it is what a scrape a moment earlier got).
-    if (cache.value && cache.building) return cache.value;
-    cache.building = true;
+    if (gzip_ && gzip_generation_ == gen) return gzip_;
+    // Another scrape is compressing a newer body: serve the previous gzip
+    // rather than wait (it is what a scrape a moment earlier got).
+    if (gzip_ && gzip_building_) return gzip_;
+    gzip_building_ = true;
   }
-  std::shared_ptr<const std::string> built;
+  std::shared_ptr<const ExpositionBody> built;
   try {
-    built = build();
-  } catch (...) {  // allocation failure: nothing cached, the caller falls back
+    built = Gzip(*body);
+  } catch (...) {  // allocation failure: the caller serves the plain body
   }
   std::lock_guard<std::mutex> lock(cache_mu_);
-  cache.building = false;
-  if (built && (!cache.value || want >= cache.generation)) {
-    cache.value = built;
-    cache.generation = want;
+  gzip_building_ = false;
+  if (built && (!gzip_ || gen >= gzip_generation_)) {
+    gzip_ = built;
+    gzip_generation_ = gen;
   }
-  return built ? built : cache.value;
-}
-
-std::shared_ptr<const std::string> SnapshotStore::Shared(uint64_t* built_from) const {
-  // A publish between generation() and Render() only makes the text newer
-  // than its tag: the next call rebuilds it.
-  uint64_t gen = generation();
-  auto text = Refresh(shared_, gen, [this] { return std::make_shared<const std::string>(Render()); });
-  if (built_from) {
-    std::lock_guard<std::mutex> lock(cache_mu_);
-    *built_from = shared_.value == text ? shared_.generation : 0;
-  }
-  return text;
-}
-
-std::shared_ptr<const std::string> SnapshotStore::Shared() const { return Shared(nullptr); }
-
-std::shared_ptr<const std::string> SnapshotStore::SharedGzip() const {
-  uint64_t gen = 0;
-  std::shared_ptr<const std::string> text = Shared(&gen);
-  if (!text) return nullptr;
-  return Refresh(gzip_, gen, [&text] { return Gzip(*text); });
+  return built;
 }
 
 uint64_t SnapshotStore::generation() const {

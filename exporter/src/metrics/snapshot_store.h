@@ -1,7 +1,7 @@
 #pragma once
 // Holds the latest rendered text of every collector. Publishing swaps an
 // immutable shared string under a short lock; a scrape copies the pointers and
-// renders without ever waiting on Kafka. Thread-safe.
+// serves them without ever waiting on Kafka or joining them. Thread-safe.
 #include <map>
 #include <memory>
 #include <mutex>
@@ -9,6 +9,13 @@
 #include <vector>
 
 namespace dora {
+
+// An immutable exposition body in pieces, served one after the other.
+struct ExpositionBody {
+  std::vector<std::shared_ptr<const std::string>> parts;
+  size_t size = 0;  // of all parts
+  std::string Joined() const;
+};
 
 class SnapshotStore {
  public:
@@ -20,14 +27,14 @@ class SnapshotStore {
   void Clear();
   // Concatenation of every collector's latest text (collector-name order).
   std::string Render() const;
-  // The same text as one immutable shared string, built at most once per
-  // publish: a scrape that serves it (e.g. with a content provider) copies
-  // nothing. While one caller builds a newer one, the others get the previous
-  // one instead of waiting (stale by at most the publishes since).
-  std::shared_ptr<const std::string> Shared() const;
-  // Shared() compressed as one gzip stream (zlib level 6, like cpp-httplib),
-  // at most once per publish, with the same no-wait rule. Null if zlib fails.
-  std::shared_ptr<const std::string> SharedGzip() const;
+  // The same text as the latest entries themselves (pointer copies, no
+  // join): what a scrape serves, copying nothing, while publishes go on.
+  std::shared_ptr<const ExpositionBody> Shared() const;
+  // Shared() compressed as one gzip stream (zlib level 6, like cpp-httplib;
+  // one part), at most once per publish. While one caller compresses a newer
+  // body the others get the previous gzip instead of waiting (stale by the
+  // publishes since). Null if zlib fails.
+  std::shared_ptr<const ExpositionBody> SharedGzip() const;
   // A generation number that changes on every publish (for caches of the render).
   uint64_t generation() const;
 
@@ -35,18 +42,13 @@ class SnapshotStore {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const std::string>> texts_;
   uint64_t generation_ = 0;
-  // Caches of Shared()/SharedGzip(), each with the generation it was built
-  // from. cache_mu_ is never held while building, and publishes never take it.
-  struct Cache {
-    std::shared_ptr<const std::string> value;
-    uint64_t generation = 0;
-    bool building = false;
-  };
-  template <typename Build>
-  std::shared_ptr<const std::string> Refresh(Cache& cache, uint64_t want, Build build) const;
-  std::shared_ptr<const std::string> Shared(uint64_t* built_from) const;
+  // SharedGzip()'s cache, with the generation it was built from. cache_mu_
+  // is never held while compressing, and publishes never take it.
+  std::shared_ptr<const ExpositionBody> Shared(uint64_t* generation) const;
   mutable std::mutex cache_mu_;
-  mutable Cache shared_, gzip_;
+  mutable std::shared_ptr<const ExpositionBody> gzip_;
+  mutable uint64_t gzip_generation_ = 0;
+  mutable bool gzip_building_ = false;
 };
 
 }  // namespace dora
