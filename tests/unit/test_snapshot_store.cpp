@@ -57,25 +57,47 @@ TEST_CASE("the shared body is the published texts themselves, in order", "[store
   CHECK(first->Joined() == "a 1\nb 2\n");  // a scrape still sending the old body keeps it intact
 }
 
-TEST_CASE("the gzip body is one gzip stream of the shared body, cached per publish", "[store]") {
+TEST_CASE("the gzip body is one gzip stream of the shared body, each entry deflated once per publish",
+          "[store]") {
   SnapshotStore store;
   std::string big;
   for (int i = 0; i < 20000; ++i)
     big += "kafka_topic_partition_current_offset{partition=\"" + std::to_string(i) + "\"} 1\n";
   store.Publish("offsets", big);
   store.Publish("cluster", "");  // a failed collector's empty text
+  store.Publish(kSelfEntry, "kafka_exporter_collector_success{collector=\"offsets\"} 1\n");
   auto gz = store.SharedGzip();
   REQUIRE(gz);
-  REQUIRE(gz->parts.size() == 1);
-  CHECK(gz->size == gz->parts[0]->size());
+  CHECK(gz->size == gz->Joined().size());
   CHECK(gz->size < big.size() / 5);
-  CHECK(Gunzip(*gz->parts[0]) == big);
-  CHECK(store.SharedGzip().get() == gz.get());
+  CHECK(Gunzip(gz->Joined()) == store.Render());
+
+  // A publish of one entry recompresses that entry only: the other parts are
+  // the very same strings.
   store.Publish("cluster", "kafka_brokers 3\n");
   auto gz2 = store.SharedGzip();
   REQUIRE(gz2);
-  CHECK(gz2.get() != gz.get());
-  CHECK(Gunzip(*gz2->parts[0]) == "kafka_brokers 3\n" + big);
+  CHECK(Gunzip(gz2->Joined()) == store.Render());
+  CHECK(Gunzip(gz2->Joined()) ==
+        "kafka_exporter_collector_success{collector=\"offsets\"} 1\nkafka_brokers 3\n" + big);
+  size_t shared_parts = 0;
+  for (const auto& p : gz2->parts)
+    for (const auto& q : gz->parts) shared_parts += p.get() == q.get() ? 1 : 0;
+  CHECK(shared_parts == 3);  // header, self and offsets; cluster and the trailer are new
+
+  // An entry that goes leaves the stream.
+  store.Remove("offsets");
+  auto gz3 = store.SharedGzip();
+  REQUIRE(gz3);
+  CHECK(Gunzip(gz3->Joined()) == store.Render());
+  CHECK(gz3->size < 200);
+}
+
+TEST_CASE("a gzip body of nothing is a valid empty gzip stream", "[store]") {
+  SnapshotStore store;
+  auto gz = store.SharedGzip();
+  REQUIRE(gz);
+  CHECK(Gunzip(gz->Joined()).empty());
 }
 
 TEST_CASE("PublishAll swaps several entries in one generation", "[store]") {

@@ -46,83 +46,125 @@ std::string ExpositionBody::Joined() const {
 
 namespace {
 
-// One gzip stream (windowBits 31) of all parts at zlib level 6 and memLevel 8,
-// cpp-httplib's settings, compressed part by part (never joined). Null when
-// zlib fails.
-std::shared_ptr<const ExpositionBody> Gzip(const ExpositionBody& body) {
+// Raw deflate (windowBits -15) of `text` at zlib level 6 and memLevel 8
+// (cpp-httplib's settings), ended by a sync flush. Null when zlib fails.
+std::shared_ptr<const std::string> DeflateSynced(const std::string& text) {
   z_stream zs{};
-  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK) return nullptr;
+  if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return nullptr;
   auto out = std::make_shared<std::string>();
-  out->reserve(body.size / 16 + 1024);
+  out->reserve(text.size() / 16 + 64);
   char buf[64 * 1024];
-  int rc = Z_OK;
+  bool ok = true;
   auto pump = [&](const char* data, size_t len, int flush) {
     zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
     zs.avail_in = static_cast<uInt>(len);
     do {
       zs.next_out = reinterpret_cast<Bytef*>(buf);
       zs.avail_out = sizeof buf;
-      rc = deflate(&zs, flush);
-      if (rc == Z_STREAM_ERROR) return false;
+      if (deflate(&zs, flush) == Z_STREAM_ERROR) return false;
       out->append(buf, sizeof buf - zs.avail_out);
-    } while (zs.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+    } while (zs.avail_out == 0);
     return true;
   };
-  bool ok = true;
-  for (const auto& p : body.parts) {
-    // deflate takes at most 4 GB per call (uInt): feed large parts in slices.
-    for (size_t off = 0; ok && off < p->size(); off += size_t{1} << 30)
-      ok = pump(p->data() + off, std::min(p->size() - off, size_t{1} << 30), Z_NO_FLUSH);
-  }
-  ok = ok && pump(nullptr, 0, Z_FINISH);
+  // deflate takes at most 4 GB per call (uInt): feed large texts in slices.
+  const size_t kSlice = size_t{1} << 30;
+  for (size_t off = 0; ok && off < text.size(); off += kSlice)
+    ok = pump(text.data() + off, std::min(text.size() - off, kSlice), Z_NO_FLUSH);
+  ok = ok && pump(nullptr, 0, Z_SYNC_FLUSH);
   deflateEnd(&zs);
-  if (!ok || rc != Z_STREAM_END) return nullptr;
+  if (!ok) return nullptr;
   out->shrink_to_fit();
-  auto gz = std::make_shared<ExpositionBody>();
-  gz->size = out->size();
-  gz->parts.push_back(std::move(out));
-  return gz;
+  return out;
+}
+
+uint32_t Crc32(const std::string& text) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  const size_t kSlice = size_t{1} << 30;
+  for (size_t off = 0; off < text.size(); off += kSlice) {
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(text.data() + off),
+                static_cast<uInt>(std::min(text.size() - off, kSlice)));
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+void AppendLe32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
 }  // namespace
 
-std::shared_ptr<const ExpositionBody> SnapshotStore::Shared(uint64_t* generation) const {
+std::shared_ptr<const ExpositionBody> SnapshotStore::Shared(std::vector<std::string>* names) const {
   auto body = std::make_shared<ExpositionBody>();
   std::lock_guard<std::mutex> lock(mu_);
   body->parts.reserve(texts_.size());
   for (const auto& kv : texts_) {
     body->parts.push_back(kv.second);
     body->size += kv.second->size();
+    if (names) names->push_back(kv.first);
   }
-  if (generation) *generation = generation_;
   return body;
 }
 
 std::shared_ptr<const ExpositionBody> SnapshotStore::Shared() const { return Shared(nullptr); }
 
 std::shared_ptr<const ExpositionBody> SnapshotStore::SharedGzip() const {
-  uint64_t gen = 0;
-  auto body = Shared(&gen);
+  std::vector<std::string> names;
+  auto body = Shared(&names);
+  // Member header: magic, deflate, no flags, no mtime, no extra flags, Unix.
+  static const auto kHeader = std::make_shared<const std::string>("\x1f\x8b\x08\0\0\0\0\0\0\x03", 10);
+  auto gz = std::make_shared<ExpositionBody>();
+  gz->parts.push_back(kHeader);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  uint64_t length = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::shared_ptr<const std::string>& text = body->parts[i];
+    if (text->empty()) continue;
+    DeflatedPart part;
+    auto cached = [&] {
+      std::lock_guard<std::mutex> lock(cache_mu_);
+      auto it = deflated_.find(names[i]);
+      if (it != deflated_.end()) part = it->second;
+      return part.data && part.of.lock() == text;
+    };
+    if (!cached()) {
+      std::unique_lock<std::mutex> one(deflate_mu_, std::try_to_lock);
+      // Someone else is compressing: this entry's previous text, compressed,
+      // is a whole earlier run of its collector; serve that rather than wait.
+      // Only an entry never compressed before waits for its turn.
+      if (!one.owns_lock() && !part.data) one.lock();
+      if (one.owns_lock() && !cached()) {
+        DeflatedPart fresh;
+        fresh.of = text;
+        fresh.data = DeflateSynced(*text);
+        if (!fresh.data) return nullptr;
+        fresh.crc = Crc32(*text);
+        fresh.length = text->size();
+        std::lock_guard<std::mutex> lock(cache_mu_);
+        deflated_[names[i]] = fresh;
+        part = std::move(fresh);
+      }
+    }
+    crc = crc32_combine(crc, part.crc, static_cast<z_off_t>(part.length));
+    length += part.length;
+    gz->parts.push_back(part.data);
+  }
+  // A final empty fixed-Huffman block ends the deflate stream, then CRC-32
+  // and length mod 2^32.
+  auto trailer = std::make_shared<std::string>("\x03\0", 2);
+  AppendLe32(trailer.get(), static_cast<uint32_t>(crc));
+  AppendLe32(trailer.get(), static_cast<uint32_t>(length & 0xffffffffu));
+  gz->parts.push_back(std::move(trailer));
+  for (const auto& p : gz->parts) gz->size += p->size();
   {
+    // Entries that are gone leave the cache.
     std::lock_guard<std::mutex> lock(cache_mu_);
-    if (gzip_ && gzip_generation_ == gen) return gzip_;
-    // Another scrape is compressing a newer body: serve the previous gzip
-    // rather than wait (it is what a scrape a moment earlier got).
-    if (gzip_ && gzip_building_) return gzip_;
-    gzip_building_ = true;
+    for (auto it = deflated_.begin(); it != deflated_.end();) {
+      it = std::find(names.begin(), names.end(), it->first) == names.end() ? deflated_.erase(it)
+                                                                           : std::next(it);
+    }
   }
-  std::shared_ptr<const ExpositionBody> built;
-  try {
-    built = Gzip(*body);
-  } catch (...) {  // allocation failure: the caller serves the plain body
-  }
-  std::lock_guard<std::mutex> lock(cache_mu_);
-  gzip_building_ = false;
-  if (built && (!gzip_ || gen >= gzip_generation_)) {
-    gzip_ = built;
-    gzip_generation_ = gen;
-  }
-  return built;
+  return gz;
 }
 
 uint64_t SnapshotStore::generation() const {

@@ -2,6 +2,7 @@
 // Holds the latest rendered text of every collector. Publishing swaps an
 // immutable shared string under a short lock; a scrape copies the pointers and
 // serves them without ever waiting on Kafka or joining them. Thread-safe.
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,10 +31,14 @@ class SnapshotStore {
   // The same text as the latest entries themselves (pointer copies, no
   // join): what a scrape serves, copying nothing, while publishes go on.
   std::shared_ptr<const ExpositionBody> Shared() const;
-  // Shared() compressed as one gzip stream (zlib level 6, like cpp-httplib;
-  // one part), at most once per publish. While one caller compresses a newer
-  // body the others get the previous gzip instead of waiting (stale by the
-  // publishes since). Null if zlib fails.
+  // Shared() as one gzip stream (zlib level 6, like cpp-httplib), served in
+  // parts: each entry's text is deflated at most once per publish of that
+  // entry (the first gzip scrape after it does it) and the parts are joined
+  // as one deflate stream with a gzip header and trailer, so a publish of one
+  // collector recompresses only its own text. While one scrape compresses,
+  // another that needs an entry compressed gets that entry's previous
+  // compressed text (its collector's previous run) instead of waiting. Null
+  // if zlib fails.
   std::shared_ptr<const ExpositionBody> SharedGzip() const;
   // A generation number that changes on every publish (for caches of the render).
   uint64_t generation() const;
@@ -42,13 +47,18 @@ class SnapshotStore {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const std::string>> texts_;
   uint64_t generation_ = 0;
-  // SharedGzip()'s cache, with the generation it was built from. cache_mu_
-  // is never held while compressing, and publishes never take it.
-  std::shared_ptr<const ExpositionBody> Shared(uint64_t* generation) const;
-  mutable std::mutex cache_mu_;
-  mutable std::shared_ptr<const ExpositionBody> gzip_;
-  mutable uint64_t gzip_generation_ = 0;
-  mutable bool gzip_building_ = false;
+  std::shared_ptr<const ExpositionBody> Shared(std::vector<std::string>* names) const;
+  // One entry's text as raw deflate ending on a sync flush (byte-aligned, so
+  // such parts concatenate into one deflate stream), with its CRC-32.
+  struct DeflatedPart {
+    std::weak_ptr<const std::string> of;  // the text it compresses (not kept alive)
+    std::shared_ptr<const std::string> data;
+    uint32_t crc = 0;
+    size_t length = 0;
+  };
+  mutable std::mutex cache_mu_;  // guards deflated_; never held while compressing
+  mutable std::map<std::string, DeflatedPart> deflated_;
+  mutable std::mutex deflate_mu_;  // one compression at a time
 };
 
 }  // namespace dora
