@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,8 +48,12 @@ HttpReply HttpGet(int port, const std::string& path, bool gzip) {
 
 namespace {
 pid_t Spawn(const std::vector<std::string>& args, const std::string& out_path, const std::string& err_path) {
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    // A test binary that crashes or is killed takes its daemon with it.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(127);
     int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int err = err_path == out_path ? out : open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(out, 1);
