@@ -319,7 +319,7 @@ int main(int argc, char** argv) {
     bool same = shared && joined == store.Render();
     std::string back;
     if (gz1) {
-      const std::string& packed = *gz1->parts.at(0);
+      const std::string packed = gz1->Joined();
       z_stream zs{};
       inflateInit2(&zs, 31);
       back.resize(joined.size() + 1);

@@ -195,6 +195,9 @@ def main(results, out):
                   ("render < 50 ms", s["render_ms"] < 50, "%.1f ms" % s["render_ms"]),
                   ("scrape p99 < 50 ms at 16 concurrent (plain)", p99 is not None and p99 < 50,
                    "%s ms" % fmt(p99, 0)),
+                  ("scrape p99 < 50 ms at 16 concurrent (gzip, as Prometheus asks)",
+                   s.get("gz_16", {}).get("p99_ms") is not None and s["gz_16"]["p99_ms"] < 50,
+                   "%s ms" % fmt(s.get("gz_16", {}).get("p99_ms"), 0)),
                   ("requests ≤ 1.2 × minimum", s["req_ratio"] <= 1.2, "%.2f ×" % s["req_ratio"])]
         w("### Targets at L")
         w("")
@@ -214,7 +217,7 @@ def main(results, out):
         ss = runs["S"]["layout"]["lag_series"] if runs.get("S") else None
         for label, key in (("cycle wall (s)", "wall_s"), ("cycle CPU (CPU-s)", "cpu_s"),
                            ("requests", "requests"), ("series", "series"), ("body (MB)", "body_mb"),
-                           ("render (ms)", "render_ms"), ("peak RSS cycle_bench (MB)", "rss_inproc_mb")):
+                           ("peak RSS cycle_bench (MB)", "rss_inproc_mb")):
             a = sums.get("S", {}).get(key)
             b, c = sums["M"].get(key), sums["L"].get(key)
             w("| %s | %s | %s | %s | %s | %s |" % (label, fmt(a, 3), fmt(b, 3), fmt(c, 3),
@@ -225,19 +228,20 @@ def main(results, out):
           % (gl // gm))
         w("their exponent is %s, i.e. linear: two requests per group, and the ListOffsets chunks."
           % exponent(sums["M"]["requests"], sums["L"]["requests"], gm, gl))
-        w("Render grows faster than linearly (1.4): at L the 111 MB copies no longer fit in any cache, and")
-        w("each fresh allocation is page-faulted in. The builder alone grows with an exponent of ~1.1")
-        w("(`render_bench builder` at 23k, 230k and 1M series: 7.7, 102 and 537 ms).")
+        w("A scrape's render is now pointer copies, whatever the size, so it has no row here.")
+        w("Building the text in the collectors grows with an exponent of ~1.1 (`render_bench builder` at")
+        w("23k, 230k and 1M series: 7.7, 102 and 537 ms).")
         w("")
     https = [(s, runs[s].get("http", [])) for s in SIZES if runs[s] and runs[s].get("http")]
     if https:
-        w("## The HTTP path alone: today vs the proposed shared snapshot")
+        w("## The HTTP path alone: before vs now")
         w("")
         w("`bench/http_bench` serves the body the daemon served at that size (saved from its `/metrics`),")
-        w("republished every 2 s as a collector run would, with brokers stopped: **current** is today's")
-        w("`App::RenderMetrics` + `set_content` + cpp-httplib's per-response gzip and default 8 workers;")
-        w("**proposed** serves `SnapshotStore::Shared()` / `SharedGzip()` through a content provider with 32")
-        w("workers (the change described under *Recommended changes*). `bench/scrape_load`, 5 s per row.")
+        w("republished every 2 s as a collector run would, with brokers stopped: **current** (before) joins")
+        w("self metrics + `SnapshotStore::Render()` per scrape, `set_content`, cpp-httplib's per-response")
+        w("gzip and its default 8 workers; **proposed** (now) is the daemon's own `HttpServer`: the")
+        w("published texts served as they are through a content provider, each text deflated once per")
+        w("publish and stitched into one gzip member, 32 workers. `bench/scrape_load`, 5 s per row.")
         w("")
         w("| size | mode | encoding | 1 scraper p50 / p99 ms | 4 scrapers p50 / p99 ms | 16 scrapers p50 / p99 ms | peak RSS MB |")
         w("| --- | --- | --- | --- | --- | --- | --- |")
@@ -300,14 +304,14 @@ def main(results, out):
         w("Ratio: MetricsBuilder is %.1f× faster and needs %.1f× less peak memory (earlier Debug build:"
           % (rg["median_ms"] / bd["median_ms"], rg["peak_rss_mb"] / bd["peak_rss_mb"]))
         w("814 ms / 436 MB vs 201 ms / 128 MB; the builder as it was before this round, RelWithDebInfo:")
-        w("170.6 ms / 127.8 MB, see *What I changed* below).")
+        w("170.6 ms / 127.8 MB, see *What changed* below).")
         w("")
         w("Why the daemon pre-renders text per collector run instead of keeping a Registry:")
         w("")
         w("- **Cost**: building and serializing is the whole price of a scrape with a Registry, every")
         w("  scrape, for every scraper. The builder pays it once per collector run, and a scrape then")
-        w("  only concatenates immutable snapshots. With `SnapshotStore::Shared()` that concatenation")
-        w("  is also done once per publish.")
+        w("  only writes the immutable published texts one after the other (`SnapshotStore::Shared()`:")
+        w("  pointer copies, no join).")
         w("- **Memory**: a Registry keeps a metric object, label maps and a family per series for as")
         w("  long as the series lives. The builder keeps text, the only form /metrics needs.")
         w("- **Consistency**: a collector's series are replaced as a whole when it publishes, so a")
