@@ -119,7 +119,13 @@ std::shared_ptr<const ExpositionBody> SnapshotStore::SharedGzip() const {
   uint64_t length = 0;
   for (size_t i = 0; i < names.size(); ++i) {
     const std::shared_ptr<const std::string>& text = body->parts[i];
-    if (text->empty()) continue;
+    if (text->empty()) {
+      // A failed run: its series are gone, and no older compressed text of
+      // this entry may stand in for its next one either.
+      std::lock_guard<std::mutex> lock(cache_mu_);
+      deflated_.erase(names[i]);
+      continue;
+    }
     DeflatedPart part;
     auto cached = [&] {
       std::lock_guard<std::mutex> lock(cache_mu_);
