@@ -264,16 +264,7 @@ Config ParseConfig(const std::string& yaml_text, const std::string& source, Conf
   Config c;
   c.source_file = source;
   YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::ParserException& ex) {
-    errors->errors.push_back(source + ":" + std::to_string(ex.mark.line + 1) + ":" +
-                             std::to_string(ex.mark.column + 1) + ": invalid YAML: " + ex.msg);
-    return c;
-  } catch (const YAML::Exception& ex) {
-    errors->errors.push_back(source + ": invalid YAML: " + ex.what());
-    return c;
-  }
+  if (!LoadYaml(yaml_text, source, errors, &root)) return c;
   Reader r(source, errors);
   try {
     ParseRoot(root, r, &c);
@@ -284,16 +275,13 @@ Config ParseConfig(const std::string& yaml_text, const std::string& source, Conf
 }
 
 Config LoadConfigFile(const std::string& path, ConfigErrors* errors) {
-  std::ifstream in(path);
-  if (!in) {
-    errors->errors.push_back(path + ": cannot read config file: " + std::strerror(errno));
+  std::string text;
+  if (!ReadTextFile(path, "config file", errors, &text)) {
     Config c;
     c.source_file = path;
     return c;
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseConfig(ss.str(), path, errors);
+  return ParseConfig(text, path, errors);
 }
 
 bool ParseListenAddress(const std::string& addr, std::string* host, int* port) {

@@ -2,9 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
 #include <set>
-#include <sstream>
+
+#include "config/yaml_reader.h"
 
 namespace dora {
 namespace {
@@ -43,13 +43,7 @@ void CheckKeys(const YAML::Node& n, const std::string& path, const std::string& 
 TopicsSpec ParseTopicsSpec(const std::string& yaml, const std::string& source, ConfigErrors* errors) {
   TopicsSpec spec;
   YAML::Node root;
-  try {
-    root = YAML::Load(yaml);
-  } catch (const YAML::ParserException& ex) {
-    errors->errors.push_back(source + ":" + std::to_string(ex.mark.line + 1) + ":" +
-                             std::to_string(ex.mark.column + 1) + ": invalid YAML: " + ex.msg);
-    return spec;
-  }
+  if (!LoadYaml(yaml, source, errors, &root)) return spec;
   if (!root.IsMap()) {
     errors->errors.push_back(source + ": expected a mapping with defaults and topics");
     return spec;
@@ -120,14 +114,9 @@ TopicsSpec ParseTopicsSpec(const std::string& yaml, const std::string& source, C
 }
 
 TopicsSpec LoadTopicsSpec(const std::string& path, ConfigErrors* errors) {
-  std::ifstream in(path);
-  if (!in) {
-    errors->errors.push_back(path + ": cannot read topics file");
-    return {};
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseTopicsSpec(ss.str(), path, errors);
+  std::string text;
+  if (!ReadTextFile(path, "topics file", errors, &text)) return {};
+  return ParseTopicsSpec(text, path, errors);
 }
 
 }  // namespace dora

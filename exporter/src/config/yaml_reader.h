@@ -12,6 +12,15 @@
 
 namespace dora {
 
+// Reads a whole file into *out. On failure records "<path>: cannot read
+// <what>: <reason>" and returns false.
+bool ReadTextFile(const std::string& path, const std::string& what, ConfigErrors* errors, std::string* out);
+
+// Parses `text` as YAML into *root. On failure records "<source>:<line>:<column>:
+// invalid YAML: <reason>" (or "<source>: invalid YAML: ..." without a mark) and
+// returns false.
+bool LoadYaml(const std::string& text, const std::string& source, ConfigErrors* errors, YAML::Node* root);
+
 class YamlReader {
  public:
   YamlReader(std::string source, ConfigErrors* errors) : source_(std::move(source)), errors_(errors) {}

@@ -307,16 +307,7 @@ WebFileConfig ParseWebConfig(const std::string& yaml_text, const std::string& so
   WebFileConfig c;
   c.source = source;
   YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::ParserException& ex) {
-    errors->errors.push_back(source + ":" + std::to_string(ex.mark.line + 1) + ":" +
-                             std::to_string(ex.mark.column + 1) + ": invalid YAML: " + ex.msg);
-    return c;
-  } catch (const YAML::Exception& ex) {
-    errors->errors.push_back(source + ": invalid YAML: " + ex.what());
-    return c;
-  }
+  if (!LoadYaml(yaml_text, source, errors, &root)) return c;
   Reader r(source, errors);
   try {
     if (!r.Map(root, "",
@@ -341,16 +332,13 @@ WebFileConfig ParseWebConfig(const std::string& yaml_text, const std::string& so
 }
 
 WebFileConfig ReadWebConfigFile(const std::string& path, ConfigErrors* errors) {
-  std::ifstream in(path);
-  if (!in) {
-    errors->errors.push_back(path + ": cannot read web config file: " + std::strerror(errno));
+  std::string text;
+  if (!ReadTextFile(path, "web config file", errors, &text)) {
     WebFileConfig c;
     c.source = path;
     return c;
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseWebConfig(ss.str(), path, DirName(path), errors);
+  return ParseWebConfig(text, path, DirName(path), errors);
 }
 
 WebFileConfig LoadWebConfigFile(const std::string& path, ConfigErrors* errors) {

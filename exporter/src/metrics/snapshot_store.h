@@ -40,7 +40,7 @@ class SnapshotStore {
   // compressed text (its collector's previous run) instead of waiting. Null
   // if zlib fails.
   std::shared_ptr<const ExpositionBody> SharedGzip() const;
-  // A generation number that changes on every publish (for caches of the render).
+  // A number that changes once per Publish, PublishAll, Remove or Clear.
   uint64_t generation() const;
 
  private:
