@@ -73,3 +73,28 @@ TEST_CASE("a family without samples is not rendered", "[builder]") {
   b.Family("kafka_topic_partitions", "x", MetricType::kGauge);
   REQUIRE(b.Render().empty());
 }
+
+TEST_CASE("TakeParts hands over the rendered text in pieces, without joining it", "[builder]") {
+  MetricsBuilder b;
+  auto lag = b.Family("kafka_consumergroup_lag", "Lag.", MetricType::kGauge);
+  auto unused = b.Family("kafka_unused", "Never filled.", MetricType::kGauge);
+  auto brokers = b.Family("kafka_brokers", "Brokers.", MetricType::kGauge);
+  (void)unused;
+  b.Add(lag, {{"consumergroup", "g"}, {"partition", "0"}}, 5);
+  b.Add(lag, {{"consumergroup", "g"}, {"partition", "1"}}, 7);
+  b.Add(brokers, {}, 3);
+  const std::string whole = b.Render();
+  auto parts = b.TakeParts();
+  // HELP/TYPE lines and samples of each family with samples, in declaration order.
+  REQUIRE(parts.size() == 4);
+  CHECK(parts[0] == "# HELP kafka_consumergroup_lag Lag.\n# TYPE kafka_consumergroup_lag gauge\n");
+  CHECK(parts[1] ==
+        "kafka_consumergroup_lag{consumergroup=\"g\",partition=\"0\"} 5\n"
+        "kafka_consumergroup_lag{consumergroup=\"g\",partition=\"1\"} 7\n");
+  CHECK(parts[3] == "kafka_brokers 3\n");
+  std::string joined;
+  for (const auto& p : parts) joined += p;
+  CHECK(joined == whole);
+  CHECK(b.series() == 3);     // the counts stay for the run's self metrics
+  CHECK(b.Render().empty());  // the text has left the builder
+}

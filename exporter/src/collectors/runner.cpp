@@ -57,7 +57,13 @@ bool CollectorRunner::RunOne(Slot& slot) {
   }
   self_->RecordRun(c.name(), status.ok, status.reason, seconds);
   // No stale data presented as fresh: a failed run's series go until it recovers.
-  store_->PublishAll({{c.name(), publish ? builder.Render() : std::string()}, {kSelfEntry, self_->Render()}});
+  // Built by emplace: an initializer list would copy the texts.
+  std::vector<std::pair<std::string, std::vector<std::string>>> entries(2);
+  entries[0].first = c.name();
+  if (publish) entries[0].second = builder.TakeParts();
+  entries[1].first = kSelfEntry;
+  entries[1].second.push_back(self_->Render());
+  store_->PublishAll(std::move(entries));
   if (status.ok) {
     if (slot.failing) log->info("recovered after {} failed run(s)", slot.failures);
     slot.failing = false;

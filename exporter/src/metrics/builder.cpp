@@ -196,6 +196,40 @@ bool MetricsBuilder::AddHistogram(FamilyId family, const std::vector<Label>& lab
   return true;
 }
 
+std::string MetricsBuilder::Header(const FamilyData& f) {
+  std::string out;
+  out.reserve(f.help.size() + 2 * f.name.size() + 32);
+  out += "# HELP " + f.name + " ";
+  for (char c : f.help) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  out += "\n# TYPE " + f.name + " ";
+  switch (f.type) {
+    case MetricType::kGauge:
+      out += "gauge";
+      break;
+    case MetricType::kCounter:
+      out += "counter";
+      break;
+    case MetricType::kHistogram:
+      out += "histogram";
+      break;
+    case MetricType::kSummary:
+      out += "summary";
+      break;
+    case MetricType::kUntyped:
+      out += "untyped";
+      break;
+  }
+  out += '\n';
+  return out;
+}
+
 std::string MetricsBuilder::Render() const {
   size_t total = 0;
   for (const auto& f : families_) total += f.body.size() + f.help.size() + 2 * f.name.size() + 32;
@@ -203,37 +237,23 @@ std::string MetricsBuilder::Render() const {
   out.reserve(total);
   for (const auto& f : families_) {
     if (f.samples == 0) continue;
-    out += "# HELP " + f.name + " ";
-    for (char c : f.help) {
-      if (c == '\\')
-        out += "\\\\";
-      else if (c == '\n')
-        out += "\\n";
-      else
-        out += c;
-    }
-    out += "\n# TYPE " + f.name + " ";
-    switch (f.type) {
-      case MetricType::kGauge:
-        out += "gauge";
-        break;
-      case MetricType::kCounter:
-        out += "counter";
-        break;
-      case MetricType::kHistogram:
-        out += "histogram";
-        break;
-      case MetricType::kSummary:
-        out += "summary";
-        break;
-      case MetricType::kUntyped:
-        out += "untyped";
-        break;
-    }
-    out += '\n';
+    out += Header(f);
     out += f.body;
   }
   return out;
+}
+
+std::vector<std::string> MetricsBuilder::TakeParts() {
+  std::vector<std::string> parts;
+  parts.reserve(2 * families_.size());
+  for (auto& f : families_) {
+    if (f.samples == 0) continue;
+    parts.push_back(Header(f));
+    f.seen = LabelIndex();  // the index goes before the text leaves: it points into it
+    parts.push_back(std::move(f.body));
+  }
+  families_.clear();
+  return parts;
 }
 
 }  // namespace dora

@@ -7,17 +7,29 @@
 
 namespace dora {
 
+std::shared_ptr<const SnapshotStore::Entry> SnapshotStore::MakeEntry(std::vector<std::string> parts) {
+  auto e = std::make_shared<Entry>();
+  for (auto& p : parts) {
+    if (p.empty()) continue;
+    e->size += p.size();
+    e->parts.push_back(std::move(p));
+  }
+  return e;
+}
+
 void SnapshotStore::Publish(const std::string& collector, std::string text) {
-  auto ptr = std::make_shared<const std::string>(std::move(text));
+  std::vector<std::string> parts;
+  parts.push_back(std::move(text));
+  auto ptr = MakeEntry(std::move(parts));
   std::lock_guard<std::mutex> lock(mu_);
   texts_[collector] = std::move(ptr);
   ++generation_;
 }
 
-void SnapshotStore::PublishAll(std::vector<std::pair<std::string, std::string>> entries) {
-  std::vector<std::shared_ptr<const std::string>> ptrs;
+void SnapshotStore::PublishAll(std::vector<std::pair<std::string, std::vector<std::string>>> entries) {
+  std::vector<std::shared_ptr<const Entry>> ptrs;
   ptrs.reserve(entries.size());
-  for (auto& e : entries) ptrs.push_back(std::make_shared<const std::string>(std::move(e.second)));
+  for (auto& e : entries) ptrs.push_back(MakeEntry(std::move(e.second)));
   std::lock_guard<std::mutex> lock(mu_);
   for (size_t i = 0; i < entries.size(); ++i) texts_[entries[i].first] = std::move(ptrs[i]);
   ++generation_;
@@ -48,12 +60,12 @@ namespace {
 
 // Raw deflate (windowBits -15) of `text` at zlib level 6 and memLevel 8
 // (cpp-httplib's settings), ended by a sync flush. Null when zlib fails.
-std::shared_ptr<const std::string> DeflateSynced(const std::string& text) {
+std::shared_ptr<const std::string> DeflateSynced(const std::vector<std::string>& texts, size_t total) {
   z_stream zs{};
   if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     return nullptr;
   auto out = std::make_shared<std::string>();
-  out->reserve(text.size() / 16 + 64);
+  out->reserve(total / 16 + 64);
   char buf[64 * 1024];
   bool ok = true;
   auto pump = [&](const char* data, size_t len, int flush) {
@@ -69,8 +81,10 @@ std::shared_ptr<const std::string> DeflateSynced(const std::string& text) {
   };
   // deflate takes at most 4 GB per call (uInt): feed large texts in slices.
   const size_t kSlice = size_t{1} << 30;
-  for (size_t off = 0; ok && off < text.size(); off += kSlice)
-    ok = pump(text.data() + off, std::min(text.size() - off, kSlice), Z_NO_FLUSH);
+  for (const std::string& text : texts) {
+    for (size_t off = 0; ok && off < text.size(); off += kSlice)
+      ok = pump(text.data() + off, std::min(text.size() - off, kSlice), Z_NO_FLUSH);
+  }
   ok = ok && pump(nullptr, 0, Z_SYNC_FLUSH);
   deflateEnd(&zs);
   if (!ok) return nullptr;
@@ -78,12 +92,14 @@ std::shared_ptr<const std::string> DeflateSynced(const std::string& text) {
   return out;
 }
 
-uint32_t Crc32(const std::string& text) {
+uint32_t Crc32(const std::vector<std::string>& texts) {
   uLong crc = crc32(0L, Z_NULL, 0);
   const size_t kSlice = size_t{1} << 30;
-  for (size_t off = 0; off < text.size(); off += kSlice) {
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(text.data() + off),
-                static_cast<uInt>(std::min(text.size() - off, kSlice)));
+  for (const std::string& text : texts) {
+    for (size_t off = 0; off < text.size(); off += kSlice) {
+      crc = crc32(crc, reinterpret_cast<const Bytef*>(text.data() + off),
+                  static_cast<uInt>(std::min(text.size() - off, kSlice)));
+    }
   }
   return static_cast<uint32_t>(crc);
 }
@@ -94,42 +110,49 @@ void AppendLe32(std::string* out, uint32_t v) {
 
 }  // namespace
 
-std::shared_ptr<const ExpositionBody> SnapshotStore::Shared(std::vector<std::string>* names) const {
-  auto body = std::make_shared<ExpositionBody>();
+std::vector<std::pair<std::string, std::shared_ptr<const SnapshotStore::Entry>>> SnapshotStore::Entries()
+    const {
   std::lock_guard<std::mutex> lock(mu_);
-  body->parts.reserve(texts_.size());
-  for (const auto& kv : texts_) {
-    body->parts.push_back(kv.second);
-    body->size += kv.second->size();
-    if (names) names->push_back(kv.first);
+  return {texts_.begin(), texts_.end()};
+}
+
+std::shared_ptr<const ExpositionBody> SnapshotStore::Shared() const {
+  auto body = std::make_shared<ExpositionBody>();
+  for (const auto& [name, entry] : Entries()) {
+    for (const std::string& part : entry->parts) {
+      // Aliasing pointers: each part keeps its whole entry alive.
+      body->parts.emplace_back(entry, &part);
+    }
+    body->size += entry->size;
   }
   return body;
 }
 
-std::shared_ptr<const ExpositionBody> SnapshotStore::Shared() const { return Shared(nullptr); }
-
 std::shared_ptr<const ExpositionBody> SnapshotStore::SharedGzip() const {
-  std::vector<std::string> names;
-  auto body = Shared(&names);
+  const auto entries = Entries();
   // Member header: magic, deflate, no flags, no mtime, no extra flags, Unix.
   static const auto kHeader = std::make_shared<const std::string>("\x1f\x8b\x08\0\0\0\0\0\0\x03", 10);
   auto gz = std::make_shared<ExpositionBody>();
   gz->parts.push_back(kHeader);
   uLong crc = crc32(0L, Z_NULL, 0);
   uint64_t length = 0;
-  for (size_t i = 0; i < names.size(); ++i) {
-    const std::shared_ptr<const std::string>& text = body->parts[i];
-    if (text->empty()) {
+  std::vector<std::string> names;
+  names.reserve(entries.size());
+  for (const auto& entry : entries) {
+    const std::string& name = entry.first;
+    const std::shared_ptr<const Entry>& text = entry.second;
+    names.push_back(name);
+    if (text->size == 0) {
       // A failed run: its series are gone, and no older compressed text of
       // this entry may stand in for its next one either.
       std::lock_guard<std::mutex> lock(cache_mu_);
-      deflated_.erase(names[i]);
+      deflated_.erase(name);
       continue;
     }
     DeflatedPart part;
     auto cached = [&] {
       std::lock_guard<std::mutex> lock(cache_mu_);
-      auto it = deflated_.find(names[i]);
+      auto it = deflated_.find(name);
       if (it != deflated_.end()) part = it->second;
       return part.data && part.of.lock() == text;
     };
@@ -142,12 +165,12 @@ std::shared_ptr<const ExpositionBody> SnapshotStore::SharedGzip() const {
       if (one.owns_lock() && !cached()) {
         DeflatedPart fresh;
         fresh.of = text;
-        fresh.data = DeflateSynced(*text);
+        fresh.data = DeflateSynced(text->parts, text->size);
         if (!fresh.data) return nullptr;
-        fresh.crc = Crc32(*text);
-        fresh.length = text->size();
+        fresh.crc = Crc32(text->parts);
+        fresh.length = text->size;
         std::lock_guard<std::mutex> lock(cache_mu_);
-        deflated_[names[i]] = fresh;
+        deflated_[name] = fresh;
         part = std::move(fresh);
       }
     }

@@ -23,7 +23,9 @@ class SnapshotStore {
   void Publish(const std::string& collector, std::string text);
   // Several entries in one generation (a collector's text and the self
   // metrics that report its run), so no scrape sees one without the other.
-  void PublishAll(std::vector<std::pair<std::string, std::string>> entries);
+  // An entry's text comes in pieces (MetricsBuilder::TakeParts), kept and
+  // served as they are, never joined.
+  void PublishAll(std::vector<std::pair<std::string, std::vector<std::string>>> entries);
   void Remove(const std::string& collector);
   void Clear();
   // Concatenation of every collector's latest text (collector-name order).
@@ -44,14 +46,21 @@ class SnapshotStore {
   uint64_t generation() const;
 
  private:
+  // One entry's text, in the pieces it was published as.
+  struct Entry {
+    std::vector<std::string> parts;
+    size_t size = 0;
+  };
   mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<const std::string>> texts_;
+  std::map<std::string, std::shared_ptr<const Entry>> texts_;
   uint64_t generation_ = 0;
-  std::shared_ptr<const ExpositionBody> Shared(std::vector<std::string>* names) const;
+  static std::shared_ptr<const Entry> MakeEntry(std::vector<std::string> parts);
+  // The latest entries, in name order.
+  std::vector<std::pair<std::string, std::shared_ptr<const Entry>>> Entries() const;
   // One entry's text as raw deflate ending on a sync flush (byte-aligned, so
   // such parts concatenate into one deflate stream), with its CRC-32.
   struct DeflatedPart {
-    std::weak_ptr<const std::string> of;  // the text it compresses (not kept alive)
+    std::weak_ptr<const Entry> of;  // the text it compresses (not kept alive)
     std::shared_ptr<const std::string> data;
     uint32_t crc = 0;
     size_t length = 0;
