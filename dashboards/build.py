@@ -521,7 +521,7 @@ def consumer_lag():
              count_or_zero(f'kafka_consumergroup_status{{{g}, status="ERR"}} == 1'),
              thresholds=WARN_STEPS),
         stat("Partitions STOP/STALL",
-             count_or_zero(f'kafka_consumergroup_partition_status{{{gt}, status=~"STOP|STALL"}} == 1'),
+             f'sum(kafka_consumergroup_partition_status{{{gt}, status=~"STOP|STALL"}}) or vector(0)',
              thresholds=WARN_STEPS, description="Alert KafkaConsumerGroupStalled."),
         stat("Expired messages",
              f"sum(kafka_consumergroup_expired_messages{{{gt}}}) or vector(0)",
@@ -552,10 +552,12 @@ def consumer_lag():
             description="A group with lag and 0 members has no running consumer."),
         row("Partitions"),
         table("Partitions not OK",
-              [(f'kafka_consumergroup_partition_status{{{gt}, status!="OK"}} == 1', "Status")],
-              ["cluster", "consumergroup", "topic", "partition", "status"], hide=("Status",),
+              [(f'kafka_consumergroup_partition_status{{{gt}, status!="OK"}}', "Partitions")],
+              ["cluster", "consumergroup", "topic", "partition", "status"],
               description="Burrow status per partition: WARN (falling behind), STALL "
-                          "(commits without progress), STOP (no commits), REWIND."),
+                          "(commits without progress), STOP (no commits), REWIND. Only partitions "
+                          "that are not OK are exported; with granularity topic a row is a topic and "
+                          "Partitions counts them."),
         table("Largest partition lags",
               [(f"topk(20, kafka_consumergroup_lag{{{gt}}})", "Lag"),
                (f"kafka_consumergroup_lag_seconds{{{gt}}} and topk(20, kafka_consumergroup_lag{{{gt}}})",

@@ -97,6 +97,21 @@ TEST_CASE("data loss: a committed offset below the log start offset is flagged",
   CHECK(Find(s, "kafka_consumergroup_expired_messages",
              {{"consumergroup", "auditors"}, {"topic", "audit-logs"}, {"partition", "0"}}) == 300.0);
   CHECK(Find(s, "kafka_consumergroup_lag", {{"consumergroup", "auditors"}, {"partition", "0"}}) == 900.0);
+
+  // granularity: topic drops the per-partition offset and lag series, and
+  // keeps the data-loss signal its alert reads, per topic.
+  std::string cfg = Config("dataloss-topic", "collectors:\n  consumer_groups: {granularity: topic}\n");
+  auto t = RunExporter({"--config", cfg, "--kafka.server=" + kafka->bootstrap(), "--once"}, 60s);
+  unlink(cfg.c_str());
+  REQUIRE(t.exit_code == 0);
+  auto ts = ParseExposition(t.out);
+  auto lost = FindAll(ts, "kafka_consumergroup_expired_messages", G("auditors", "audit-logs"));
+  REQUIRE(lost.size() == 1);  // per topic, summed
+  CHECK(lost[0].value == 300.0);
+  CHECK(lost[0].labels.count("partition") == 0);
+  CHECK(Find(ts, "kafka_consumergroup_lag_sum", G("auditors", "audit-logs")) == 900.0);
+  CHECK(FindAll(ts, "kafka_consumergroup_lag").empty());
+  CHECK(FindAll(ts, "kafka_consumergroup_current_offset").empty());
 }
 
 TEST_CASE("lag in seconds is within 10% of the true age for a steady producer", "[kafka][lag][slow]") {
@@ -158,6 +173,8 @@ TEST_CASE("status: catching up is OK, a stalled member is STALL, a stopped consu
                  status_is("OK")(x);
         },
         60s, &s));
+    // Healthy partitions have no partition status series (Burrow, too, lists only the others).
+    CHECK(FindAll(s, "kafka_consumergroup_partition_status", {{"consumergroup", "risk"}}).empty());
     // The member stays in the group and keeps committing, but stops moving.
     member.SetMode(GroupMember::Mode::kStall);
     REQUIRE(d.WaitFor(status_is("ERR"), 60s, &s));

@@ -103,6 +103,17 @@ void RenderClusterView(const ClusterView& view, std::chrono::steady_clock::time_
     imbalance[b.id] = 0;
   }
 
+  {
+    // Capacity for the per-partition families, as in offsets: at 20k
+    // partitions a doubling string holds up to twice its text.
+    size_t n = 0, label_bytes = 0;
+    for (const auto& t : md.topics) {
+      n += t.partitions.size();
+      label_bytes += t.partitions.size() * t.name.size();
+    }
+    for (auto f : {leader, replicas, isr, preferred, urp, offline, atmin, undermin, urp_duration})
+      out.Reserve(f, n, n * 96 + label_bytes);
+  }
   int c_urp_n = 0, c_off_n = 0, c_at_n = 0, c_under_n = 0;
   std::map<TopicPartition, ClusterHealthState::PartitionMemory> next;
   std::string pbuf;

@@ -1,6 +1,7 @@
 #include "collectors/consumer_groups.h"
 
 #include <algorithm>
+#include <array>
 
 #include "util/log.h"
 
@@ -107,16 +108,19 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
                  "Largest estimated partition lag of the group in seconds (an estimate).", MT::kGauge);
   auto f_status = out.Family("kafka_consumergroup_status",
                              "Burrow-style group status (OK, WARN, ERR) as a label; always 1.", MT::kGauge);
-  auto f_pstatus = out.Family(
-      "kafka_consumergroup_partition_status",
-      "Burrow-style partition status (OK, WARN, STALL, STOP, REWIND) as a label; always 1.", MT::kGauge);
+  auto f_pstatus = out.Family("kafka_consumergroup_partition_status",
+                              "Burrow-style partition status (WARN, STALL, STOP, REWIND) as a label, 1; "
+                              "only partitions that are not OK. With granularity topic, per topic without "
+                              "the partition label: the number of partitions in that status.",
+                              MT::kGauge);
   auto f_uncommitted =
       out.Family("kafka_consumergroup_uncommitted_partitions",
                  "Partitions assigned to the group's members that have no committed offset.", MT::kGauge);
   auto f_expired =
       out.Family("kafka_consumergroup_expired_messages",
                  "Messages deleted by retention before the group consumed them (committed offset below "
-                 "the log start offset): data loss. Present only when above 0.",
+                 "the log start offset): data loss. Present only when above 0. With granularity topic, "
+                 "summed per topic without the partition label.",
                  MT::kGauge);
   auto f_consumed = out.Family(
       "kafka_consumergroup_consumed_messages_per_second",
@@ -164,7 +168,7 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
       for (const auto& kv : go.committed) label_bytes += go.group.size() + kv.first.topic.size();
     }
     const size_t bytes = n * 128 + label_bytes;  // name, label names, partition and value: < 128 a line
-    for (auto f : {f_offset, f_lag, f_lag_s, f_pstatus}) out.Reserve(f, n, bytes);
+    for (auto f : {f_offset, f_lag, f_lag_s}) out.Reserve(f, n, bytes);
   }
 
   // A group's committed partitions come in (topic, partition) order, as the
@@ -209,31 +213,29 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     if (go == nullptr || go->error != 0) continue;  // offsets unknown this run: no lag series
 
     struct TopicSums {
-      double offset = 0, lag = 0;
+      double offset = 0, lag = 0, expired = 0;
       bool any_lag = false;
+      std::array<int, 5> statuses{};  // partitions per PartitionStatus
     };
     std::map<std::string, TopicSums> topics;
     std::vector<PartitionStatus> statuses;
     double max_lag = -1, max_lag_s = -1;
     bool lag_s_unknown = false;  // a lagging partition without an estimate: no group maximum
     double consumed_now = 0;
-    // gs.partitions is updated in place, walking it alongside the (equally
-    // ordered) committed offsets: a partition not kept by this run leaves it.
+    // The next state is built walking the old one alongside the (equally
+    // ordered) committed offsets: the state of a partition this run keeps is
+    // moved over, any other is left behind.
     auto st_it = gs.partitions.begin();
+    std::vector<std::pair<TopicPartition, PartitionState>> next_state;
+    next_state.reserve(go->committed.size());
     int uncommitted = 0;
     for (const auto& [tp, m] : owner) {
-      if (topics_.Matches(tp.topic) && go->committed.count(tp) == 0) ++uncommitted;
+      if (topics_.Matches(tp.topic) && !go->HasCommitted(tp)) ++uncommitted;
     }
     for (const auto& [tp, committed] : go->committed) {
-      while (st_it != gs.partitions.end() && st_it->first < tp) st_it = gs.partitions.erase(st_it);
+      while (st_it != gs.partitions.end() && st_it->first < tp) ++st_it;
       const bool had_state = st_it != gs.partitions.end() && st_it->first == tp;
-      auto drop_state = [&] {
-        if (had_state) st_it = gs.partitions.erase(st_it);
-      };
-      if (!topics_.Matches(tp.topic)) {
-        drop_state();
-        continue;
-      }
+      if (!topics_.Matches(tp.topic)) continue;
       pbuf = std::to_string(tp.partition);
       TopicSums& ts = topics[tp.topic];
       ts.offset += static_cast<double>(committed);
@@ -253,19 +255,18 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
                 static_cast<double>(committed));
       }
       auto w = find_wm(tp);
-      if (w == wm.partitions.end()) {  // no watermark (offline/deleted partition): no lag
-        drop_state();
-        continue;
-      }
+      if (w == wm.partitions.end()) continue;  // no watermark (offline/deleted partition): no lag
       int64_t lag = w->second.high - committed;
       if (lag < 0) {
         // Committed ahead of the end offset (truncation, unclean election): never negative.
         if (self_) self_->lag_clamped().Increment();
         lag = 0;
       }
-      if (committed < w->second.low && per_partition) {
-        out.Add(f_expired, {{"consumergroup", g.name}, {"topic", tp.topic}, {"partition", pbuf}},
-                static_cast<double>(w->second.low - committed));
+      if (committed < w->second.low) {  // data loss
+        const double expired = static_cast<double>(w->second.low - committed);
+        ts.expired += expired;
+        if (per_partition)
+          out.Add(f_expired, {{"consumergroup", g.name}, {"topic", tp.topic}, {"partition", pbuf}}, expired);
       }
       ts.lag += static_cast<double>(lag);
       ts.any_lag = true;
@@ -300,28 +301,43 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
       }
 
       // Burrow-style window, one observation per poll.
-      if (!had_state)
-        st_it =
-            gs.partitions.emplace_hint(st_it, tp, PartitionState{StatusWindow(config_.status_window), -1});
-      PartitionState& ps = st_it->second;
-      ++st_it;
+      if (had_state)
+        next_state.push_back(std::move(*st_it++));
+      else
+        next_state.emplace_back(tp, PartitionState{StatusWindow(config_.status_window), -1});
+      PartitionState& ps = next_state.back().second;
       if (ps.last_offset >= 0 && committed > ps.last_offset)
         consumed_now += static_cast<double>(committed - ps.last_offset);
       ps.last_offset = committed;
       ps.window.Add({committed, lag});
       PartitionStatus st = ps.window.Evaluate(owner.count(tp) > 0);
       statuses.push_back(st);
-      if (per_partition)
+      ++ts.statuses[static_cast<size_t>(st)];
+      // Like Burrow's status answer, only the partitions that are not OK: no
+      // series for the healthy majority.
+      if (per_partition && st != PartitionStatus::kOk)
         out.Add(
             f_pstatus,
             {{"consumergroup", g.name}, {"topic", tp.topic}, {"partition", pbuf}, {"status", ToString(st)}},
             1);
     }
-    gs.partitions.erase(st_it, gs.partitions.end());  // partitions no longer committed leave the state
+    gs.partitions = std::move(next_state);  // partitions no longer committed leave the state
 
     double lag_total = 0;
     for (const auto& [topic, ts] : topics) {
       out.Add(f_offset_sum, {{"consumergroup", g.name}, {"topic", topic}}, ts.offset);
+      if (!per_partition) {
+        // granularity: topic: the data-loss and partition-status families per
+        // topic, without the partition label (a sum and a count), so the
+        // alerts' `sum without (partition)` read the same at either granularity.
+        if (ts.expired > 0) out.Add(f_expired, {{"consumergroup", g.name}, {"topic", topic}}, ts.expired);
+        for (size_t i = 0; i < ts.statuses.size(); ++i) {
+          const auto st = static_cast<PartitionStatus>(i);
+          if (st != PartitionStatus::kOk && ts.statuses[i] > 0)
+            out.Add(f_pstatus, {{"consumergroup", g.name}, {"topic", topic}, {"status", ToString(st)}},
+                    ts.statuses[i]);
+        }
+      }
       if (ts.any_lag) {
         out.Add(f_lag_sum, {{"consumergroup", g.name}, {"topic", topic}}, ts.lag);
         lag_total += ts.lag;

@@ -13,8 +13,10 @@ void WatermarkHistory::Add(SteadyTime t, int64_t high) {
     else if (t <= points_.back().first)
       return;
   }
+  if (points_.size() >= max_points_ && !points_.empty())
+    points_.erase(points_.begin(),
+                  points_.begin() + static_cast<std::ptrdiff_t>(points_.size() - max_points_ + 1));
   points_.emplace_back(t, high);
-  while (points_.size() > max_points_) points_.pop_front();
 }
 
 std::optional<double> WatermarkHistory::LagSeconds(int64_t committed, SteadyTime now) const {

@@ -4,7 +4,6 @@
 // Burrow-style partition status over a sliding window of observations.
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,7 +27,10 @@ class WatermarkHistory {
 
  private:
   size_t max_points_;
-  std::deque<std::pair<SteadyTime, int64_t>> points_;
+  // Oldest first. A vector (shifting at most max_points_ small entries per
+  // Add): one per partition, and a std::deque costs ~600 bytes even when
+  // it holds one point.
+  std::vector<std::pair<SteadyTime, int64_t>> points_;
 };
 
 enum class PartitionStatus { kOk, kWarn, kStall, kStop, kRewind };

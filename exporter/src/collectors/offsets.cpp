@@ -8,7 +8,9 @@ void RateTracker::Add(const TopicPartition& tp, std::chrono::steady_clock::time_
   if (!h.empty() && t <= h.back().first) return;
   h.emplace_back(t, high);
   // Keep one sample at or before the window's start as the rate's base.
-  while (h.size() > 2 && t - h[1].first >= window_) h.pop_front();
+  size_t drop = 0;
+  while (h.size() - drop > 2 && t - h[drop + 1].first >= window_) ++drop;
+  h.erase(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(drop));
 }
 
 std::optional<double> RateTracker::Rate(const TopicPartition& tp) const {

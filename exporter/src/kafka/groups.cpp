@@ -1,5 +1,6 @@
 #include "kafka/groups.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <set>
@@ -249,11 +250,26 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
         if (gerr != nullptr) {
           g.error = rd_kafka_error_code(gerr);
         } else if (const rd_kafka_topic_partition_list_t* parts = rd_kafka_group_result_partitions(gr[0])) {
+          g.committed.reserve(static_cast<size_t>(parts->cnt));
           for (int i = 0; i < parts->cnt; ++i) {
             const auto& e = parts->elems[i];
             // No committed offset: no entry at all (never a -1 sentinel downstream).
-            if (e.err == 0 && e.offset >= 0) g.committed[{e.topic, e.partition}] = e.offset;
+            if (e.err == 0 && e.offset >= 0)
+              g.committed.emplace_back(TopicPartition{e.topic, e.partition}, e.offset);
           }
+          auto by_partition = [](const auto& a, const auto& b) { return a.first < b.first; };
+          std::stable_sort(g.committed.begin(), g.committed.end(), by_partition);
+          // A partition listed twice keeps its last offset, as the map did.
+          size_t kept = 0;
+          for (size_t r = 0; r < g.committed.size(); ++r) {
+            if (kept > 0 && g.committed[kept - 1].first == g.committed[r].first) {
+              g.committed[kept - 1].second = g.committed[r].second;
+            } else {
+              if (kept != r) g.committed[kept] = std::move(g.committed[r]);
+              ++kept;
+            }
+          }
+          g.committed.erase(g.committed.begin() + static_cast<std::ptrdiff_t>(kept), g.committed.end());
         }
       } else if (g.error == 0) {
         g.error = RD_KAFKA_RESP_ERR__BAD_MSG;
@@ -262,6 +278,12 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
     rd_kafka_event_destroy(ev);
   }
   return out;
+}
+
+bool GroupOffsets::HasCommitted(const TopicPartition& tp) const {
+  auto it = std::lower_bound(committed.begin(), committed.end(), tp,
+                             [](const auto& kv, const TopicPartition& key) { return kv.first < key; });
+  return it != committed.end() && it->first == tp;
 }
 
 }  // namespace dora
