@@ -206,6 +206,28 @@ def main(results, out):
         for name, ok, val in checks:
             w("| %s | %s | %s |" % (name, val, "yes" if ok else "**no**"))
         w("")
+    tg = [(s, runs[s]["topic_granularity"]) for s in SIZES
+          if runs[s] and isinstance(runs[s].get("topic_granularity"), dict) and "daemon" in runs[s]["topic_granularity"]]
+    if tg:
+        w("### The daemon at `granularity: topic`")
+        w("")
+        w("The same cluster and daemon, `collectors.consumer_groups.granularity: topic` (per-topic sums;")
+        w("no per-partition group offset, lag and lag-seconds series; partition statuses counted and data")
+        w("loss summed per topic), the setting `docs/deployment.md` gives for clusters this size. Collector")
+        w("intervals 2 s; CPU-s per s × 2 is what a full cycle of all collectors costs.")
+        w("")
+        w("| size | series | CPU-s per s, no scrapes | peak RSS before scrapes (MB) | peak RSS incl. 16 scrapers (MB) | gzip p50 / p99 ms at 1 / 4 / 16 scrapers |")
+        w("| --- | --- | --- | --- | --- | --- |")
+        for s, t in tg:
+            d = t["daemon"]
+            cells = []
+            for c in (1, 4, 16):
+                x = [r for r in t.get("scrape", []) if r.get("concurrency") == c]
+                cells.append("%s / %s" % (fmt(x[0]["p50_ms"], 1), fmt(x[0]["p99_ms"], 1)) if x else "–")
+            w("| %s | %s | %s | %s | %s | %s |" % (s, "{:,}".format(int(d.get("series") or 0)),
+              fmt(d.get("idle_cpu_s_per_s"), 3), fmt(d.get("peak_rss_mb_before_scrapes"), 0),
+              fmt(d.get("peak_rss_mb"), 0), " ; ".join(cells)))
+        w("")
     if "M" in sums and "L" in sums and runs["M"] and runs["L"]:
         w("### How cost grows (exponent log(cost_L/cost_M) / log(size_L/size_M))")
         w("")

@@ -51,15 +51,18 @@ layout() {
 CLUSTER_DIR=""
 DAEMON_PID=""
 HTTP_PID=""
-cleanup() {
-  if [[ -n "$HTTP_PID" ]]; then kill "$HTTP_PID" 2>/dev/null || true; fi
-  HTTP_PID=""
+stop_daemon() {
   if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
     kill "$DAEMON_PID" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.2; done
     kill -9 "$DAEMON_PID" 2>/dev/null || true
   fi
   DAEMON_PID=""
+}
+cleanup() {
+  if [[ -n "$HTTP_PID" ]]; then kill "$HTTP_PID" 2>/dev/null || true; fi
+  HTTP_PID=""
+  stop_daemon
   if [[ -n "$CLUSTER_DIR" ]]; then
     $KAFKACTL stop --dir "$CLUSTER_DIR" --kill >/dev/null 2>&1 || true
   fi
@@ -185,10 +188,48 @@ print(' '.join('--group bench-group-%05d' % i for i in idx))")
   python3 "$ROOT/bench/compare_lag.py" "$out/metrics.txt" "$out/describe.txt" >"$out/correctness.json" || true
   cat "$out/correctness.json" >&2
 
+  # 4. The same daemon at collectors.consumer_groups.granularity: topic (the
+  # documented setting for clusters this size): idle CPU, peak RSS, gzip scrapes.
+  stop_daemon
+  local tcfg=$out/exporter-topic.yaml
+  sed 's/  consumer_groups: {interval: 2s}/  consumer_groups: {interval: 2s, granularity: topic}/' "$cfg" >"$tcfg"
+  log "$size: daemon at granularity topic"
+  "$BUILD/exporter/dora-kafka-exporter" --config "$tcfg" >"$out/daemon-topic.log" 2>&1 &
+  DAEMON_PID=$!
+  ready=0
+  for _ in $(seq 1 600); do
+    if curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1; then ready=1; break; fi
+    kill -0 "$DAEMON_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  : >"$out/topic-scrape.jsonl"
+  local t_idle="null" t_rss="null" t_hwm_idle="null" t_hwm="null" t_series=0
+  if [[ $ready == 1 ]]; then
+    eval "$touch"; sleep 4; eval "$touch"; sleep 4
+    c0=$(proc_cpu "$DAEMON_PID"); sleep 20; c1=$(proc_cpu "$DAEMON_PID")
+    t_idle=$(python3 -c "print(round(($c1-$c0)/20.0, 3))")
+    t_rss=$(proc_rss "$DAEMON_PID"); t_hwm_idle=$(proc_hwm "$DAEMON_PID")
+    t_series=$(curl -fsS "http://127.0.0.1:$port/metrics" | grep -vc '^#' || true)
+    for c in 1 4 16; do
+      c0=$(proc_cpu "$DAEMON_PID")
+      "$BUILD/bench/scrape_load" --port "$port" --concurrency "$c" --seconds "$SCRAPE_SECONDS" --max 5000 \
+        --gzip 1 >"$out/topic-scrape-$c.log" 2>&1 || true
+      c1=$(proc_cpu "$DAEMON_PID")
+      grep '^RESULT ' "$out/topic-scrape-$c.log" | sed 's/^RESULT //' |
+        python3 -c "import json,sys; d=json.loads(sys.stdin.read()); d['daemon_cpu_s']=round($c1-$c0,2); d['rss_mb']=$(proc_rss "$DAEMON_PID"); print(json.dumps(d))" \
+        >>"$out/topic-scrape.jsonl" || true
+    done
+    t_hwm=$(proc_hwm "$DAEMON_PID")
+  else
+    log "$size: daemon at granularity topic not ready"
+  fi
+  printf '{"idle_cpu_s_per_s": %s, "rss_mb_after_warmup": %s, "peak_rss_mb_before_scrapes": %s, "peak_rss_mb": %s, "series": %s}\n' \
+    "$t_idle" "$t_rss" "$t_hwm_idle" "$t_hwm" "$t_series" >"$out/topic-daemon.json"
+
   cleanup
   trap cleanup EXIT
 
-  # 4. The HTTP path alone on this body (brokers stopped): today's per-scrape
+  # 5. The HTTP path alone on this body (brokers stopped): today's per-scrape
   # copy + gzip vs the shared snapshot recommended in docs/benchmarks.md.
   : >"$out/http.jsonl"
   for mode in current proposed; do
@@ -228,6 +269,11 @@ res = {"size": size, "machine": json.loads(machine), "setup_s": int(setup_s),
                   "peak_rss_mb_before_scrapes": float(hwm_idle), "peak_rss_mb": float(hwm)},
        "scrape": [json.loads(l) for l in open(out + "/scrape.jsonl") if l.strip()],
        "http": [json.loads(l) for l in open(out + "/http.jsonl") if l.strip()]}
+try:
+    res["topic_granularity"] = {"daemon": json.load(open(out + "/topic-daemon.json")),
+                                "scrape": [json.loads(l) for l in open(out + "/topic-scrape.jsonl") if l.strip()]}
+except Exception as e:
+    res["topic_granularity"] = {"error": str(e)}
 once = {}
 for line in open(out + "/once.time"):
     line = line.strip()

@@ -104,17 +104,21 @@ bool MetricsBuilder::LabelIndex::Contains(const std::string& text, std::string_v
 }
 
 bool MetricsBuilder::LabelIndex::Insert(const std::string& text, size_t offset, size_t length) {
-  const std::string_view key(text.data() + offset, length);
-  if (Contains(text, key)) return false;
+  // One hash and one probe: grow first, then the walk that looks for an
+  // equal key ends on the empty slot the key goes to.
   if ((count_ + 1) * 2 > slots_.size()) {
     size_t slots = slots_.empty() ? 64 : slots_.size() * 2;
     while (slots < 2 * reserved_) slots *= 2;
     Rehash(slots);
   }
+  const std::string_view key(text.data() + offset, length);
   const uint32_t h = Hash(key);
   const size_t mask = slots_.size() - 1;
   size_t i = h & mask;
-  while (slots_[i].length != kEmpty) i = (i + 1) & mask;
+  for (; slots_[i].length != kEmpty; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.hash == h && s.length == length && text.compare(s.offset, s.length, key) == 0) return false;
+  }
   slots_[i] = Slot{offset, static_cast<uint32_t>(length), h};
   ++count_;
   return true;

@@ -63,7 +63,8 @@ class MetricsBuilder {
     // Inserts the label text text[offset, offset + length) unless an equal one
     // is present. Returns false on a duplicate.
     bool Insert(const std::string& text, size_t offset, size_t length);
-    // True when `key` is present (its text lives in `text`).
+    // True when `key` is present (its text lives in `text`); for histograms,
+    // whose key is checked before their lines are written.
     bool Contains(const std::string& text, std::string_view key) const;
     // Room for `n` keys in all without regrowing (allocated on the first insert).
     void Reserve(size_t n);
