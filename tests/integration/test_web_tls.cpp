@@ -12,7 +12,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -28,6 +27,7 @@
 #include <thread>
 
 #include "http/web_config.h"
+#include "support/certs.h"
 #include "support/daemon.h"
 
 using namespace dora::test;
@@ -67,81 +67,6 @@ std::vector<std::string> DaemonArgs(const TempDir& dir, std::vector<std::string>
   std::vector<std::string> args = {"--config", cfg, DeadBroker()};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
-}
-
-// ---- certificates (P-256, in-process)
-
-struct KeyCert {
-  EVP_PKEY* key = nullptr;
-  X509* cert = nullptr;
-  KeyCert() = default;
-  KeyCert(const KeyCert&) = delete;
-  KeyCert& operator=(const KeyCert&) = delete;
-  ~KeyCert() {
-    EVP_PKEY_free(key);
-    X509_free(cert);
-  }
-};
-
-void AddExt(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-  X509_add_ext(cert, ext, -1);
-  X509_EXTENSION_free(ext);
-}
-
-// kind: "ca", "server" (SAN 127.0.0.1, serverAuth) or "client" (clientAuth); "server-only-eku" for a
-// client certificate that is not meant for client authentication.
-void Make(KeyCert* out, const std::string& cn, const std::string& kind, const KeyCert* issuer) {
-  static long serial = 1000;
-  out->key = EVP_EC_gen("P-256");
-  out->cert = X509_new();
-  X509_set_version(out->cert, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(out->cert), ++serial);
-  X509_gmtime_adj(X509_getm_notBefore(out->cert), -60);
-  X509_gmtime_adj(X509_getm_notAfter(out->cert), 3600);
-  X509_set_pubkey(out->cert, out->key);
-  X509_NAME* name = X509_get_subject_name(out->cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
-                             -1, 0);
-  X509* signer = issuer ? issuer->cert : out->cert;
-  X509_set_issuer_name(out->cert, X509_get_subject_name(signer));
-  if (kind == "ca") {
-    AddExt(out->cert, signer, NID_basic_constraints, "critical,CA:TRUE");
-    AddExt(out->cert, signer, NID_key_usage, "critical,keyCertSign,cRLSign");
-  } else {
-    AddExt(out->cert, signer, NID_basic_constraints, "critical,CA:FALSE");
-    if (kind == "server") {
-      AddExt(out->cert, signer, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
-      AddExt(out->cert, signer, NID_ext_key_usage, "serverAuth");
-    } else if (kind == "client") {
-      AddExt(out->cert, signer, NID_ext_key_usage, "clientAuth");
-    } else {
-      AddExt(out->cert, signer, NID_ext_key_usage, "serverAuth");
-    }
-  }
-  X509_sign(out->cert, issuer ? issuer->key : out->key, EVP_sha256());
-}
-
-std::string PemCert(X509* c) {
-  BIO* b = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(b, c);
-  char* d = nullptr;
-  long n = BIO_get_mem_data(b, &d);
-  std::string s(d, static_cast<size_t>(n));
-  BIO_free(b);
-  return s;
-}
-
-std::string PemKey(EVP_PKEY* k) {
-  BIO* b = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(b, k, nullptr, nullptr, 0, nullptr, nullptr);
-  char* d = nullptr;
-  long n = BIO_get_mem_data(b, &d);
-  std::string s(d, static_cast<size_t>(n));
-  BIO_free(b);
-  return s;
 }
 
 // ---- a raw TLS client
@@ -301,12 +226,12 @@ TEST_CASE(
     "[daemon][web]") {
   TempDir dir;
   KeyCert ca, server, client, other_ca, other_client, wrong_eku;
-  Make(&ca, "dora-test-ca", "ca", nullptr);
-  Make(&server, "exporter-server", "server", &ca);
-  Make(&client, "prometheus", "client", &ca);
-  Make(&other_ca, "someone-else", "ca", nullptr);
-  Make(&other_client, "prometheus", "client", &other_ca);
-  Make(&wrong_eku, "prometheus", "server-only-eku", &ca);
+  MakeKeyCert(&ca, "dora-test-ca", nullptr, "ca");
+  MakeKeyCert(&server, "exporter-server", &ca, "server");
+  MakeKeyCert(&client, "prometheus", &ca, "client");
+  MakeKeyCert(&other_ca, "someone-else", nullptr, "ca");
+  MakeKeyCert(&other_client, "prometheus", &other_ca, "client");
+  MakeKeyCert(&wrong_eku, "prometheus", &ca, "server-only-eku");
   dir.Write("ca.crt", PemCert(ca.cert));
   dir.Write("tls.crt", PemCert(server.cert));
   dir.Write("tls.key", PemKey(server.key));
@@ -433,10 +358,10 @@ TEST_CASE("web config: certificates rotate without a restart and a bad rotation 
           "[daemon][web]") {
   TempDir dir;
   KeyCert ca, a, b, c;
-  Make(&ca, "dora-test-ca", "ca", nullptr);
-  Make(&a, "server-a", "server", &ca);
-  Make(&b, "server-b", "server", &ca);
-  Make(&c, "server-c", "server", &ca);
+  MakeKeyCert(&ca, "dora-test-ca", nullptr, "ca");
+  MakeKeyCert(&a, "server-a", &ca, "server");
+  MakeKeyCert(&b, "server-b", &ca, "server");
+  MakeKeyCert(&c, "server-c", &ca, "server");
   dir.Write("ca.crt", PemCert(ca.cert));
   dir.Write("tls.crt", PemCert(a.cert));
   dir.Write("tls.key", PemKey(a.key));
@@ -520,8 +445,8 @@ TEST_CASE("web config: basic auth users change without a restart (plain HTTP)", 
 TEST_CASE("web config: invalid files are rejected at --check-config and at start (exit 2)", "[daemon][web]") {
   TempDir dir;
   KeyCert k1, k2;
-  Make(&k1, "one", "server", nullptr);
-  Make(&k2, "two", "server", nullptr);
+  MakeKeyCert(&k1, "one", nullptr, "server");
+  MakeKeyCert(&k2, "two", nullptr, "server");
   dir.Write("one.crt", PemCert(k1.cert));
   dir.Write("two.key", PemKey(k2.key));
   dir.Write("one.key", PemKey(k1.key));

@@ -16,8 +16,13 @@
 #include <string>
 
 #include "http/web_config.h"
+#include "support/certs.h"
 
 using namespace dora;
+using dora::test::KeyCert;
+using dora::test::MakeKeyCert;
+using dora::test::PemCert;
+using dora::test::PemKey;
 
 namespace {
 
@@ -48,56 +53,6 @@ struct TempDir {
     return p;
   }
 };
-
-// A P-256 key and a certificate for it (self-signed, or signed by `issuer`).
-struct KeyCert {
-  EVP_PKEY* key = nullptr;
-  X509* cert = nullptr;
-  ~KeyCert() {
-    EVP_PKEY_free(key);
-    X509_free(cert);
-  }
-};
-
-void MakeKeyCert(KeyCert* out, const std::string& cn, const KeyCert* issuer = nullptr) {
-  out->key = EVP_EC_gen("P-256");
-  out->cert = X509_new();
-  X509_set_version(out->cert, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(out->cert), 42);
-  X509_gmtime_adj(X509_getm_notBefore(out->cert), -60);
-  X509_gmtime_adj(X509_getm_notAfter(out->cert), 3600);
-  X509_set_pubkey(out->cert, out->key);
-  X509_NAME* name = X509_get_subject_name(out->cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
-                             -1, 0);
-  X509_set_issuer_name(out->cert, issuer ? X509_get_subject_name(issuer->cert) : name);
-  X509_sign(out->cert, issuer ? issuer->key : out->key, EVP_sha256());
-}
-
-std::string Pem(X509* cert) {
-  BIO* b = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(b, cert);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(b, &data);
-  std::string s(data, static_cast<size_t>(n));
-  BIO_free(b);
-  return s;
-}
-
-std::string Pem(EVP_PKEY* key, const char* passphrase = nullptr) {
-  BIO* b = BIO_new(BIO_s_mem());
-  if (passphrase) {
-    PEM_write_bio_PKCS8PrivateKey(b, key, EVP_aes_256_cbc(), passphrase,
-                                  static_cast<int>(std::strlen(passphrase)), nullptr, nullptr);
-  } else {
-    PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr);
-  }
-  char* data = nullptr;
-  long n = BIO_get_mem_data(b, &data);
-  std::string s(data, static_cast<size_t>(n));
-  BIO_free(b);
-  return s;
-}
 
 double SecondsOf(const std::function<void()>& fn) {
   auto t0 = std::chrono::steady_clock::now();
@@ -220,11 +175,11 @@ TEST_CASE("web config: TLS material loads and mismatches are caught at load", "[
   MakeKeyCert(&ca, "test-ca");
   MakeKeyCert(&server, "localhost", &ca);
   MakeKeyCert(&other, "other");
-  std::string crt = dir.Write("tls.crt", Pem(server.cert) + Pem(ca.cert));  // leaf + chain
-  std::string key = dir.Write("tls.key", Pem(server.key));
-  std::string other_key = dir.Write("other.key", Pem(other.key));
-  std::string enc_key = dir.Write("enc.key", Pem(server.key, "passphrase"));
-  std::string ca_file = dir.Write("ca.crt", Pem(ca.cert));
+  std::string crt = dir.Write("tls.crt", PemCert(server.cert) + PemCert(ca.cert));  // leaf + chain
+  std::string key = dir.Write("tls.key", PemKey(server.key));
+  std::string other_key = dir.Write("other.key", PemKey(other.key));
+  std::string enc_key = dir.Write("enc.key", PemKey(server.key, "passphrase"));
+  std::string ca_file = dir.Write("ca.crt", PemCert(ca.cert));
   std::string empty = dir.Write("empty.crt", "");
 
   auto load = [&](const std::string& body, ConfigErrors* e) {

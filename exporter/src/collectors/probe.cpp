@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "kafka/log_callbacks.h"
 #include "kafka/properties.h"
 #include "util/log.h"
 
@@ -325,30 +326,6 @@ void ProbeTracker::Render(MetricsBuilder& out, Clock::time_point now) const {
 // ---------------------------------------------------------------------------
 // The probe's handles and threads.
 
-namespace {
-
-// Run on librdkafka threads: no librdkafka calls, no exceptions.
-void ProbeLogCb(const rd_kafka_t* /*rk*/, int level, const char* fac, const char* buf) {
-  try {
-    // Connection errors while a broker is down are the probe's signal, in its
-    // metrics; keep them out of the warn log.
-    auto lvl = level <= 2 ? spdlog::level::warn : spdlog::level::debug;
-    GetLogger("librdkafka.probe")->log(lvl, "{}: {}", fac ? fac : "", buf ? buf : "");
-  } catch (...) {
-  }
-}
-
-void ProbeErrorCb(rd_kafka_t* /*rk*/, int err, const char* reason, void* /*opaque*/) {
-  try {
-    GetLogger("librdkafka.probe")
-        ->debug("error {}: {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)),
-                reason ? reason : "");
-  } catch (...) {
-  }
-}
-
-}  // namespace
-
 struct ProbeCollector::Impl {
   struct PartitionState {
     int32_t leader = -1;
@@ -391,8 +368,7 @@ struct ProbeCollector::Impl {
     auto conf = BuildKafkaConf(kafka_config, extra);
     if (!conf.ok()) return conf.status();
     rd_kafka_conf_t* c = conf.value().release();
-    rd_kafka_conf_set_log_cb(c, ProbeLogCb);
-    rd_kafka_conf_set_error_cb(c, ProbeErrorCb);
+    SetLogCallbacks<kProbeLogger>(c);
     rd_kafka_conf_set_opaque(c, this);
     if (type == RD_KAFKA_PRODUCER) rd_kafka_conf_set_dr_msg_cb(c, DeliveryCb);
     char errstr[512];

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "kafka/log_callbacks.h"
 #include "kafka/properties.h"
 #include "util/log.h"
 
@@ -17,27 +18,6 @@ void KafkaHandleDeleter::operator()(rd_kafka_t* rk) const {
 }
 
 namespace {
-
-// Runs on librdkafka threads: must not call librdkafka and must not throw.
-void LogTrampoline(const rd_kafka_t* /*rk*/, int level, const char* fac, const char* buf) {
-  try {
-    auto log = GetLogger("librdkafka");
-    // Connection churn while a broker is down is expected and reported by the
-    // collectors' success metrics; keep it at debug so the log is not flooded.
-    spdlog::level::level_enum lvl = level <= 2 ? spdlog::level::warn : spdlog::level::debug;
-    log->log(lvl, "{}: {}", fac ? fac : "", buf ? buf : "");
-  } catch (...) {
-  }
-}
-
-void ErrorTrampoline(rd_kafka_t* /*rk*/, int err, const char* reason, void* /*opaque*/) {
-  try {
-    GetLogger("librdkafka")
-        ->debug("error {}: {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)),
-                reason ? reason : "");
-  } catch (...) {
-  }
-}
 
 struct QueueDeleter {
   void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
@@ -126,8 +106,7 @@ Result<std::unique_ptr<KafkaClient>> KafkaClient::Create(const KafkaConfig& conf
   std::unique_ptr<KafkaClient> client(new KafkaClient());
   client->stats_cb_ = std::move(stats_cb);
   rd_kafka_conf_t* c = conf.value().release();
-  rd_kafka_conf_set_log_cb(c, LogTrampoline);
-  rd_kafka_conf_set_error_cb(c, ErrorTrampoline);
+  SetLogCallbacks<kClientLogger>(c);
   rd_kafka_conf_set_opaque(c, client.get());
   if (client->stats_cb_) rd_kafka_conf_set_stats_cb(c, StatsTrampoline);
   char group_id[256] = "";
