@@ -9,34 +9,38 @@
 namespace dora {
 namespace {
 
-std::string Where(const std::string& source, const YAML::Node& n) {
-  if (!n.IsDefined()) return source;
-  auto m = n.Mark();
-  return source + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
-}
+class TopicsReader : public YamlReader {
+ public:
+  using YamlReader::YamlReader;
 
-void ReadInt(const YAML::Node& n, const std::string& key, const std::string& path, const std::string& source,
-             int64_t min, int64_t* out, ConfigErrors* errors) {
-  YAML::Node v = n[key];
-  if (!v.IsDefined() || v.IsNull()) return;
-  try {
-    int64_t x = v.as<int64_t>();
-    if (x < min) throw YAML::Exception(YAML::Mark(), "range");
-    *out = x;
-  } catch (const YAML::Exception&) {
-    errors->errors.push_back(Where(source, v) + ": " + path + "." + key + ": expected an integer >= " +
-                             std::to_string(min) + ", got \"" + (v.IsScalar() ? v.Scalar() : "") + "\"");
+  // n[key] as an integer >= min into *out, when present.
+  template <typename T>
+  void Int(const YAML::Node& n, const std::string& key, const std::string& path, int64_t min, T* out) {
+    YAML::Node v = n[key];
+    if (!v.IsDefined() || v.IsNull()) return;
+    try {
+      int64_t x = v.as<int64_t>();
+      if (x >= min) {
+        *out = static_cast<T>(x);
+        return;
+      }
+    } catch (const YAML::Exception&) {
+    }
+    Error(v, Join(path, key),
+          "expected an integer >= " + std::to_string(min) + ", got \"" + (v.IsScalar() ? v.Scalar() : "") +
+              "\"");
   }
-}
 
-void CheckKeys(const YAML::Node& n, const std::string& path, const std::string& source,
-               const std::set<std::string>& known, ConfigErrors* errors) {
-  for (const auto& kv : n) {
-    if (!known.count(kv.first.Scalar()))
-      errors->errors.push_back(Where(source, kv.first) + ": " + path + "." + kv.first.Scalar() +
-                               ": unknown key");
+  void Settings(const YAML::Node& n, const std::string& path, TopicExpectation* t) {
+    Int(n, "partitions", path, 1, &t->partitions);
+    Int(n, "replication_factor", path, 1, &t->replication_factor);
+    Int(n, "min_insync_replicas", path, 1, &t->min_insync_replicas);
+    Int(n, "retention_ms", path, -1, &t->retention_ms);
   }
-}
+};
+
+const std::set<std::string> kSettings = {"partitions", "replication_factor", "min_insync_replicas",
+                                         "retention_ms"};
 
 }  // namespace
 
@@ -48,66 +52,44 @@ TopicsSpec ParseTopicsSpec(const std::string& yaml, const std::string& source, C
     errors->errors.push_back(source + ": expected a mapping with defaults and topics");
     return spec;
   }
-  CheckKeys(root, "", source, {"defaults", "topics"}, errors);
-  const std::set<std::string> settings = {"partitions", "replication_factor", "min_insync_replicas",
-                                          "retention_ms"};
+  TopicsReader r(source, errors);
+  r.Map(root, "", {"defaults", "topics"});
   TopicExpectation defaults;
-  auto read_settings = [&](const YAML::Node& n, const std::string& path, TopicExpectation* t) {
-    int64_t v = t->partitions;
-    ReadInt(n, "partitions", path, source, 1, &v, errors);
-    t->partitions = static_cast<int>(v);
-    v = t->replication_factor;
-    ReadInt(n, "replication_factor", path, source, 1, &v, errors);
-    t->replication_factor = static_cast<int>(v);
-    v = t->min_insync_replicas;
-    ReadInt(n, "min_insync_replicas", path, source, 1, &v, errors);
-    t->min_insync_replicas = static_cast<int>(v);
-    ReadInt(n, "retention_ms", path, source, -1, &t->retention_ms, errors);
-  };
-  if (YAML::Node d = root["defaults"]; d.IsDefined() && !d.IsNull()) {
-    if (!d.IsMap()) {
-      errors->errors.push_back(Where(source, d) + ": defaults: expected a mapping");
-    } else {
-      CheckKeys(d, "defaults", source, settings, errors);
-      read_settings(d, "defaults", &defaults);
-    }
-  }
+  if (r.Map(root["defaults"], "defaults", kSettings)) r.Settings(root["defaults"], "defaults", &defaults);
   YAML::Node topics = root["topics"];
   if (!topics.IsDefined() || !topics.IsSequence()) {
-    errors->errors.push_back(Where(source, topics) + ": topics: expected a list");
+    r.Error(topics, "topics", "expected a list");
     return spec;
   }
+  std::set<std::string> known = kSettings;
+  known.insert({"name", "pattern"});
   std::set<std::string> names;
   for (size_t i = 0; i < topics.size(); ++i) {
     const std::string path = "topics[" + std::to_string(i) + "]";
     const YAML::Node& n = topics[i];
     if (!n.IsMap()) {
-      errors->errors.push_back(Where(source, n) + ": " + path + ": expected a mapping with name or pattern");
+      r.Error(n, path, "expected a mapping with name or pattern");
       continue;
     }
-    std::set<std::string> known = settings;
-    known.insert({"name", "pattern"});
-    CheckKeys(n, path, source, known, errors);
+    r.Map(n, path, known);
     TopicExpectation t = defaults;
     if (n["name"].IsDefined()) t.name = n["name"].Scalar();
     if (n["pattern"].IsDefined()) t.pattern = n["pattern"].Scalar();
     if (t.name.empty() == t.pattern.empty()) {
-      errors->errors.push_back(Where(source, n) + ": " + path + ": needs exactly one of name or pattern");
+      r.Error(n, path, "needs exactly one of name or pattern");
       continue;
     }
     if (!t.pattern.empty()) {
       try {
         std::regex re(t.pattern);
       } catch (const std::regex_error& ex) {
-        errors->errors.push_back(Where(source, n["pattern"]) + ": " + path +
-                                 ".pattern: invalid regular expression: " + ex.what());
+        r.Error(n["pattern"], path + ".pattern", std::string("invalid regular expression: ") + ex.what());
         continue;
       }
     }
     if (!t.name.empty() && !names.insert(t.name).second)
-      errors->errors.push_back(Where(source, n["name"]) + ": " + path + ".name: duplicate topic \"" + t.name +
-                               "\"");
-    read_settings(n, path, &t);
+      r.Error(n["name"], path + ".name", "duplicate topic \"" + t.name + "\"");
+    r.Settings(n, path, &t);
     spec.topics.push_back(t);
   }
   return spec;
