@@ -228,7 +228,17 @@ void ClusterCollector::RefreshConfigs(const CollectContext& ctx, const ClusterMe
   if (!wanted.empty() && ctx.remaining().count() > 0) {
     auto res = kafka_->DescribeTopicConfigs(wanted, ctx.remaining());
     if (res.ok()) {
-      for (auto& [topic, values] : res.value()) topic_configs_[topic] = std::move(values);
+      // Only the keys the exporter reads (kafka_topic_info, min-ISR, conformance):
+      // a topic has ~40 configs, and the view copies these maps every run.
+      static const char* const kKept[] = {"cleanup.policy", "min.insync.replicas", "retention.ms"};
+      for (auto& [topic, values] : res.value()) {
+        ConfigValues kept;
+        for (const char* key : kKept) {
+          auto it = values.find(key);
+          if (it != values.end()) kept.emplace(key, std::move(it->second));
+        }
+        topic_configs_[topic] = std::move(kept);
+      }
     } else {
       log->debug("topic config refresh failed, keeping previous values: {}", res.status().message);
       full = false;  // try again next run

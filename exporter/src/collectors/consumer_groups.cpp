@@ -226,15 +226,23 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     // ordered) committed offsets: the state of a partition this run keeps is
     // moved over, any other is left behind.
     auto st_it = gs.partitions.begin();
-    std::vector<std::pair<TopicPartition, PartitionState>> next_state;
+    auto before = [&gs](const PartitionEntry& e, const TopicPartition& tp) {
+      const std::string& t = gs.topics[e.topic];
+      return t != tp.topic ? t < tp.topic : e.partition < tp.partition;
+    };
+    auto same = [&gs](const PartitionEntry& e, const TopicPartition& tp) {
+      return e.partition == tp.partition && gs.topics[e.topic] == tp.topic;
+    };
+    std::vector<std::string> next_topics;
+    std::vector<PartitionEntry> next_state;
     next_state.reserve(go->committed.size());
     int uncommitted = 0;
     for (const auto& [tp, m] : owner) {
       if (topics_.Matches(tp.topic) && !go->HasCommitted(tp)) ++uncommitted;
     }
     for (const auto& [tp, committed] : go->committed) {
-      while (st_it != gs.partitions.end() && st_it->first < tp) ++st_it;
-      const bool had_state = st_it != gs.partitions.end() && st_it->first == tp;
+      while (st_it != gs.partitions.end() && before(*st_it, tp)) ++st_it;
+      const bool had_state = st_it != gs.partitions.end() && same(*st_it, tp);
       if (!topics_.Matches(tp.topic)) continue;
       pbuf = std::to_string(tp.partition);
       TopicSums& ts = topics[tp.topic];
@@ -301,11 +309,15 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
       }
 
       // Burrow-style window, one observation per poll.
-      if (had_state)
+      if (next_topics.empty() || next_topics.back() != tp.topic) next_topics.push_back(tp.topic);
+      const auto topic_index = static_cast<uint32_t>(next_topics.size() - 1);
+      if (had_state) {
         next_state.push_back(std::move(*st_it++));
-      else
-        next_state.emplace_back(tp, PartitionState{StatusWindow(config_.status_window), -1});
-      PartitionState& ps = next_state.back().second;
+        next_state.back().topic = topic_index;
+      } else {
+        next_state.push_back({topic_index, tp.partition, {StatusWindow(config_.status_window), -1}});
+      }
+      PartitionState& ps = next_state.back().state;
       if (ps.last_offset >= 0 && committed > ps.last_offset)
         consumed_now += static_cast<double>(committed - ps.last_offset);
       ps.last_offset = committed;
@@ -322,6 +334,7 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
             1);
     }
     gs.partitions = std::move(next_state);  // partitions no longer committed leave the state
+    gs.topics = std::move(next_topics);
 
     double lag_total = 0;
     for (const auto& [topic, ts] : topics) {

@@ -55,10 +55,19 @@ class ConsumerGroupsCollector : public Collector {
     StatusWindow window;
     int64_t last_offset = -1;
   };
+  // A partition of the group: its topic as an index into GroupState::topics
+  // (a group has a few topics and up to thousands of partitions, and a topic
+  // name of 16 characters or more is a heap allocation of its own).
+  struct PartitionEntry {
+    uint32_t topic = 0;
+    int32_t partition = 0;
+    PartitionState state;
+  };
   struct GroupState {
-    // Sorted by partition, as the committed offsets come: a vector rebuilt
-    // each run (a map's nodes cost ~50 bytes more per group and partition).
-    std::vector<std::pair<TopicPartition, PartitionState>> partitions;
+    std::vector<std::string> topics;  // sorted
+    // Sorted by (topic, partition), as the committed offsets come: vectors
+    // rebuilt each run (a map's nodes cost ~50 bytes more per partition).
+    std::vector<PartitionEntry> partitions;
     double consumed_total = 0;  // messages consumed since first seen (sum of offset advances)
     std::deque<std::pair<SteadyTime, double>> consumed_history;
   };
