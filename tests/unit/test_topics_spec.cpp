@@ -79,8 +79,9 @@ TEST_CASE("topics file: every error names file, line, column and key", "[topics_
     INFO(All(e));
     CHECK(e.errors.size() == 3);
     CHECK(Has(e, "t.yaml:1:28: defaults.replicas: unknown key (known keys: "));
-    CHECK(Has(e, "t.yaml:4:5: topics[0].partitons: unknown key (known keys: min_insync_replicas, name, "
-                 "partitions, pattern, replication_factor, retention_ms)"));
+    CHECK(Has(e,
+              "t.yaml:4:5: topics[0].partitons: unknown key (known keys: min_insync_replicas, name, "
+              "partitions, pattern, replication_factor, retention_ms)"));
     CHECK(Has(e, "t.yaml:5:1: extra: unknown key (known keys: defaults, topics)"));
   }
   SECTION("bad values") {
