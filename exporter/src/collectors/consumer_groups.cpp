@@ -165,7 +165,7 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     for (const auto& go : obs.offsets) {
       if (go.error != 0) continue;
       n += go.committed.size();
-      for (const auto& kv : go.committed) label_bytes += go.group.size() + kv.first.topic.size();
+      for (const auto& c : go.committed) label_bytes += go.group.size() + go.topic(c).size();
     }
     const size_t bytes = n * 128 + label_bytes;  // name, label names, partition and value: < 128 a line
     for (auto f : {f_offset, f_lag, f_lag_s}) out.Reserve(f, n, bytes);
@@ -240,7 +240,11 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     for (const auto& [tp, m] : owner) {
       if (topics_.Matches(tp.topic) && !go->HasCommitted(tp)) ++uncommitted;
     }
-    for (const auto& [tp, committed] : go->committed) {
+    TopicPartition tp;  // reused: its topic keeps its buffer, no allocation per partition
+    for (const auto& c : go->committed) {
+      tp.topic.assign(go->topic(c));
+      tp.partition = c.partition;
+      const int64_t committed = c.offset;
       while (st_it != gs.partitions.end() && before(*st_it, tp)) ++st_it;
       const bool had_state = st_it != gs.partitions.end() && same(*st_it, tp);
       if (!topics_.Matches(tp.topic)) continue;

@@ -254,22 +254,32 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
           for (int i = 0; i < parts->cnt; ++i) {
             const auto& e = parts->elems[i];
             // No committed offset: no entry at all (never a -1 sentinel downstream).
-            if (e.err == 0 && e.offset >= 0)
-              g.committed.emplace_back(TopicPartition{e.topic, e.partition}, e.offset);
+            if (e.err != 0 || e.offset < 0) continue;
+            if (g.topics.empty() || g.topics.back() != e.topic) g.topics.emplace_back(e.topic);
+            g.committed.push_back({static_cast<uint32_t>(g.topics.size() - 1), e.partition, e.offset});
           }
-          auto by_partition = [](const auto& a, const auto& b) { return a.first < b.first; };
-          std::stable_sort(g.committed.begin(), g.committed.end(), by_partition);
+          auto before = [&g](const GroupOffsets::Committed& a, const GroupOffsets::Committed& b) {
+            if (a.topic != b.topic) {
+              const int c = g.topics[a.topic].compare(g.topics[b.topic]);
+              if (c != 0) return c < 0;
+            }
+            return a.partition < b.partition;
+          };
+          auto same = [&g](const GroupOffsets::Committed& a, const GroupOffsets::Committed& b) {
+            return a.partition == b.partition &&
+                   (a.topic == b.topic || g.topics[a.topic] == g.topics[b.topic]);
+          };
+          std::stable_sort(g.committed.begin(), g.committed.end(), before);
           // A partition listed twice keeps its last offset, as the map did.
           size_t kept = 0;
           for (size_t r = 0; r < g.committed.size(); ++r) {
-            if (kept > 0 && g.committed[kept - 1].first == g.committed[r].first) {
-              g.committed[kept - 1].second = g.committed[r].second;
+            if (kept > 0 && same(g.committed[kept - 1], g.committed[r])) {
+              g.committed[kept - 1].offset = g.committed[r].offset;
             } else {
-              if (kept != r) g.committed[kept] = std::move(g.committed[r]);
-              ++kept;
+              g.committed[kept++] = g.committed[r];
             }
           }
-          g.committed.erase(g.committed.begin() + static_cast<std::ptrdiff_t>(kept), g.committed.end());
+          g.committed.resize(kept);
         }
       } else if (g.error == 0) {
         g.error = RD_KAFKA_RESP_ERR__BAD_MSG;
@@ -282,8 +292,11 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
 
 bool GroupOffsets::HasCommitted(const TopicPartition& tp) const {
   auto it = std::lower_bound(committed.begin(), committed.end(), tp,
-                             [](const auto& kv, const TopicPartition& key) { return kv.first < key; });
-  return it != committed.end() && it->first == tp;
+                             [this](const Committed& c, const TopicPartition& key) {
+                               const int t = topics[c.topic].compare(key.topic);
+                               return t != 0 ? t < 0 : c.partition < key.partition;
+                             });
+  return it != committed.end() && it->partition == tp.partition && topics[it->topic] == tp.topic;
 }
 
 }  // namespace dora
