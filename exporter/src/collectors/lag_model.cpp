@@ -74,27 +74,27 @@ const char* ToString(GroupStatus s) {
 
 void StatusWindow::Add(Observation o) {
   if (size_ == 0) return;
-  if (obs_.size() < size_) {
-    if (obs_.empty()) obs_.reserve(std::min<size_t>(size_, 64));
-    obs_.push_back(o);
+  if (count_ < size_) {
+    if (!obs_) obs_ = std::make_unique<Observation[]>(size_);
+    obs_[count_++] = o;
     return;
   }
   obs_[head_] = o;  // overwrite the oldest
-  head_ = (head_ + 1) % obs_.size();
+  head_ = (head_ + 1) % count_;
 }
 
 std::vector<Observation> StatusWindow::observations() const {
   std::vector<Observation> out;
-  out.reserve(obs_.size());
-  for (size_t i = 0; i < obs_.size(); ++i) out.push_back(at(i));
+  out.reserve(count_);
+  for (size_t i = 0; i < count_; ++i) out.push_back(at(i));
   return out;
 }
 
 PartitionStatus StatusWindow::Evaluate(bool owned) const {
-  const size_t n = obs_.size();
+  const size_t n = count_;
   if (n == 0) return PartitionStatus::kOk;
-  for (const auto& o : obs_) {
-    if (o.lag == 0) return PartitionStatus::kOk;
+  for (size_t i = 0; i < n; ++i) {
+    if (obs_[i].lag == 0) return PartitionStatus::kOk;
   }
   for (size_t i = 1; i < n; ++i) {
     if (at(i).offset < at(i - 1).offset) return PartitionStatus::kRewind;
