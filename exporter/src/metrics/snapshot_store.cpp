@@ -58,9 +58,11 @@ std::string ExpositionBody::Joined() const {
 
 namespace {
 
-// Raw deflate (windowBits -15) of `text` at zlib level 6 and memLevel 8
-// (cpp-httplib's settings), ended by a sync flush. Null when zlib fails.
-std::shared_ptr<const std::string> DeflateSynced(const std::vector<std::string>& texts, size_t total) {
+// Raw deflate (windowBits -15) of `texts` one after the other at zlib level 6
+// and memLevel 8 (cpp-httplib's settings), ended by a sync flush, and the
+// CRC-32 of the same bytes, both in one pass. Null when zlib fails.
+std::shared_ptr<const std::string> DeflateSynced(const std::vector<std::string>& texts, size_t total,
+                                                 uint32_t* crc_out) {
   z_stream zs{};
   if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     return nullptr;
@@ -68,7 +70,10 @@ std::shared_ptr<const std::string> DeflateSynced(const std::vector<std::string>&
   out->reserve(total / 16 + 64);
   char buf[64 * 1024];
   bool ok = true;
+  uLong crc = crc32(0L, Z_NULL, 0);
   auto pump = [&](const char* data, size_t len, int flush) {
+    // (crc32 of a null buffer is the initial value, not a no-op: skip the flush's.)
+    if (len > 0) crc = crc32(crc, reinterpret_cast<const Bytef*>(data), static_cast<uInt>(len));
     zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
     zs.avail_in = static_cast<uInt>(len);
     do {
@@ -79,7 +84,7 @@ std::shared_ptr<const std::string> DeflateSynced(const std::vector<std::string>&
     } while (zs.avail_out == 0);
     return true;
   };
-  // deflate takes at most 4 GB per call (uInt): feed large texts in slices.
+  // deflate and crc32 take at most 4 GB per call (uInt): feed large texts in slices.
   const size_t kSlice = size_t{1} << 30;
   for (const std::string& text : texts) {
     for (size_t off = 0; ok && off < text.size(); off += kSlice)
@@ -89,19 +94,8 @@ std::shared_ptr<const std::string> DeflateSynced(const std::vector<std::string>&
   deflateEnd(&zs);
   if (!ok) return nullptr;
   out->shrink_to_fit();
+  *crc_out = static_cast<uint32_t>(crc);
   return out;
-}
-
-uint32_t Crc32(const std::vector<std::string>& texts) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  const size_t kSlice = size_t{1} << 30;
-  for (const std::string& text : texts) {
-    for (size_t off = 0; off < text.size(); off += kSlice) {
-      crc = crc32(crc, reinterpret_cast<const Bytef*>(text.data() + off),
-                  static_cast<uInt>(std::min(text.size() - off, kSlice)));
-    }
-  }
-  return static_cast<uint32_t>(crc);
 }
 
 void AppendLe32(std::string* out, uint32_t v) {
@@ -165,9 +159,8 @@ std::shared_ptr<const ExpositionBody> SnapshotStore::SharedGzip() const {
       if (one.owns_lock() && !cached()) {
         DeflatedPart fresh;
         fresh.of = text;
-        fresh.data = DeflateSynced(text->parts, text->size);
+        fresh.data = DeflateSynced(text->parts, text->size, &fresh.crc);
         if (!fresh.data) return nullptr;
-        fresh.crc = Crc32(text->parts);
         fresh.length = text->size;
         std::lock_guard<std::mutex> lock(cache_mu_);
         deflated_[name] = fresh;

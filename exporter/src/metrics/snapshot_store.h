@@ -1,7 +1,8 @@
 #pragma once
 // Holds the latest rendered text of every collector. Publishing swaps an
-// immutable shared string under a short lock; a scrape copies the pointers and
-// serves them without ever waiting on Kafka or joining them. Thread-safe.
+// immutable shared entry (the text in the pieces it was published as) under a
+// short lock; a scrape copies the pointers and serves them without ever
+// waiting on Kafka or joining them. Thread-safe.
 #include <cstdint>
 #include <map>
 #include <memory>
