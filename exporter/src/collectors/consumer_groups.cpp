@@ -227,8 +227,7 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     // moved over, any other is left behind.
     auto st_it = gs.partitions.begin();
     auto before = [&gs](const PartitionEntry& e, const TopicPartition& tp) {
-      const std::string& t = gs.topics[e.topic];
-      return t != tp.topic ? t < tp.topic : e.partition < tp.partition;
+      return PartitionLess(gs.topics[e.topic], e.partition, tp.topic, tp.partition);
     };
     auto same = [&gs](const PartitionEntry& e, const TopicPartition& tp) {
       return e.partition == tp.partition && gs.topics[e.topic] == tp.topic;

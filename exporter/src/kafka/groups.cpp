@@ -259,11 +259,7 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
             g.committed.push_back({static_cast<uint32_t>(g.topics.size() - 1), e.partition, e.offset});
           }
           auto before = [&g](const GroupOffsets::Committed& a, const GroupOffsets::Committed& b) {
-            if (a.topic != b.topic) {
-              const int c = g.topics[a.topic].compare(g.topics[b.topic]);
-              if (c != 0) return c < 0;
-            }
-            return a.partition < b.partition;
+            return PartitionLess(g.topic(a), a.partition, g.topic(b), b.partition);
           };
           auto same = [&g](const GroupOffsets::Committed& a, const GroupOffsets::Committed& b) {
             return a.partition == b.partition &&
@@ -293,8 +289,7 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
 bool GroupOffsets::HasCommitted(const TopicPartition& tp) const {
   auto it = std::lower_bound(committed.begin(), committed.end(), tp,
                              [this](const Committed& c, const TopicPartition& key) {
-                               const int t = topics[c.topic].compare(key.topic);
-                               return t != 0 ? t < 0 : c.partition < key.partition;
+                               return PartitionLess(topic(c), c.partition, key.topic, key.partition);
                              });
   return it != committed.end() && it->partition == tp.partition && topics[it->topic] == tp.topic;
 }

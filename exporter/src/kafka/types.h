@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dora {
@@ -39,11 +40,18 @@ struct ClusterMetadata {
 // Name -> value of the resource's effective configuration.
 using ConfigValues = std::map<std::string, std::string>;
 
+// The (topic, partition) order of TopicPartition, for keys that hold the topic
+// elsewhere (an index into a list of names).
+inline bool PartitionLess(std::string_view topic_a, int32_t partition_a, std::string_view topic_b,
+                          int32_t partition_b) {
+  return topic_a != topic_b ? topic_a < topic_b : partition_a < partition_b;
+}
+
 struct TopicPartition {
   std::string topic;
   int32_t partition = 0;
   bool operator<(const TopicPartition& o) const {
-    return topic != o.topic ? topic < o.topic : partition < o.partition;
+    return PartitionLess(topic, partition, o.topic, o.partition);
   }
   bool operator==(const TopicPartition& o) const { return topic == o.topic && partition == o.partition; }
 };
