@@ -94,6 +94,40 @@ proc_cpu() {  # utime+stime of a pid in seconds
 proc_hwm() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 proc_rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
+# start_daemon CFG LOG PORT: the daemon in the background (DAEMON_PID), until
+# /ready answers; fails if it never does or exits first.
+start_daemon() {
+  "$BUILD/exporter/dora-kafka-exporter" --config "$1" >"$2" 2>&1 &
+  DAEMON_PID=$!
+  for _ in $(seq 1 600); do
+    if curl -fsS "http://127.0.0.1:$3/ready" >/dev/null 2>&1; then return 0; fi
+    kill -0 "$DAEMON_PID" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}
+
+# idle_daemon TOUCH_CMD: two produce rounds, then collections only, no scrapes,
+# over 20 s. Prints "CPU-s-per-s RSS-MB peak-RSS-MB".
+idle_daemon() {
+  eval "$1"; sleep 4; eval "$1"; sleep 4
+  local c0 c1; c0=$(proc_cpu "$DAEMON_PID"); sleep 20; c1=$(proc_cpu "$DAEMON_PID")
+  echo "$(python3 -c "print(round(($c1-$c0)/20.0, 3))") $(proc_rss "$DAEMON_PID") $(proc_hwm "$DAEMON_PID")"
+}
+
+# scrape_daemon PORT GZIP CONCURRENCY LOG JSONL: one scrape_load run against the
+# daemon; its RESULT, with the daemon's CPU and RSS, is appended to JSONL.
+scrape_daemon() {
+  local c0 c1; c0=$(proc_cpu "$DAEMON_PID")
+  "$BUILD/bench/scrape_load" --port "$1" --concurrency "$3" --seconds "$SCRAPE_SECONDS" --max 5000 \
+    --gzip "$2" >"$4" 2>&1 || true
+  c1=$(proc_cpu "$DAEMON_PID")
+  grep -v '^RESULT ' "$4" >&2 || true
+  grep '^RESULT ' "$4" | sed 's/^RESULT //' |
+    python3 -c "import json,sys; d=json.loads(sys.stdin.read()); d['daemon_cpu_s']=round($c1-$c0,2); d['rss_mb']=$(proc_rss "$DAEMON_PID"); print(json.dumps(d))" \
+    >>"$5" || true
+}
+
 run_size() {
   local size=$1
   read -r topics parts groups per_group < <(layout "$size")
@@ -148,32 +182,12 @@ EOF
   log "$size: daemon --once under /usr/bin/time -v"
   /usr/bin/time -v "$BUILD/exporter/dora-kafka-exporter" --config "$cfg" --once >/dev/null 2>"$out/once.time" || true
   log "$size: daemon serving on 127.0.0.1:$port (collector intervals 2s)"
-  "$BUILD/exporter/dora-kafka-exporter" --config "$cfg" >"$out/daemon.log" 2>&1 &
-  DAEMON_PID=$!
-  local ready=0
-  for _ in $(seq 1 600); do
-    if curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1; then ready=1; break; fi
-    kill -0 "$DAEMON_PID" 2>/dev/null || break
-    sleep 0.2
-  done
-  [[ $ready == 1 ]] || { log "$size: daemon not ready"; cat "$out/daemon.log" >&2; return 1; }
-  eval "$touch"; sleep 4; eval "$touch"; sleep 4
-  # Idle CPU: collections only, no scrapes, over 20 s.
-  local c0 c1; c0=$(proc_cpu "$DAEMON_PID"); sleep 20; c1=$(proc_cpu "$DAEMON_PID")
-  local idle_cpu_per_s; idle_cpu_per_s=$(python3 -c "print(round(($c1-$c0)/20.0, 3))")
-  local rss_idle; rss_idle=$(proc_rss "$DAEMON_PID"); local hwm_idle; hwm_idle=$(proc_hwm "$DAEMON_PID")
+  start_daemon "$cfg" "$out/daemon.log" "$port" || { log "$size: daemon not ready"; cat "$out/daemon.log" >&2; return 1; }
+  local idle_cpu_per_s rss_idle hwm_idle
+  read -r idle_cpu_per_s rss_idle hwm_idle < <(idle_daemon "$touch")
   : >"$out/scrape.jsonl"
   for gz in 0 1; do
-    for c in 1 4 16; do
-      c0=$(proc_cpu "$DAEMON_PID")
-      "$BUILD/bench/scrape_load" --port "$port" --concurrency "$c" --seconds "$SCRAPE_SECONDS" --max 5000 \
-        --gzip "$gz" >"$out/scrape-$gz-$c.log" 2>&1 || true
-      c1=$(proc_cpu "$DAEMON_PID")
-      grep -v '^RESULT ' "$out/scrape-$gz-$c.log" >&2 || true
-      grep '^RESULT ' "$out/scrape-$gz-$c.log" | sed 's/^RESULT //' |
-        python3 -c "import json,sys; d=json.loads(sys.stdin.read()); d['daemon_cpu_s']=round($c1-$c0,2); d['rss_mb']=$(proc_rss "$DAEMON_PID"); print(json.dumps(d))" \
-        >>"$out/scrape.jsonl" || true
-    done
+    for c in 1 4 16; do scrape_daemon "$port" "$gz" "$c" "$out/scrape-$gz-$c.log" "$out/scrape.jsonl"; done
   done
   local hwm; hwm=$(proc_hwm "$DAEMON_PID")
 
@@ -194,31 +208,12 @@ print(' '.join('--group bench-group-%05d' % i for i in idx))")
   local tcfg=$out/exporter-topic.yaml
   sed 's/  consumer_groups: {interval: 2s}/  consumer_groups: {interval: 2s, granularity: topic}/' "$cfg" >"$tcfg"
   log "$size: daemon at granularity topic"
-  "$BUILD/exporter/dora-kafka-exporter" --config "$tcfg" >"$out/daemon-topic.log" 2>&1 &
-  DAEMON_PID=$!
-  ready=0
-  for _ in $(seq 1 600); do
-    if curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1; then ready=1; break; fi
-    kill -0 "$DAEMON_PID" 2>/dev/null || break
-    sleep 0.2
-  done
   : >"$out/topic-scrape.jsonl"
   local t_idle="null" t_rss="null" t_hwm_idle="null" t_hwm="null" t_series=0
-  if [[ $ready == 1 ]]; then
-    eval "$touch"; sleep 4; eval "$touch"; sleep 4
-    c0=$(proc_cpu "$DAEMON_PID"); sleep 20; c1=$(proc_cpu "$DAEMON_PID")
-    t_idle=$(python3 -c "print(round(($c1-$c0)/20.0, 3))")
-    t_rss=$(proc_rss "$DAEMON_PID"); t_hwm_idle=$(proc_hwm "$DAEMON_PID")
+  if start_daemon "$tcfg" "$out/daemon-topic.log" "$port"; then
+    read -r t_idle t_rss t_hwm_idle < <(idle_daemon "$touch")
     t_series=$(curl -fsS "http://127.0.0.1:$port/metrics" | grep -vc '^#' || true)
-    for c in 1 4 16; do
-      c0=$(proc_cpu "$DAEMON_PID")
-      "$BUILD/bench/scrape_load" --port "$port" --concurrency "$c" --seconds "$SCRAPE_SECONDS" --max 5000 \
-        --gzip 1 >"$out/topic-scrape-$c.log" 2>&1 || true
-      c1=$(proc_cpu "$DAEMON_PID")
-      grep '^RESULT ' "$out/topic-scrape-$c.log" | sed 's/^RESULT //' |
-        python3 -c "import json,sys; d=json.loads(sys.stdin.read()); d['daemon_cpu_s']=round($c1-$c0,2); d['rss_mb']=$(proc_rss "$DAEMON_PID"); print(json.dumps(d))" \
-        >>"$out/topic-scrape.jsonl" || true
-    done
+    for c in 1 4 16; do scrape_daemon "$port" 1 "$c" "$out/topic-scrape-$c.log" "$out/topic-scrape.jsonl"; done
     t_hwm=$(proc_hwm "$DAEMON_PID")
   else
     log "$size: daemon at granularity topic not ready"
