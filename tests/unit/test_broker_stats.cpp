@@ -191,6 +191,18 @@ TEST_CASE("broker_stats rejects malformed statistics with a clean error", "[brok
   REQUIRE(odd.value().size() == 1);
   CHECK(odd.value()[0].nodeid == 4);
   CHECK(odd.value()[0].name == "z");
+  // Numbers outside the integer types (a fuzz finding: the conversion was
+  // undefined, and aborts the sanitizer build): a node id beyond int32 is no
+  // broker, counts are clamped.
+  auto huge =
+      ParseBrokerStats(R"({"brokers":{"a":{"nodeid":18888888888888888888888888884,"state":"UP"},)"
+                       R"("b":{"nodeid":2,"req_timeouts":1e300,"outbuf_cnt":-1e300,"waitresp_cnt":3}}})");
+  REQUIRE(huge.ok());
+  REQUIRE(huge.value().size() == 1);
+  CHECK(huge.value()[0].nodeid == 2);
+  CHECK(huge.value()[0].request_timeouts == 9000000000000000000ULL);
+  CHECK(huge.value()[0].outbuf_requests == -9000000000000000000LL);
+  CHECK(huge.value()[0].waitresp_requests == 3);
 }
 
 TEST_CASE("BrokerStatsStore keeps the latest statistics", "[broker_stats]") {

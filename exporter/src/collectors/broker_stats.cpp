@@ -35,6 +35,18 @@ void Quantiles(const json& broker, const char* window, double to_seconds, std::o
   if (auto v = Number(*it, "p99")) *p99 = *v * to_seconds;
 }
 
+// A count from the statistics as an integer: JSON numbers can be anything,
+// and a double outside T's range does not convert (undefined behaviour, found
+// by the fuzz target); such a value is clamped to the range.
+template <typename T>
+T ClampedCount(double v) {
+  if (std::isnan(v)) return 0;
+  // Bounds that are exact doubles inside T's range (2^63 itself is not an int64).
+  const double lo = std::numeric_limits<T>::is_signed ? -9.0e18 : 0.0;
+  const double hi = sizeof(T) >= 8 ? 9.0e18 : static_cast<double>(std::numeric_limits<T>::max());
+  return static_cast<T>(std::min(std::max(v, lo), hi));
+}
+
 }  // namespace
 
 void BrokerStatsStore::Set(std::string json) {
@@ -62,8 +74,9 @@ Result<std::vector<BrokerStat>> ParseBrokerStats(const std::string& text) {
     for (const auto& [key, b] : brokers->items()) {
       if (!b.is_object()) continue;
       auto nodeid = Number(b, "nodeid");
-      // Bootstrap and logical (coordinator) entries are not brokers of their own.
-      if (!nodeid || *nodeid < 0) continue;
+      // Bootstrap and logical (coordinator) entries are not brokers of their
+      // own; a node id outside int32 is no Kafka broker id either.
+      if (!nodeid || *nodeid < 0 || *nodeid > std::numeric_limits<int32_t>::max()) continue;
       BrokerStat s;
       s.nodeid = static_cast<int32_t>(*nodeid);
       s.name = b.value("name", key);
@@ -72,9 +85,9 @@ Result<std::vector<BrokerStat>> ParseBrokerStats(const std::string& text) {
       // librdkafka records a throttle sample only when a broker throttled (or
       // just stopped throttling): an empty window means no throttling.
       Quantiles(b, "throttle", 1e-3, 0.0, &s.throttle_p50_seconds, &s.throttle_p99_seconds);
-      s.request_timeouts = static_cast<uint64_t>(std::max(0.0, Number(b, "req_timeouts").value_or(0)));
-      s.outbuf_requests = static_cast<int64_t>(Number(b, "outbuf_cnt").value_or(0));
-      s.waitresp_requests = static_cast<int64_t>(Number(b, "waitresp_cnt").value_or(0));
+      s.request_timeouts = ClampedCount<uint64_t>(Number(b, "req_timeouts").value_or(0));
+      s.outbuf_requests = ClampedCount<int64_t>(Number(b, "outbuf_cnt").value_or(0));
+      s.waitresp_requests = ClampedCount<int64_t>(Number(b, "waitresp_cnt").value_or(0));
       out.push_back(std::move(s));
     }
   } catch (const std::exception& ex) {
