@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <random>
+#include <vector>
+
 #include "collectors/lag_model.h"
 #include "collectors/offsets.h"
 #include "kafka/groups.h"
@@ -94,6 +98,66 @@ TEST_CASE("status: moving but falling behind is WARN, catching up is OK", "[stat
   REQUIRE(w.Evaluate(true) == PartitionStatus::kWarn);
   w.Add({45, 7});
   REQUIRE(w.Evaluate(true) == PartitionStatus::kOk);
+}
+
+TEST_CASE("status: a step that left the window no longer counts", "[status]") {
+  StatusWindow w(3);
+  w.Add({100, 5});
+  w.Add({50, 55});  // rewind
+  REQUIRE(w.Evaluate(false) == PartitionStatus::kRewind);
+  w.Add({60, 45});
+  w.Add({70, 50});  // the window is {50, 55} {60, 45} {70, 50}: the rewind was before it
+  REQUIRE(w.Evaluate(false) == PartitionStatus::kOk);
+  REQUIRE(w.last().offset == 70);
+  REQUIRE(w.last().lag == 50);
+  REQUIRE(w.count() == 3);
+}
+
+// Burrow's rules written out over the stored observations, as the window
+// evaluated them before it kept one byte per observation.
+static PartitionStatus ReferenceStatus(const std::vector<Observation>& obs, size_t size, bool owned) {
+  const size_t n = obs.size();
+  if (n == 0) return PartitionStatus::kOk;
+  for (const auto& o : obs)
+    if (o.lag == 0) return PartitionStatus::kOk;
+  for (size_t i = 1; i < n; ++i)
+    if (obs[i].offset < obs[i - 1].offset) return PartitionStatus::kRewind;
+  if (n < size) return PartitionStatus::kOk;
+  if (obs[n - 1].offset == obs[0].offset) return owned ? PartitionStatus::kStall : PartitionStatus::kStop;
+  bool never_decreased = true;
+  for (size_t i = 1; i < n; ++i)
+    if (obs[i].lag < obs[i - 1].lag) never_decreased = false;
+  if (never_decreased && obs[n - 1].lag > obs[0].lag) return PartitionStatus::kWarn;
+  return PartitionStatus::kOk;
+}
+
+TEST_CASE("status: the compact window agrees with the rules over every stored observation", "[status]") {
+  std::mt19937 rng(20261127);
+  size_t seen[5] = {};
+  for (size_t size : {2, 3, 10, 16, 17, 40}) {
+    for (int run = 0; run < 400; ++run) {
+      StatusWindow w(size);
+      std::vector<Observation> all;
+      int64_t offset = 1000;
+      int64_t lag = 50;
+      for (int step = 0; step < 60; ++step) {
+        // Small moves, so that equal, rising and falling values all occur.
+        offset += static_cast<int64_t>(rng() % 4) - (rng() % 9 == 0 ? 3 : 0);
+        lag = std::max<int64_t>(0, lag + static_cast<int64_t>(rng() % 5) - 2 + (rng() % 7 == 0 ? 3 : 0));
+        if (rng() % 3 == 0) lag = std::max<int64_t>(lag, 1);  // runs without a zero
+        w.Add({offset, lag});
+        all.push_back({offset, lag});
+        std::vector<Observation> window(all.end() - static_cast<std::ptrdiff_t>(std::min(all.size(), size)),
+                                        all.end());
+        const bool owned = rng() % 2 == 0;
+        const PartitionStatus want = ReferenceStatus(window, size, owned);
+        REQUIRE(w.Evaluate(owned) == want);
+        ++seen[static_cast<size_t>(want)];
+      }
+    }
+  }
+  // Every status came up, so every rule was compared.
+  for (size_t s = 0; s < 5; ++s) REQUIRE(seen[s] > 0);
 }
 
 TEST_CASE("group status is the worst partition status", "[status]") {

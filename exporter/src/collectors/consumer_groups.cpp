@@ -318,12 +318,11 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
         next_state.push_back(std::move(*st_it++));
         next_state.back().topic = topic_index;
       } else {
-        next_state.push_back({topic_index, tp.partition, {StatusWindow(config_.status_window), -1}});
+        next_state.push_back({topic_index, tp.partition, {StatusWindow(config_.status_window)}});
       }
       PartitionState& ps = next_state.back().state;
-      if (ps.last_offset >= 0 && committed > ps.last_offset)
-        consumed_now += static_cast<double>(committed - ps.last_offset);
-      ps.last_offset = committed;
+      if (ps.window.count() > 0 && committed > ps.window.last().offset)
+        consumed_now += static_cast<double>(committed - ps.window.last().offset);
       ps.window.Add({committed, lag});
       PartitionStatus st = ps.window.Evaluate(owner.count(tp) > 0);
       statuses.push_back(st);

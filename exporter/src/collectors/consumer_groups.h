@@ -52,8 +52,7 @@ class ConsumerGroupsCollector : public Collector {
 
  private:
   struct PartitionState {
-    StatusWindow window;
-    int64_t last_offset = -1;
+    StatusWindow window;  // its last() is the previous run's committed offset
   };
   // A partition of the group: its topic as an index into GroupState::topics
   // (a group has a few topics and up to thousands of partitions, and a topic

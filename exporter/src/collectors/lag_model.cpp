@@ -72,44 +72,46 @@ const char* ToString(GroupStatus s) {
   return "OK";
 }
 
-void StatusWindow::Add(Observation o) {
-  if (size_ == 0) return;
-  if (count_ < size_) {
-    if (!obs_) obs_ = std::make_unique<Observation[]>(size_);
-    obs_[count_++] = o;
-    return;
-  }
-  obs_[head_] = o;  // overwrite the oldest
-  head_ = (head_ + 1) % count_;
+StatusWindow::StatusWindow(size_t size) : size_(static_cast<uint16_t>(size)) {
+  if (size_ > kInline) heap_ = std::make_unique<uint8_t[]>(size_);
 }
 
-std::vector<Observation> StatusWindow::observations() const {
-  std::vector<Observation> out;
-  out.reserve(count_);
-  for (size_t i = 0; i < count_; ++i) out.push_back(at(i));
-  return out;
+void StatusWindow::Add(Observation o) {
+  if (size_ == 0) return;
+  uint8_t f = o.lag == 0 ? kLagZero : 0;
+  if (count_ > 0) {
+    if (o.offset > last_.offset) f |= kOffsetUp;
+    if (o.offset < last_.offset) f |= kOffsetDown;
+    if (o.lag > last_.lag) f |= kLagUp;
+    if (o.lag < last_.lag) f |= kLagDown;
+  }
+  last_ = o;
+  if (count_ < size_) {
+    ring()[count_++] = f;
+    return;
+  }
+  ring()[head_] = f;  // overwrite the oldest
+  head_ = static_cast<uint16_t>((head_ + 1) % size_);
 }
 
 PartitionStatus StatusWindow::Evaluate(bool owned) const {
   const size_t n = count_;
   if (n == 0) return PartitionStatus::kOk;
+  // The oldest observation's steps compare it with one that left the window:
+  // only its lag counts.
+  const uint8_t* r = ring();
+  uint8_t any = 0;
+  uint8_t steps = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (obs_[i].lag == 0) return PartitionStatus::kOk;
+    const uint8_t f = r[(head_ + i) % n];
+    any |= f;
+    if (i > 0) steps |= f;
   }
-  for (size_t i = 1; i < n; ++i) {
-    if (at(i).offset < at(i - 1).offset) return PartitionStatus::kRewind;
-  }
+  if (any & kLagZero) return PartitionStatus::kOk;
+  if (steps & kOffsetDown) return PartitionStatus::kRewind;
   if (n < size_) return PartitionStatus::kOk;  // not enough evidence yet
-  bool moved = at(n - 1).offset != at(0).offset;
-  if (!moved) return owned ? PartitionStatus::kStall : PartitionStatus::kStop;
-  bool never_decreased = true;
-  for (size_t i = 1; i < n; ++i) {
-    if (at(i).lag < at(i - 1).lag) {
-      never_decreased = false;
-      break;
-    }
-  }
-  if (never_decreased && at(n - 1).lag > at(0).lag) return PartitionStatus::kWarn;
+  if (!(steps & kOffsetUp)) return owned ? PartitionStatus::kStall : PartitionStatus::kStop;
+  if (!(steps & kLagDown) && (steps & kLagUp)) return PartitionStatus::kWarn;
   return PartitionStatus::kOk;
 }
 
