@@ -115,11 +115,19 @@ void RenderClusterView(const ClusterView& view, std::chrono::steady_clock::time_
       out.Reserve(f, n, n * 96 + label_bytes);
   }
   int c_urp_n = 0, c_off_n = 0, c_at_n = 0, c_under_n = 0;
-  std::map<TopicPartition, ClusterHealthState::PartitionMemory> next;
+  using Memory = ClusterHealthState::PartitionMemory;
+  decltype(state->topics) next;
+  next.reserve(md.topics.size());
   std::string pbuf;
   for (const auto& t : md.topics) {
     if (t.error != 0 && t.partitions.empty()) continue;
     const std::string& topic = t.name;
+    const auto prev_it = state->topics.find(topic);
+    const std::vector<Memory>* prev = prev_it == state->topics.end() ? nullptr : &prev_it->second;
+    std::vector<Memory> memory;
+    // Partitions come sorted by id, ids from 0.
+    if (!t.partitions.empty() && t.partitions.back().id >= 0)
+      memory.resize(static_cast<size_t>(t.partitions.back().id) + 1);
     int min_isr = MinIsr(view, topic);
     out.Add(partitions, {{"topic", topic}}, static_cast<double>(t.partitions.size()));
     int t_urp_n = 0, t_off_n = 0, t_at_n = 0, t_under_n = 0;
@@ -150,22 +158,25 @@ void RenderClusterView(const ClusterView& view, std::chrono::steady_clock::time_
       if (p.leader >= 0) leads[p.leader]++;
       if (!p.replicas.empty() && !is_preferred) imbalance[p.replicas.front()]++;
 
-      TopicPartition tp{topic, p.id};
-      ClusterHealthState::PartitionMemory mem;
-      mem.isr_size = p.isr.size();
+      Memory mem;
+      mem.known = true;
+      mem.isr_size = static_cast<uint32_t>(p.isr.size());
       mem.under_replicated = is_urp;
-      auto prev = state->partitions.find(tp);
-      if (prev != state->partitions.end()) {
-        if (mem.isr_size < prev->second.isr_size) state->isr_shrinks += prev->second.isr_size - mem.isr_size;
-        if (mem.isr_size > prev->second.isr_size) state->isr_expands += mem.isr_size - prev->second.isr_size;
-        mem.under_since = prev->second.under_replicated ? prev->second.under_since : now;
+      const auto idx = static_cast<size_t>(p.id);
+      const Memory* before =
+          p.id >= 0 && prev && idx < prev->size() && (*prev)[idx].known ? &(*prev)[idx] : nullptr;
+      if (before) {
+        if (mem.isr_size < before->isr_size) state->isr_shrinks += before->isr_size - mem.isr_size;
+        if (mem.isr_size > before->isr_size) state->isr_expands += mem.isr_size - before->isr_size;
+        mem.under_since = before->under_replicated ? before->under_since : now;
       } else {
         mem.under_since = now;
       }
       double urp_seconds = is_urp ? std::chrono::duration<double>(now - mem.under_since).count() : 0.0;
       out.Add(urp_duration, labels, urp_seconds);
-      next[tp] = mem;
+      if (p.id >= 0 && idx < memory.size()) memory[idx] = mem;
     }
+    next.emplace(topic, std::move(memory));
     out.Add(t_urp, {{"topic", topic}}, t_urp_n);
     out.Add(t_off, {{"topic", topic}}, t_off_n);
     if (min_isr > 0) {
@@ -191,7 +202,7 @@ void RenderClusterView(const ClusterView& view, std::chrono::steady_clock::time_
             1);
   }
   // Deleted topics and partitions leave the memory with the metadata.
-  state->partitions = std::move(next);
+  state->topics = std::move(next);
 
   out.Add(c_urp, {}, c_urp_n);
   out.Add(c_off, {}, c_off_n);
