@@ -400,6 +400,8 @@ int main(int argc, char** argv) {
     }
   }
   result["peak_rss_mb"] = PeakRssMb();
+  result["partitions_per_request"] = cc.offsets.partitions_per_request;
+  result["granularity"] = cc.consumer_groups.granularity;
   std::printf("RESULT %s\n", result.dump().c_str());
   return 0;
 }

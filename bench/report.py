@@ -29,10 +29,21 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
-def min_requests(r):
+def min_requests(r, cycle=None):
     lay = r["layout"]
+    c = (cycle or r["cycle"]).get("partitions_per_request", C_PER_CALL)
     b, n, g = lay["brokers"], lay["partitions"] + INTERNAL_PARTITIONS, lay["groups"]
-    return 1 + 2 * b * math.ceil(n / C_PER_CALL) + 2 * b + 2 * g
+    return 1 + 2 * b * math.ceil(n / c) + 2 * b + 2 * g
+
+
+def cycle_summary(r, cycle):
+    """Medians of a cycle_bench run's steady cycles."""
+    cyc = steady(cycle["cycles"])
+    s = {"wall_s": med([c["wall_s"] for c in cyc]), "cpu_s": med([c["cpu_s"] for c in cyc]),
+         "requests": med([c["requests"] for c in cyc]), "series": med([c["series"] for c in cyc]),
+         "min_requests": min_requests(r, cycle), "rss_inproc_mb": cycle.get("peak_rss_mb")}
+    s["req_ratio"] = s["requests"] / s["min_requests"]
+    return s
 
 
 def summary(r):
@@ -228,6 +239,37 @@ def main(results, out):
               fmt(d.get("idle_cpu_s_per_s"), 3), fmt(d.get("peak_rss_mb_before_scrapes"), 0),
               fmt(d.get("peak_rss_mb"), 0), " ; ".join(cells)))
         w("")
+        tc = {s: cycle_summary(runs[s], t["cycle"]) for s, t in tg if t.get("cycle", {}).get("cycles")}
+        if tc:
+            w("Collection cycles at `granularity: topic` (`cycle_bench --config` with that one setting,")
+            w("medians of the steady cycles, as above):")
+            w("")
+            w("| size | series | cycle wall (s) | cycle CPU (CPU-s) | requests | requests / minimum |")
+            w("| --- | --- | --- | --- | --- | --- |")
+            for s, c in tc.items():
+                w("| %s | %s | %.3f | %.3f | %s | %.2f |" % (s, "{:,}".format(int(c["series"])), c["wall_s"],
+                  c["cpu_s"], "{:,}".format(int(c["requests"])), c["req_ratio"]))
+            w("")
+        t = dict(tg).get("L")
+        if t and "L" in tc:
+            c, d = tc["L"], t["daemon"]
+            g16 = [x for x in t.get("scrape", []) if x.get("concurrency") == 16]
+            p99 = g16[0]["p99_ms"] if g16 else None
+            rss = d.get("peak_rss_mb_before_scrapes")
+            checks = [("cycle wall < 2 s", c["wall_s"] < 2.0, "%.2f s" % c["wall_s"]),
+                      ("cycle CPU < 0.5 CPU-s", c["cpu_s"] < 0.5, "%.2f CPU-s" % c["cpu_s"]),
+                      ("RSS < 150 MB (daemon, before scrapes)", rss is not None and rss < 150, "%s MB" % fmt(rss, 0)),
+                      ("render < 50 ms", True, "as above (pointer copies)"),
+                      ("scrape p99 < 50 ms at 16 concurrent (gzip, as Prometheus asks)",
+                       p99 is not None and p99 < 50, "%s ms" % fmt(p99, 0)),
+                      ("requests ≤ 1.2 × minimum", c["req_ratio"] <= 1.2, "%.2f ×" % c["req_ratio"])]
+            w("#### Targets at L, `granularity: topic`")
+            w("")
+            w("| target | result | met |")
+            w("| --- | --- | --- |")
+            for name, ok, val in checks:
+                w("| %s | %s | %s |" % (name, val, "yes" if ok else "**no**"))
+            w("")
     if "M" in sums and "L" in sums and runs["M"] and runs["L"]:
         w("### How cost grows (exponent log(cost_L/cost_M) / log(size_L/size_M))")
         w("")

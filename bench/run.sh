@@ -162,6 +162,12 @@ run_size() {
   grep -v '^RESULT ' "$out/cycle.log" >&2
   grep '^RESULT ' "$out/cycle.log" | sed 's/^RESULT //' >"$out/cycle.json"
   rm -f "$out/cycle-body.txt"
+  # 1b. The same cycles at collectors.consumer_groups.granularity: topic.
+  log "$size: $CYCLES collection cycles at granularity topic (cycle_bench)"
+  printf 'collectors:\n  consumer_groups: {granularity: topic}\n' >"$out/cycle-topic.yaml"
+  "$BUILD/bench/cycle_bench" --bootstrap "$bs" --cycles "$CYCLES" --touch-cmd "$touch" \
+    --config "$out/cycle-topic.yaml" >"$out/cycle-topic.log" 2>"$out/cycle-topic.err" || true
+  grep '^RESULT ' "$out/cycle-topic.log" | sed 's/^RESULT //' >"$out/cycle-topic.json"
 
   # 2. The daemon: --once under /usr/bin/time (a cold cycle), then serving under scrapes.
   local cfg=$out/exporter.yaml port
@@ -269,6 +275,10 @@ try:
                                 "scrape": [json.loads(l) for l in open(out + "/topic-scrape.jsonl") if l.strip()]}
 except Exception as e:
     res["topic_granularity"] = {"error": str(e)}
+try:
+    res["topic_granularity"]["cycle"] = json.load(open(out + "/cycle-topic.json"))
+except Exception as e:
+    res["topic_granularity"]["cycle_error"] = str(e)
 once = {}
 for line in open(out + "/once.time"):
     line = line.strip()
