@@ -9,7 +9,7 @@ import sys
 
 TARGETS = {"wall_s": 2.0, "cpu_s": 0.5, "rss_mb": 150, "render_ms": 50, "p99_16_ms": 50, "req_ratio": 1.2}
 SIZES = ["S", "M", "L"]
-C_PER_CALL = 1000          # collectors.offsets.partitions_per_request (default)
+C_PER_CALL = 1000          # partitions_per_request of results written before cycle_bench recorded it
 INTERNAL_PARTITIONS = 10   # __consumer_offsets (kafkactl: offsets.topic.num.partitions=10)
 
 
