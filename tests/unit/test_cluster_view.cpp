@@ -40,7 +40,8 @@ double Value(const std::string& text, const std::string& series) {
   return std::stod(text.substr(at + 1 + needle.size()));
 }
 
-std::string Poll(const ClusterView& view, std::chrono::steady_clock::time_point now, ClusterHealthState* state) {
+std::string Poll(const ClusterView& view, std::chrono::steady_clock::time_point now,
+                 ClusterHealthState* state) {
   MetricsBuilder out;
   RenderClusterView(view, now, state, out);
   return out.Render();
@@ -53,26 +54,29 @@ TEST_CASE("cluster view: ISR shrinks, expands and under-replicated time carry ac
   ClusterHealthState state;
   // Topics out of name order, as metadata answers them.
   const std::string a = "orders-events-long-name", b = "audit";
-  Poll(View({{a, {Partition(0, {1, 2, 3}), Partition(1, {2, 3, 1})}, 0}, {b, {Partition(0, {3, 1, 2})}, 0}}), t0,
-       &state);
+  Poll(View({{a, {Partition(0, {1, 2, 3}), Partition(1, {2, 3, 1})}, 0}, {b, {Partition(0, {3, 1, 2})}, 0}}),
+       t0, &state);
 
   // a/1 loses two replicas: under-replicated and under min ISR.
-  auto text = Poll(View({{a, {Partition(0, {1, 2, 3}), Partition(1, {2})}, 0}, {b, {Partition(0, {3, 1, 2})}, 0}}),
-                   t0 + 10s, &state);
+  auto text =
+      Poll(View({{a, {Partition(0, {1, 2, 3}), Partition(1, {2})}, 0}, {b, {Partition(0, {3, 1, 2})}, 0}}),
+           t0 + 10s, &state);
   CHECK(Value(text, "kafka_cluster_isr_shrinks_total") == 2);
   CHECK(Value(text, "kafka_cluster_isr_expands_total") == 0);
-  CHECK(Value(text, "kafka_topic_partition_under_replicated_partition{topic=\"" + a + "\",partition=\"1\"}") == 1);
+  CHECK(Value(text,
+              "kafka_topic_partition_under_replicated_partition{topic=\"" + a + "\",partition=\"1\"}") == 1);
   CHECK(Value(text, "kafka_cluster_partition_underminisr{topic=\"" + a + "\",partition=\"1\"}") == 1);
-  CHECK(Value(text, "kafka_topic_partition_under_replicated_duration_seconds{topic=\"" + a + "\",partition=\"1\"}") ==
-        0);
+  CHECK(Value(text, "kafka_topic_partition_under_replicated_duration_seconds{topic=\"" + a +
+                        "\",partition=\"1\"}") == 0);
 
   // Still under-replicated 30 s later: the duration counts from the first poll that saw it.
-  text = Poll(View({{a, {Partition(0, {1, 2, 3}), Partition(1, {2, 3})}, 0}, {b, {Partition(0, {3, 1, 2})}, 0}}),
-              t0 + 40s, &state);
+  text =
+      Poll(View({{a, {Partition(0, {1, 2, 3}), Partition(1, {2, 3})}, 0}, {b, {Partition(0, {3, 1, 2})}, 0}}),
+           t0 + 40s, &state);
   CHECK(Value(text, "kafka_cluster_isr_shrinks_total") == 2);
   CHECK(Value(text, "kafka_cluster_isr_expands_total") == 1);
-  CHECK(Value(text, "kafka_topic_partition_under_replicated_duration_seconds{topic=\"" + a + "\",partition=\"1\"}") ==
-        30);
+  CHECK(Value(text, "kafka_topic_partition_under_replicated_duration_seconds{topic=\"" + a +
+                        "\",partition=\"1\"}") == 30);
   CHECK(Value(text, "kafka_cluster_partition_atminisr{topic=\"" + a + "\",partition=\"1\"}") == 1);
   CHECK(Value(text, "kafka_topic_under_replicated_partitions{topic=\"" + a + "\"}") == 1);
   CHECK(Value(text, "kafka_topic_under_replicated_partitions{topic=\"" + b + "\"}") == 0);
@@ -81,14 +85,14 @@ TEST_CASE("cluster view: ISR shrinks, expands and under-replicated time carry ac
   // a shrunken ISR: it starts from no memory, so no shrink is counted.
   text = Poll(View({{a, {Partition(0, {1, 2, 3}), Partition(1, {2, 3, 1})}, 0}}), t0 + 50s, &state);
   CHECK(Value(text, "kafka_cluster_isr_expands_total") == 2);
-  CHECK(Value(text, "kafka_topic_partition_under_replicated_duration_seconds{topic=\"" + a + "\",partition=\"1\"}") ==
-        0);
+  CHECK(Value(text, "kafka_topic_partition_under_replicated_duration_seconds{topic=\"" + a +
+                        "\",partition=\"1\"}") == 0);
   CHECK(std::isnan(Value(text, "kafka_topic_partitions{topic=\"" + b + "\"}")));
   text = Poll(View({{b, {Partition(0, {3})}, 0}, {a, {Partition(0, {1, 2, 3}), Partition(1, {2, 3, 1})}, 0}}),
               t0 + 60s, &state);
   CHECK(Value(text, "kafka_cluster_isr_shrinks_total") == 2);
-  CHECK(Value(text, "kafka_topic_partition_under_replicated_duration_seconds{topic=\"" + b + "\",partition=\"0\"}") ==
-        0);
+  CHECK(Value(text, "kafka_topic_partition_under_replicated_duration_seconds{topic=\"" + b +
+                        "\",partition=\"0\"}") == 0);
   CHECK(Value(text, "kafka_cluster_under_replicated_partitions") == 1);
   CHECK(Value(text, "kafka_topic_partitions{topic=\"" + b + "\"}") == 1);
 }

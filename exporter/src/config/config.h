@@ -55,7 +55,7 @@ struct ClusterCollectorConfig : CollectorCommon {
 
 struct OffsetsCollectorConfig : CollectorCommon {
   int partitions_per_request = 250;  // ListOffsets chunk size (bench/notes.md, Round 4)
-  Millis rate_window{60000};          // window for messages-in-per-second
+  Millis rate_window{60000};         // window for messages-in-per-second
   RegexFilter topics{{".*"}, {}};
   std::string dlq_topics = "^dlq-";  // dead-letter topics: their inflow is an incident signal
 };
