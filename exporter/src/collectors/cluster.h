@@ -64,6 +64,10 @@ class ClusterCollector : public Collector {
   std::chrono::steady_clock::time_point last_refresh_{};
   bool refreshed_once_ = false;
   ClusterHealthState health_;
+  // The view last rendered, and whether any of its partitions was under-
+  // replicated (its durations grow with time, so such a view is rendered again).
+  std::shared_ptr<const ClusterView> rendered_;
+  bool rendered_under_replicated_ = false;
   std::optional<TopicsSpec> expected_topics_;
 };
 

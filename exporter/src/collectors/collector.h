@@ -15,6 +15,10 @@ namespace dora {
 struct CollectContext {
   std::chrono::steady_clock::time_point deadline;
   std::chrono::system_clock::time_point wall_now;
+  // This collector's previous run was published and is still being served:
+  // a collector whose inputs did not change may then call
+  // MetricsBuilder::KeepPublished() instead of rendering the same text again.
+  bool previous_published = false;
   // Time left before the deadline, never negative.
   Millis remaining() const {
     auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());

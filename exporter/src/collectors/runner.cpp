@@ -36,6 +36,7 @@ bool CollectorRunner::RunOne(Slot& slot) {
   auto start = std::chrono::steady_clock::now();
   ctx.deadline = start + c.timeout();
   ctx.wall_now = std::chrono::system_clock::now();
+  ctx.previous_published = slot.published;
   MetricsBuilder builder;
   Status status;
   try {
@@ -58,12 +59,30 @@ bool CollectorRunner::RunOne(Slot& slot) {
   self_->RecordRun(c.name(), status.ok, status.reason, seconds);
   // No stale data presented as fresh: a failed run's series go until it recovers.
   // Built by emplace: an initializer list would copy the texts.
-  std::vector<std::pair<std::string, std::vector<std::string>>> entries(2);
-  entries[0].first = c.name();
-  if (publish) entries[0].second = builder.TakeParts();
-  entries[1].first = kSelfEntry;
-  entries[1].second.push_back(self_->Render());
+  // A run that kept its published text (only allowed when that text is
+  // still there) publishes its live series and the self metrics alone.
+  const bool keep = publish && builder.keep_published() && slot.published;
+  std::vector<std::pair<std::string, std::vector<std::string>>> entries;
+  entries.reserve(3);
+  if (!keep) {
+    entries.emplace_back();
+    entries.back().first = c.name();
+    if (publish) entries.back().second = builder.TakeParts();
+  }
+  std::vector<std::string> live;
+  if (publish) live = builder.TakeLiveParts();
+  const bool has_live = !live.empty();
+  if (has_live || slot.live) {  // an empty entry clears the last run's
+    entries.emplace_back();
+    entries.back().first = c.name() + kLiveSuffix;
+    entries.back().second = std::move(live);
+  }
+  entries.emplace_back();
+  entries.back().first = kSelfEntry;
+  entries.back().second.push_back(self_->Render());
   store_->PublishAll(std::move(entries));
+  slot.published = publish;
+  slot.live = has_live;
   if (status.ok) {
     if (slot.failing) log->info("recovered after {} failed run(s)", slot.failures);
     slot.failing = false;

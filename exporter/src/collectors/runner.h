@@ -18,6 +18,9 @@
 
 namespace dora {
 
+// Store entry of a collector's MetricsBuilder::Live() series: "<name>/live".
+inline constexpr char kLiveSuffix[] = "/live";
+
 class CollectorRunner {
  public:
   CollectorRunner(std::vector<std::unique_ptr<Collector>> collectors, SnapshotStore* store, SelfMetrics* self,
@@ -45,6 +48,8 @@ class CollectorRunner {
     std::atomic<bool> ran_once{false};
     bool failing = false;
     int failures = 0;
+    bool published = false;  // the last run's text is the one in the store
+    bool live = false;       // the last run published MetricsBuilder::Live() series
   };
   // Returns success.
   bool RunOne(Slot& slot);

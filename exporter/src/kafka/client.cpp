@@ -173,6 +173,10 @@ Result<ClusterMetadata> KafkaClient::Metadata(Millis timeout) {
   rd_kafka_metadata_destroy(md);
   std::sort(out.brokers.begin(), out.brokers.end(),
             [](const BrokerInfo& a, const BrokerInfo& b) { return a.id < b.id; });
+  // Brokers answer topics in no fixed order: sorted, equal metadata compares
+  // equal (and the exposition keeps one order).
+  std::sort(out.topics.begin(), out.topics.end(),
+            [](const TopicMetadata& a, const TopicMetadata& b) { return a.name < b.name; });
   // The metadata response just carried the controller and cluster id, so these
   // answer from librdkafka's cache; the short bound covers a race with a refresh.
   auto left = timeout - std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start);

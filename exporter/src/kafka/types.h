@@ -37,6 +37,18 @@ struct ClusterMetadata {
   std::string cluster_id;
 };
 
+// Field-by-field equality (the cluster collector skips rendering an unchanged view).
+inline bool operator==(const BrokerInfo& a, const BrokerInfo& b) {
+  return a.id == b.id && a.port == b.port && a.host == b.host;
+}
+inline bool operator==(const PartitionMetadata& a, const PartitionMetadata& b) {
+  return a.id == b.id && a.leader == b.leader && a.error == b.error && a.replicas == b.replicas &&
+         a.isr == b.isr;
+}
+inline bool operator==(const TopicMetadata& a, const TopicMetadata& b) {
+  return a.error == b.error && a.name == b.name && a.partitions == b.partitions;
+}
+
 // Name -> value of the resource's effective configuration.
 using ConfigValues = std::map<std::string, std::string>;
 

@@ -260,4 +260,13 @@ std::vector<std::string> MetricsBuilder::TakeParts() {
   return parts;
 }
 
+MetricsBuilder& MetricsBuilder::Live() {
+  if (!live_) live_ = std::make_unique<MetricsBuilder>();
+  return *live_;
+}
+
+std::vector<std::string> MetricsBuilder::TakeLiveParts() {
+  return live_ ? live_->TakeParts() : std::vector<std::string>{};
+}
+
 }  // namespace dora

@@ -6,6 +6,7 @@
 // Not thread-safe: one builder per collection run.
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,6 +49,20 @@ class MetricsBuilder {
 
   size_t series() const { return series_; }
   size_t duplicates_dropped() const { return duplicates_; }
+
+  // The collector's text is the one it published last time, unchanged
+  // (CollectContext::previous_published): the runner leaves that text in
+  // place, with its gzip, instead of publishing this builder's.
+  void KeepPublished() { keep_published_ = true; }
+  bool keep_published() const { return keep_published_; }
+
+  // A second builder for series that change while the main text is kept:
+  // published by the runner every run, as an entry of its own next to the
+  // collector's (the cluster collector's controller id, which a KRaft broker
+  // answers with a random live broker).
+  MetricsBuilder& Live();
+  // Parts of Live(), empty when it was never used.
+  std::vector<std::string> TakeLiveParts();
 
   // Escapes a label value (\\, \", \n) per the exposition format.
   static void AppendEscaped(std::string* out, std::string_view value);
@@ -97,6 +112,8 @@ class MetricsBuilder {
   std::vector<FamilyData> families_;
   size_t series_ = 0;
   size_t duplicates_ = 0;
+  bool keep_published_ = false;
+  std::unique_ptr<MetricsBuilder> live_;
 };
 
 }  // namespace dora
