@@ -80,6 +80,17 @@ def summary(r):
     return s
 
 
+def targets_table(w, title, checks):
+    """checks: (target, met, result text)."""
+    w(title)
+    w("")
+    w("| target | result | met |")
+    w("| --- | --- | --- |")
+    for name, ok, val in checks:
+        w("| %s | %s | %s |" % (name, val, "yes" if ok else "**no**"))
+    w("")
+
+
 def fmt(x, nd=2):
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
@@ -210,13 +221,7 @@ def main(results, out):
                    s.get("gz_16", {}).get("p99_ms") is not None and s["gz_16"]["p99_ms"] < 50,
                    "%s ms" % fmt(s.get("gz_16", {}).get("p99_ms"), 0)),
                   ("requests ≤ 1.2 × minimum", s["req_ratio"] <= 1.2, "%.2f ×" % s["req_ratio"])]
-        w("### Targets at L")
-        w("")
-        w("| target | result | met |")
-        w("| --- | --- | --- |")
-        for name, ok, val in checks:
-            w("| %s | %s | %s |" % (name, val, "yes" if ok else "**no**"))
-        w("")
+        targets_table(w, "### Targets at L", checks)
     tg = [(s, runs[s]["topic_granularity"]) for s in SIZES
           if runs[s] and isinstance(runs[s].get("topic_granularity"), dict) and "daemon" in runs[s]["topic_granularity"]]
     if tg:
@@ -263,13 +268,7 @@ def main(results, out):
                       ("scrape p99 < 50 ms at 16 concurrent (gzip, as Prometheus asks)",
                        p99 is not None and p99 < 50, "%s ms" % fmt(p99, 0)),
                       ("requests ≤ 1.2 × minimum", c["req_ratio"] <= 1.2, "%.2f ×" % c["req_ratio"])]
-            w("#### Targets at L, `granularity: topic`")
-            w("")
-            w("| target | result | met |")
-            w("| --- | --- | --- |")
-            for name, ok, val in checks:
-                w("| %s | %s | %s |" % (name, val, "yes" if ok else "**no**"))
-            w("")
+            targets_table(w, "#### Targets at L, `granularity: topic`", checks)
     if "M" in sums and "L" in sums and runs["M"] and runs["L"]:
         w("### How cost grows (exponent log(cost_L/cost_M) / log(size_L/size_M))")
         w("")
