@@ -77,13 +77,15 @@ TEST_CASE("runner: a kept run leaves the published text, a failed one drops it",
   CHECK(Served(store).find("scripted_run 2\n") != std::string::npos);
   CHECK(Served(store).find("scripted_run 1\n") == std::string::npos);
   CHECK(store.generation() > before_keep);
-  CHECK(Served(store).find("kafka_exporter_collector_success{collector=\"scripted\"} 1") != std::string::npos);
+  CHECK(Served(store).find("kafka_exporter_collector_success{collector=\"scripted\"} 1") !=
+        std::string::npos);
 
   // Failed: the series go (no stale data shown as fresh).
   REQUIRE_FALSE(runner.RunOnce());
   CHECK(Served(store).find("scripted_value") == std::string::npos);
   CHECK(Served(store).find("scripted_run") == std::string::npos);
-  CHECK(Served(store).find("kafka_exporter_collector_success{collector=\"scripted\"} 0") != std::string::npos);
+  CHECK(Served(store).find("kafka_exporter_collector_success{collector=\"scripted\"} 0") !=
+        std::string::npos);
 
   // After a failure there is nothing to keep: the collector is told so and renders.
   REQUIRE(runner.RunOnce());

@@ -240,15 +240,25 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
       if (topics_.Matches(tp.topic) && !go->HasCommitted(tp)) ++uncommitted;
     }
     TopicPartition tp;  // reused: its topic keeps its buffer, no allocation per partition
+    // Committed offsets come grouped by topic: the filter and the topic's sums
+    // are looked up once per topic, not per partition.
+    uint32_t topic_of_run = UINT32_MAX;
+    bool topic_matches = false;
+    TopicSums* sums = nullptr;
     for (const auto& c : go->committed) {
-      tp.topic.assign(go->topic(c));
+      if (c.topic != topic_of_run) {
+        topic_of_run = c.topic;
+        tp.topic.assign(go->topic(c));
+        topic_matches = topics_.Matches(tp.topic);
+        sums = topic_matches ? &topics[tp.topic] : nullptr;
+      }
       tp.partition = c.partition;
       const int64_t committed = c.offset;
       while (st_it != gs.partitions.end() && before(*st_it, tp)) ++st_it;
       const bool had_state = st_it != gs.partitions.end() && same(*st_it, tp);
-      if (!topics_.Matches(tp.topic)) continue;
+      if (!topic_matches) continue;
       pbuf = std::to_string(tp.partition);
-      TopicSums& ts = topics[tp.topic];
+      TopicSums& ts = *sums;
       ts.offset += static_cast<double>(committed);
       if (per_partition)
         out.Add(f_offset, {{"consumergroup", g.name}, {"topic", tp.topic}, {"partition", pbuf}},
