@@ -201,6 +201,7 @@ void RenderClusterView(const ClusterView& view, std::chrono::steady_clock::time_
   // Deleted topics and partitions leave the memory with the metadata.
   state->topics = std::move(next);
 
+  state->under_replicated = c_urp_n;
   out.Add(c_urp, {}, c_urp_n);
   out.Add(c_off, {}, c_off_n);
   out.Add(c_at, {}, c_at_n);
@@ -288,24 +289,24 @@ Status ClusterCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
                        "random live broker).",
                        MetricType::kGauge),
            {}, view->metadata.controller_id);
-  // Metadata and configs as last rendered, nothing under-replicated: the rest
-  // of the text (every series, the ISR counters and conformance) would come
-  // out the same (at 20,000 partitions ~60 ms of CPU and ~20 MB built per
-  // run), so the published one stays, with its gzip. The health memory stays
-  // valid too.
+  // Metadata and configs as in the previous run, nothing under-replicated
+  // (those durations grow with time): the rest of the text (every series, the
+  // ISR counters and conformance) would come out the same (at 20,000
+  // partitions ~60 ms of CPU and ~20 MB built per run), so the published one
+  // stays, with its gzip. The health memory stays valid too. The previous
+  // run's view is the shared one (this collector is its only writer; a run
+  // that failed set none, and then nothing is published to keep); it equals
+  // the view last rendered wherever compared.
+  const auto previous = state_->Get();
   const ClusterMetadata& now_md = view->metadata;
-  if (ctx.previous_published && rendered_ && !rendered_under_replicated_ &&
-      now_md.topics == rendered_->metadata.topics && now_md.brokers == rendered_->metadata.brokers &&
-      now_md.cluster_id == rendered_->metadata.cluster_id &&
-      view->topic_configs == rendered_->topic_configs && view->broker_racks == rendered_->broker_racks) {
+  if (ctx.previous_published && previous && health_.under_replicated == 0 &&
+      now_md.topics == previous->metadata.topics && now_md.brokers == previous->metadata.brokers &&
+      now_md.cluster_id == previous->metadata.cluster_id && view->topic_configs == previous->topic_configs &&
+      view->broker_racks == previous->broker_racks) {
     out.KeepPublished();
   } else {
     RenderClusterView(*view, view->fetched_at, &health_, out);
     if (expected_topics_) RenderConformance(*expected_topics_, *view, out);
-    rendered_ = view;
-    rendered_under_replicated_ = false;
-    for (const auto& t : view->metadata.topics)
-      for (const auto& p : t.partitions) rendered_under_replicated_ |= p.isr.size() < p.replicas.size();
   }
   state_->Set(std::move(view));
   return Status::Ok();

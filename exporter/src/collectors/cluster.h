@@ -38,6 +38,7 @@ struct ClusterHealthState {
   // metadata's topic order is not sorted), not a node and a string per
   // partition (20,000 at the bench's L).
   std::unordered_map<std::string, std::vector<PartitionMemory>> topics;
+  int under_replicated = 0;  // partitions under-replicated in the view last rendered
   uint64_t isr_shrinks = 0;
   uint64_t isr_expands = 0;
 };
@@ -64,10 +65,6 @@ class ClusterCollector : public Collector {
   std::chrono::steady_clock::time_point last_refresh_{};
   bool refreshed_once_ = false;
   ClusterHealthState health_;
-  // The view last rendered, and whether any of its partitions was under-
-  // replicated (its durations grow with time, so such a view is rendered again).
-  std::shared_ptr<const ClusterView> rendered_;
-  bool rendered_under_replicated_ = false;
   std::optional<TopicsSpec> expected_topics_;
 };
 
