@@ -230,7 +230,7 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
       return PartitionLess(gs.topics[e.topic], e.partition, tp.topic, tp.partition);
     };
     auto same = [&gs](const PartitionEntry& e, const TopicPartition& tp) {
-      return e.partition == tp.partition && gs.topics[e.topic] == tp.topic;
+      return PartitionEqual(gs.topics[e.topic], e.partition, tp.topic, tp.partition);
     };
     std::vector<std::string> next_topics;
     std::vector<PartitionEntry> next_state;

@@ -262,8 +262,7 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
             return PartitionLess(g.topic(a), a.partition, g.topic(b), b.partition);
           };
           auto same = [&g](const GroupOffsets::Committed& a, const GroupOffsets::Committed& b) {
-            return a.partition == b.partition &&
-                   (a.topic == b.topic || g.topics[a.topic] == g.topics[b.topic]);
+            return PartitionEqual(g.topic(a), a.partition, g.topic(b), b.partition);
           };
           std::stable_sort(g.committed.begin(), g.committed.end(), before);
           // A partition listed twice keeps its last offset, as the map did.
@@ -291,7 +290,7 @@ bool GroupOffsets::HasCommitted(const TopicPartition& tp) const {
                              [this](const Committed& c, const TopicPartition& key) {
                                return PartitionLess(topic(c), c.partition, key.topic, key.partition);
                              });
-  return it != committed.end() && it->partition == tp.partition && topics[it->topic] == tp.topic;
+  return it != committed.end() && PartitionEqual(topic(*it), it->partition, tp.topic, tp.partition);
 }
 
 }  // namespace dora

@@ -52,11 +52,15 @@ inline bool operator==(const TopicMetadata& a, const TopicMetadata& b) {
 // Name -> value of the resource's effective configuration.
 using ConfigValues = std::map<std::string, std::string>;
 
-// The (topic, partition) order of TopicPartition, for keys that hold the topic
-// elsewhere (an index into a list of names).
+// The (topic, partition) order and equality of TopicPartition, for keys that
+// hold the topic elsewhere (an index into a list of names).
 inline bool PartitionLess(std::string_view topic_a, int32_t partition_a, std::string_view topic_b,
                           int32_t partition_b) {
   return topic_a != topic_b ? topic_a < topic_b : partition_a < partition_b;
+}
+inline bool PartitionEqual(std::string_view topic_a, int32_t partition_a, std::string_view topic_b,
+                           int32_t partition_b) {
+  return partition_a == partition_b && topic_a == topic_b;
 }
 
 struct TopicPartition {
@@ -65,7 +69,9 @@ struct TopicPartition {
   bool operator<(const TopicPartition& o) const {
     return PartitionLess(topic, partition, o.topic, o.partition);
   }
-  bool operator==(const TopicPartition& o) const { return topic == o.topic && partition == o.partition; }
+  bool operator==(const TopicPartition& o) const {
+    return PartitionEqual(topic, partition, o.topic, o.partition);
+  }
 };
 
 struct PartitionOffset {
