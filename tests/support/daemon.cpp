@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -62,11 +63,15 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& out_path, c
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    // DORA_TEST_EXPORTER_BIN: another build of the binary (e.g. an older
+    // commit's, to see a regression test fail on the code it fixes).
+    const char* bin = std::getenv("DORA_TEST_EXPORTER_BIN");
+    if (bin == nullptr || *bin == '\0') bin = DORA_EXPORTER_BIN;
     std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(DORA_EXPORTER_BIN));
+    argv.push_back(const_cast<char*>(bin));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    execv(DORA_EXPORTER_BIN, argv.data());
+    execv(bin, argv.data());
     _exit(127);
   }
   return pid;

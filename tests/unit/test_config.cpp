@@ -190,3 +190,42 @@ TEST_CASE("config dump redacts secret-named properties", "[config]") {
   CHECK(all.find("sasl.password: <redacted>") != std::string::npos);
   CHECK(all.find("sasl.username: exporter") != std::string::npos);
 }
+
+TEST_CASE("duplicate keys are errors at the second place, naming the first", "[config][fail-closed]") {
+  ConfigErrors e;
+  Parse("collectors:\n  offsets:\n    interval: 5s\n    timeout: 2s\n    interval: 1s\n", &e);
+  REQUIRE(e.errors.size() == 1);
+  CHECK(e.errors[0] == "test.yaml:5:5: duplicate key \"interval\" (first at test.yaml:3:5)");
+  // Inside free-form maps (librdkafka properties) too, and in flow style.
+  ConfigErrors f;
+  Parse("kafka: {properties: {acks: all, acks: '1'}}\n", &f);
+  REQUIRE(f.errors.size() == 1);
+  CHECK(f.errors[0].find("duplicate key \"acks\"") != std::string::npos);
+  // Distinct keys are fine.
+  ConfigErrors g;
+  Parse("kafka: {properties: {acks: all, linger.ms: '5'}}\n", &g);
+  CHECK(g.empty());
+}
+
+TEST_CASE("an alias bomb is refused, not expanded", "[config][fail-closed]") {
+  std::string text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  char prev = 'a';
+  for (char c = 'b'; c <= 'j'; ++c, ++prev)
+    text += std::string(1, c) + ": &" + c + " [*" + prev + ", *" + prev + ", *" + prev + ", *" + prev +
+            ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n";
+  ConfigErrors e;
+  Parse(text, &e);
+  REQUIRE_FALSE(e.empty());
+  CHECK(e.errors[0].find("test.yaml: invalid YAML: more than 200000 nodes") == 0);
+}
+
+TEST_CASE("durations over a day are refused at their place", "[config]") {
+  ConfigErrors e;
+  Parse("retry:\n  max_backoff: 25h\n", &e);
+  REQUIRE(e.errors.size() == 1);
+  CHECK(e.errors[0] == "test.yaml:2:16: retry.max_backoff: must be at most 24h, got \"25h\"");
+  ConfigErrors big;
+  Parse("retry:\n  max_backoff: 999999999d999999999d\n", &big);
+  REQUIRE(big.errors.size() == 1);
+  CHECK(big.errors[0].find("retry.max_backoff: expected a duration") != std::string::npos);
+}

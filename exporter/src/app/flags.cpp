@@ -86,17 +86,40 @@ Result<Flags> ParseFlags(int argc, const char* const* argv) {
 }
 
 void ApplyFlags(const Flags& f, Config* c) {
-  if (f.log_level) c->log.level = *f.log_level;
-  if (f.log_format) c->log.format = *f.log_format;
-  if (f.listen_address) c->web.listen_address = *f.listen_address;
-  if (f.telemetry_path) c->web.telemetry_path = *f.telemetry_path;
-  if (f.web_config_file) c->web.config_file = *f.web_config_file;
-  if (!f.kafka_servers.empty()) c->kafka.bootstrap_servers = f.kafka_servers;
+  auto set = [c](const char* path, const char* flag) { c->locations[path] = std::string("flag ") + flag; };
+  if (f.log_level) {
+    c->log.level = *f.log_level;
+    set("log.level", "--log.level");
+  }
+  if (f.log_format) {
+    c->log.format = *f.log_format;
+    set("log.format", "--log.format");
+  }
+  if (f.listen_address) {
+    c->web.listen_address = *f.listen_address;
+    set("web.listen_address", "--web.listen-address");
+  }
+  if (f.telemetry_path) {
+    c->web.telemetry_path = *f.telemetry_path;
+    set("web.telemetry_path", "--web.telemetry-path");
+  }
+  if (f.web_config_file) {
+    c->web.config_file = *f.web_config_file;
+    set("web.config_file", "--web.config.file");
+  }
+  if (!f.kafka_servers.empty()) {
+    c->kafka.bootstrap_servers = f.kafka_servers;
+    set("kafka.bootstrap_servers", "--kafka.server");
+  }
   for (const auto& url : f.schema_registry_urls) {
     SchemaRegistryEndpoint e;
     e.url = url;
     e.name = url;
     e.timeout = c->collectors.schema_registry.timeout;
+    set(("collectors.schema_registry.registries[" +
+         std::to_string(c->collectors.schema_registry.registries.size()) + "]")
+            .c_str(),
+        "--schema-registry.url");
     c->collectors.schema_registry.registries.push_back(e);
   }
 }

@@ -131,6 +131,10 @@ struct Config {
   RetryConfig retry;
   CollectorsConfig collectors;
   std::string source_file;  // "" when running on defaults
+  // Where each key was set, by key path ("kafka.properties.acks",
+  // "collectors.offsets.topics.include[0]"): "<file>:<line>:<column>", or
+  // "flag --name" for a flag override. Validation errors are placed with it.
+  std::map<std::string, std::string> locations;
 };
 
 }  // namespace dora

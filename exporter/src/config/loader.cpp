@@ -13,9 +13,15 @@
 #include "config/topics_spec.h"
 #include "config/yaml_reader.h"
 #include "kafka/properties.h"
+#include "util/file.h"
 
 namespace dora {
 namespace {
+
+// No interval, timeout, backoff or window of this daemon is sensibly longer
+// than a day; the bound also keeps every millisecond count far inside the
+// 32-bit ints librdkafka takes.
+constexpr Millis kMaxDuration = std::chrono::hours(24);
 
 // Walks YAML with the schema spelled out in code; collects errors with marks.
 class Reader : public YamlReader {
@@ -57,6 +63,11 @@ class Reader : public YamlReader {
           "expected a duration like 500ms, 15s, 5m or 1h, got \"" + (n.IsScalar() ? n.Scalar() : "") + "\"");
       return;
     }
+    if (*d > kMaxDuration) {
+      Error(n, Join(path, k),
+            "must be at most " + FormatDuration(kMaxDuration) + ", got \"" + n.Scalar() + "\"");
+      return;
+    }
     *out = *d;
   }
   void StringList(const YAML::Node& p, const std::string& k, const std::string& path,
@@ -69,6 +80,7 @@ class Reader : public YamlReader {
     }
     out->clear();
     for (size_t i = 0; i < n.size(); ++i) {
+      Locate(n[i], Join(path, k) + "[" + std::to_string(i) + "]");
       if (!n[i].IsScalar()) {
         Error(n[i], Join(path, k) + "[" + std::to_string(i) + "]", "expected a string");
         continue;
@@ -85,6 +97,7 @@ class Reader : public YamlReader {
       return;
     }
     for (const auto& kv : n) {
+      Locate(kv.first, Join(path, k) + "." + kv.first.Scalar());
       if (!kv.second.IsScalar()) {
         Error(kv.second, Join(path, k) + "." + kv.first.Scalar(), "expected a string value");
         continue;
@@ -209,6 +222,7 @@ void ParseRoot(const YAML::Node& root, Reader& r, Config* c) {
           const std::string rp = p + ".registries[" + std::to_string(i) + "]";
           SchemaRegistryEndpoint e;
           e.timeout = cc.schema_registry.timeout;
+          r.Locate(regs[i], rp);
           if (r.Map(regs[i], rp,
                     {"name", "url", "username", "password_file", "password_env", "ca_file", "cert_file",
                      "key_file", "insecure_skip_verify", "timeout"})) {
@@ -265,7 +279,7 @@ Config ParseConfig(const std::string& yaml_text, const std::string& source, Conf
   c.source_file = source;
   YAML::Node root;
   if (!LoadYaml(yaml_text, source, errors, &root)) return c;
-  Reader r(source, errors);
+  Reader r(source, errors, &c.locations);
   try {
     ParseRoot(root, r, &c);
   } catch (const YAML::Exception& ex) {  // defensive: yaml-cpp throws on odd shapes
@@ -276,7 +290,7 @@ Config ParseConfig(const std::string& yaml_text, const std::string& source, Conf
 
 Config LoadConfigFile(const std::string& path, ConfigErrors* errors) {
   std::string text;
-  if (!ReadTextFile(path, "config file", errors, &text)) {
+  if (!ReadTextFile(path, "config file (--config)", errors, &text)) {
     Config c;
     c.source_file = path;
     return c;
@@ -308,12 +322,27 @@ bool IsSecretProperty(const std::string& name) {
   return false;
 }
 
-void ValidateConfig(const Config& c, ConfigErrors* e) {
+namespace {
+
+// Puts "<where>: " before a validation error "<key.path>: <message>": the
+// place the key (or, failing that, its nearest parent) was set, else the file.
+std::string Place(const Config& c, const std::string& error) {
+  std::string path = error.substr(0, error.find(": "));
+  while (!path.empty()) {
+    if (auto it = c.locations.find(path); it != c.locations.end()) return it->second + ": " + error;
+    size_t cut = path.find_last_of(".[");
+    if (cut == std::string::npos) break;
+    path.resize(cut);
+  }
+  return c.source_file.empty() ? error : c.source_file + ": " + error;
+}
+
+void ValidateKeys(const Config& c, ConfigErrors* e) {
   if (c.kafka.bootstrap_servers.empty() && c.kafka.properties.count("bootstrap.servers") == 0)
     e->errors.push_back("kafka.bootstrap_servers: at least one broker address is required");
   for (const auto& [prop, file] : c.kafka.property_files) {
-    std::ifstream in(file);
-    if (!in) e->errors.push_back("kafka.property_files." + prop + ": cannot read \"" + file + "\"");
+    if (Status s = CheckRegularFile(file); !s.ok)
+      e->errors.push_back("kafka.property_files." + prop + ": cannot read \"" + file + "\": " + s.message);
   }
   for (const auto& [prop, var] : c.kafka.property_env) {
     if (std::getenv(var.c_str()) == nullptr)
@@ -394,6 +423,14 @@ void ValidateConfig(const Config& c, ConfigErrors* e) {
     if (!names.insert(name).second) e->errors.push_back(p + ".name: duplicate registry \"" + name + "\"");
     if (r.timeout.count() <= 0) e->errors.push_back(p + ".timeout: must be greater than 0");
   }
+}
+
+}  // namespace
+
+void ValidateConfig(const Config& c, ConfigErrors* e) {
+  size_t first = e->errors.size();
+  ValidateKeys(c, e);
+  for (size_t i = first; i < e->errors.size(); ++i) e->errors[i] = Place(c, e->errors[i]);
 }
 
 }  // namespace dora

@@ -5,6 +5,7 @@
 // derive from it and add the value types that file needs.
 #include <yaml-cpp/yaml.h>
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -12,21 +13,30 @@
 
 namespace dora {
 
-// Reads a whole file into *out. On failure records "<path>: cannot read
-// <what>: <reason>" and returns false.
+// Reads a whole regular file into *out (util/file.h). On failure (missing, a
+// directory, unreadable) records "<path>: cannot read <what>: <reason>" and
+// returns false: a file that cannot be read is never taken as empty.
 bool ReadTextFile(const std::string& path, const std::string& what, ConfigErrors* errors, std::string* out);
 
 // Parses `text` as YAML into *root. On failure records "<source>:<line>:<column>:
 // invalid YAML: <reason>" (or "<source>: invalid YAML: ..." without a mark) and
-// returns false.
+// returns false. A key given twice in one mapping is an error too, at the
+// second place, naming the first (yaml-cpp would silently use the first).
 bool LoadYaml(const std::string& text, const std::string& source, ConfigErrors* errors, YAML::Node* root);
 
 class YamlReader {
  public:
-  YamlReader(std::string source, ConfigErrors* errors) : source_(std::move(source)), errors_(errors) {}
+  // `locations` (optional) receives "<file>:<line>:<column>" of every key
+  // walked, by key path, for errors found after the walk (ValidateConfig).
+  YamlReader(std::string source, ConfigErrors* errors,
+             std::map<std::string, std::string>* locations = nullptr)
+      : source_(std::move(source)), errors_(errors), locations_(locations) {}
 
   // Records an error at `node`'s mark (when it has one) for key path `path`.
   void Error(const YAML::Node& node, const std::string& path, const std::string& msg);
+
+  // Remembers where the key (or list item) at `path` is, if locations are kept.
+  void Locate(const YAML::Node& node, const std::string& path);
 
   // Checks `node` is a mapping (or null/absent: returns false, no error) and
   // that every key is in `known`.
@@ -40,6 +50,7 @@ class YamlReader {
  private:
   std::string source_;
   ConfigErrors* errors_;
+  std::map<std::string, std::string>* locations_;
 };
 
 }  // namespace dora

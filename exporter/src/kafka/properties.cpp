@@ -1,10 +1,9 @@
 #include "kafka/properties.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "config/loader.h"
+#include "util/file.h"
 
 namespace dora {
 namespace {
@@ -37,11 +36,11 @@ Result<std::map<std::string, std::string>> ResolveKafkaProperties(
   props["reconnect.backoff.max.ms"] = "1000";
   for (const auto& [k, v] : config.properties) props[k] = v;
   for (const auto& [k, file] : config.property_files) {
-    std::ifstream in(file);
-    if (!in) return Status::Error("config", "kafka.property_files." + k + ": cannot read \"" + file + "\"");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    props[k] = TrimTrailingNewline(ss.str());
+    auto text = ReadRegularFile(file);
+    if (!text.ok())
+      return Status::Error(
+          "config", "kafka.property_files." + k + ": cannot read \"" + file + "\": " + text.status().message);
+    props[k] = TrimTrailingNewline(text.value());
   }
   for (const auto& [k, var] : config.property_env) {
     const char* v = std::getenv(var.c_str());

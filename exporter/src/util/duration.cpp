@@ -37,6 +37,7 @@ std::optional<Millis> ParseDuration(std::string_view text) {
     else
       return std::nullopt;
     total += n * mult;
+    if (total > 1'000'000'000'000'000LL) return std::nullopt;  // ~31,700 years: no sum can overflow
     any = true;
   }
   if (!any) return std::nullopt;
