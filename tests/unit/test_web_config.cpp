@@ -291,3 +291,34 @@ TEST_CASE("basic auth: an unknown user costs a bcrypt like a known one and a cac
   CHECK(unknown < known_wrong * 3);
   CHECK(cached < known_wrong / 10);  // ... later ones do not
 }
+
+TEST_CASE("web config: a live reload may add security but never take it away", "[web_config][fail-closed]") {
+  WebFileConfig none, auth, tls, mtls, tls13;
+  auth.basic_auth_users["alice"] = "$2y$05$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0";
+  tls.tls.enabled = true;
+  mtls = tls;
+  mtls.tls.client_auth = ClientAuthType::kRequireAndVerifyClientCert;
+  tls13 = tls;
+  tls13.tls.min_version = 0x0304;  // TLS1_3_VERSION
+  tls.tls.min_version = 0x0303;
+
+  CHECK(SecurityDowngrade(none, auth).empty());
+  CHECK(SecurityDowngrade(none, none).empty());
+  CHECK(SecurityDowngrade(auth, auth).empty());
+  CHECK(SecurityDowngrade(tls, mtls).empty());
+  CHECK(SecurityDowngrade(tls, tls13).empty());
+  CHECK(SecurityDowngrade(auth, none) == "it would turn basic authentication off (no basic_auth_users)");
+  CHECK(SecurityDowngrade(tls, none) == "it would turn TLS off");
+  CHECK(SecurityDowngrade(mtls, tls) ==
+        "it would weaken client certificate checks from RequireAndVerifyClientCert to NoClientCert");
+  CHECK(SecurityDowngrade(tls13, tls) == "it would lower tls_server_config.min_version");
+
+  // What an emptied, commented-out or {} file parses to is "none": refused over auth.
+  for (const char* text : {"", "{}\n", "# only a comment\n"}) {
+    ConfigErrors e;
+    WebFileConfig parsed = Parse(text, &e);
+    INFO(text);
+    CHECK(e.empty());
+    CHECK_FALSE(SecurityDowngrade(auth, parsed).empty());
+  }
+}

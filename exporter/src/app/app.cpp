@@ -2,6 +2,9 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
 #include <thread>
 
 #include "config/loader.h"
@@ -13,13 +16,8 @@ namespace dora {
 Config LoadEffectiveConfig(const Flags& flags, ConfigErrors* errors) {
   Config config = flags.config_file.empty() ? Config{} : LoadConfigFile(flags.config_file, errors);
   ApplyFlags(flags, &config);
+  // Validation messages carry the file:line:column (or flag) of their key.
   if (errors->empty()) ValidateConfig(config, errors);
-  if (!flags.config_file.empty()) {
-    // Validation messages name key paths; prefix them with the file for context.
-    for (auto& e : errors->errors) {
-      if (e.rfind(flags.config_file, 0) != 0) e = flags.config_file + ": " + e;
-    }
-  }
   // The web config file (TLS, basic auth) is checked here too, so --check-config
   // and start-up reject a bad one (exit 2); its messages name its own file.
   if (!config.web.config_file.empty()) LoadWebConfigFile(config.web.config_file, errors);
@@ -44,14 +42,21 @@ void App::BlockSignals() {
 }
 
 Status App::StartCollectors() {
+  CollectorDeps deps;
+  auto runner = BuildRunner(config_, &deps);
+  if (!runner.ok()) return runner.status();
+  if (Status s = runner.value()->Start(); !s.ok) return s;
   std::lock_guard<std::mutex> lock(mu_);
-  deps_ = CollectorDeps{};
-  deps_.self = &self_;
-  auto collectors = BuildCollectors(config_, &deps_);
-  if (!collectors.ok()) return collectors.status();
-  runner_ = std::make_unique<CollectorRunner>(std::move(collectors.value()), &store_, &self_, config_.retry);
-  runner_->Start();
+  runner_ = std::move(runner.value());
+  deps_ = std::move(deps);
   return Status::Ok();
+}
+
+Result<std::unique_ptr<CollectorRunner>> App::BuildRunner(const Config& config, CollectorDeps* deps) {
+  deps->self = &self_;
+  auto collectors = BuildCollectors(config, deps);
+  if (!collectors.ok()) return collectors.status();
+  return std::make_unique<CollectorRunner>(std::move(collectors.value()), &store_, &self_, config.retry);
 }
 
 void App::StopCollectors() {
@@ -68,31 +73,33 @@ void App::StopCollectors() {
 
 std::string App::RenderMetrics() const { return store_.Render(); }
 
-void App::PublishSelf() { store_.Publish(kSelfEntry, self_.Render()); }
+void App::PublishSelf() { self_.PublishTo(&store_); }
 
 int App::RunOnce(std::string* out) {
-  deps_.self = &self_;
-  auto collectors = BuildCollectors(config_, &deps_);
-  if (!collectors.ok()) {
-    GetLogger("app")->error("{}", collectors.status().message);
+  auto runner = BuildRunner(config_, &deps_);
+  if (!runner.ok()) {
+    GetLogger("app")->error("{}", runner.status().message);
     return 1;
   }
-  CollectorRunner runner(std::move(collectors.value()), &store_, &self_, config_.retry);
-  bool ok = runner.RunOnce();
+  bool ok = runner.value()->RunOnce();
   *out = RenderMetrics();
   return ok ? 0 : 1;
 }
 
 bool App::Reload() {
   auto log = GetLogger("app");
+  auto fail = [&](const std::string& why) {
+    log->error("configuration reload failed; keeping the previous configuration{}{}", why.empty() ? "" : ": ",
+               why);
+    self_.RecordReload(false);
+    PublishSelf();
+    return false;
+  };
   ConfigErrors errors;
   Config next = LoadEffectiveConfig(flags_, &errors);
   if (!errors.empty()) {
     for (const auto& e : errors.errors) log->error("reload rejected: {}", e);
-    log->error("configuration reload failed; keeping the previous configuration");
-    self_.RecordReload(false);
-    PublishSelf();
-    return false;
+    return fail("");
   }
   if (next.web.listen_address != config_.web.listen_address ||
       next.web.telemetry_path != config_.web.telemetry_path ||
@@ -100,20 +107,47 @@ bool App::Reload() {
     log->warn(
         "web.listen_address, web.telemetry_path and web.config_file changes need a restart; keeping the "
         "current ones (the web config file's content is re-read when it changes)");
-  next.web.listen_address = config_.web.listen_address;
-  next.web.telemetry_path = config_.web.telemetry_path;
-  next.web.config_file = config_.web.config_file;
-  SetupLogging(next.log.level, next.log.format);
-  StopCollectors();
-  config_ = std::move(next);
-  store_.Clear();
-  Status s = StartCollectors();
-  if (!s.ok) {
-    log->error("configuration reload failed: {}", s.message);
-    self_.RecordReload(false);
-    PublishSelf();
-    return false;
+  next.web = config_.web;
+  // The new collectors and their Kafka client are built while the old ones
+  // still run; the store keeps every entry until its new collector's first
+  // run replaces it, so no scrape sees a gap (entries of collectors the new
+  // config drops are removed once the new ones run).
+  CollectorDeps next_deps;
+  auto built = BuildRunner(next, &next_deps);
+  if (!built.ok()) return fail(built.status().message);
+  std::unique_ptr<CollectorRunner> next_runner = std::move(built.value());
+  std::unique_ptr<CollectorRunner> old_runner;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    old_runner = std::move(runner_);
   }
+  if (old_runner) old_runner->Stop();
+  if (Status s = next_runner->Start(); !s.ok) {
+    // Keep serving what ran before: the previous collectors resume.
+    if (old_runner && !old_runner->Start().ok) log->error("the previous collectors could not be restarted");
+    std::lock_guard<std::mutex> lock(mu_);
+    runner_ = std::move(old_runner);
+    return fail(s.message);
+  }
+  const std::vector<std::string> kept = next_runner->names();
+  CollectorDeps old_deps;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    runner_ = std::move(next_runner);
+    old_deps = std::move(deps_);
+    deps_ = std::move(next_deps);
+  }
+  if (old_runner) {
+    for (const auto& name : old_runner->names()) {
+      if (std::find(kept.begin(), kept.end(), name) != kept.end()) continue;
+      store_.Remove(name);
+      store_.Remove(name + kLiveSuffix);
+    }
+  }
+  old_runner.reset();
+  old_deps = CollectorDeps{};  // the old Kafka client goes last
+  SetupLogging(next.log.level, next.log.format);
+  config_ = std::move(next);
   self_.RecordReload(true);
   PublishSelf();
   log->info("configuration reloaded");
@@ -128,6 +162,10 @@ int App::Run() {
   handlers.ready = [this] {
     std::lock_guard<std::mutex> lock(mu_);
     return runner_ && runner_->AllRanOnce();
+  };
+  handlers.web_config_reloaded = [this](bool applied) {
+    self_.RecordWebConfigReload(applied);
+    PublishSelf();
   };
   http_ = std::make_unique<HttpServer>(config_.web, handlers);
   if (Status s = http_->Bind(); !s.ok) {
@@ -160,11 +198,32 @@ int App::Run() {
       break;
     }
   }
+  // A graceful stop waits for the Kafka calls in flight (each bounded by its
+  // collector's timeout) and for librdkafka to close. With a frozen broker
+  // that took up to 16 s; past the budget the process leaves anyway: it holds
+  // nothing that needs flushing (the exporter is read-only towards Kafka).
+  const int code = http_failed.load() ? 1 : 0;
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(done_mu);
+    if (done_cv.wait_for(lock, kShutdownBudget, [&] { return done; })) return;
+    log->warn("shutdown still waiting on Kafka after {}; exiting now", FormatDuration(kShutdownBudget));
+    FlushLogs();
+    std::_Exit(code);
+  });
   http_->Stop();
   http_thread.join();
   StopCollectors();
+  {
+    std::lock_guard<std::mutex> lock(done_mu);
+    done = true;
+  }
+  done_cv.notify_all();
+  watchdog.join();
   log->info("stopped");
-  return http_failed.load() ? 1 : 0;
+  return code;
 }
 
 }  // namespace dora

@@ -22,6 +22,9 @@ namespace dora {
 // overrides and validates. Errors are complete and printable.
 Config LoadEffectiveConfig(const Flags& flags, ConfigErrors* errors);
 
+// How long a SIGTERM/SIGINT stop may take before the process exits anyway.
+inline constexpr Millis kShutdownBudget = std::chrono::milliseconds(4000);
+
 class App {
  public:
   App(Config config, Flags flags);
@@ -44,6 +47,8 @@ class App {
 
  private:
   Status StartCollectors();
+  // The collectors of `config` (and the Kafka client they share, into *deps).
+  Result<std::unique_ptr<CollectorRunner>> BuildRunner(const Config& config, CollectorDeps* deps);
   void PublishSelf();  // the self metrics into the store (after a reload)
   void StopCollectors();
 

@@ -15,7 +15,7 @@ CollectorRunner::CollectorRunner(std::vector<std::unique_ptr<Collector>> collect
     slot->collector = std::move(c);
     slots_.push_back(std::move(slot));
   }
-  store_->Publish(kSelfEntry, self_->Render());  // success 0 for every collector until its first run
+  self_->PublishTo(store_);  // success 0 for every collector until its first run
 }
 
 CollectorRunner::~CollectorRunner() { Stop(); }
@@ -77,10 +77,7 @@ bool CollectorRunner::RunOne(Slot& slot) {
     entries.back().first = c.name() + kLiveSuffix;
     entries.back().second = std::move(live);
   }
-  entries.emplace_back();
-  entries.back().first = kSelfEntry;
-  entries.back().second.push_back(self_->Render());
-  store_->PublishAll(std::move(entries));
+  self_->PublishTo(store_, std::move(entries));
   slot.published = publish;
   slot.live = has_live;
   if (status.ok) {
@@ -106,7 +103,16 @@ void CollectorRunner::Loop(Slot& slot) {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
     }
-    bool ok = RunOne(slot);
+    bool ok = false;
+    try {
+      ok = RunOne(slot);
+    } catch (const std::exception& ex) {  // never across the thread entry: retried with backoff
+      GetLogger("collector." + slot.collector->name())->error("run failed: {}", ex.what());
+      ++slot.failures;
+    } catch (...) {
+      GetLogger("collector." + slot.collector->name())->error("run failed: unknown exception");
+      ++slot.failures;
+    }
     Millis delay =
         ok ? slot.collector->interval() : Backoff(retry_, slot.collector->interval(), slot.failures);
     std::unique_lock<std::mutex> lock(mu_);
@@ -114,15 +120,24 @@ void CollectorRunner::Loop(Slot& slot) {
   }
 }
 
-void CollectorRunner::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (started_) return;
-  started_ = true;
-  stopping_ = false;
-  for (auto& s : slots_) {
-    Slot* slot = s.get();
-    slot->thread = std::thread([this, slot] { Loop(*slot); });
+Status CollectorRunner::Start() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_) return Status::Ok();
+    started_ = true;
+    stopping_ = false;
+    try {
+      for (auto& s : slots_) {
+        Slot* slot = s.get();
+        slot->thread = std::thread([this, slot] { Loop(*slot); });
+      }
+      return Status::Ok();
+    } catch (const std::exception& ex) {
+      GetLogger("runner")->error("cannot start the collector threads: {}", ex.what());
+    }
   }
+  Stop();  // joins the threads that did start
+  return Status::Error("internal", "cannot start the collector threads");
 }
 
 void CollectorRunner::Stop() {
@@ -142,8 +157,19 @@ void CollectorRunner::Stop() {
 bool CollectorRunner::RunOnce() {
   std::vector<std::thread> threads;
   std::vector<char> results(slots_.size(), 0);
+  auto run = [this, &results](size_t i) {
+    try {
+      results[i] = RunOne(*slots_[i]) ? 1 : 0;
+    } catch (const std::exception& ex) {
+      GetLogger("collector." + slots_[i]->collector->name())->error("run failed: {}", ex.what());
+    }
+  };
   for (size_t i = 0; i < slots_.size(); ++i) {
-    threads.emplace_back([this, i, &results] { results[i] = RunOne(*slots_[i]) ? 1 : 0; });
+    try {
+      threads.emplace_back(run, i);
+    } catch (const std::exception&) {  // no thread to be had: run it on this one
+      run(i);
+    }
   }
   for (auto& t : threads) t.join();
   return std::all_of(results.begin(), results.end(), [](char r) { return r != 0; });

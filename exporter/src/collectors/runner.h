@@ -27,7 +27,9 @@ class CollectorRunner {
                   RetryConfig retry);
   ~CollectorRunner();
 
-  void Start();
+  // Starts one thread per collector. If a thread cannot be created, the ones
+  // already started are stopped again and the error returned (nothing runs).
+  Status Start();
   // Signals every collector thread and joins them (a Kafka call in flight ends
   // within its own timeout).
   void Stop();
@@ -49,7 +51,9 @@ class CollectorRunner {
     bool failing = false;
     int failures = 0;
     bool published = false;  // the last run's text is the one in the store
-    bool live = false;       // the last run published MetricsBuilder::Live() series
+    // An entry "<name>/live" may be in the store: true at first, since a
+    // runner that replaces another on reload finds its predecessor's entries.
+    bool live = true;
   };
   // Returns success.
   bool RunOne(Slot& slot);

@@ -9,13 +9,13 @@
 #include <cctype>
 #include <condition_variable>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
+#include "util/file.h"
 #include "util/log.h"
 
 namespace dora {
@@ -99,11 +99,9 @@ std::string EnumLabel(const nlohmann::json& v) {
 }
 
 std::optional<std::string> ReadSecretFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string s(kMaxSecretBytes, '\0');
-  in.read(s.data(), static_cast<std::streamsize>(s.size()));
-  s.resize(static_cast<size_t>(in.gcount()));
+  auto text = ReadRegularFile(path, kMaxSecretBytes);
+  if (!text.ok()) return std::nullopt;
+  std::string s = std::move(text.value());
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s;
 }
@@ -606,7 +604,7 @@ Status SchemaRegistryCollector::Collect(const CollectContext& ctx, MetricsBuilde
   for (size_t i = 0; i < want; ++i) {
     try {
       threads.emplace_back(worker);
-    } catch (const std::system_error& ex) {
+    } catch (const std::exception& ex) {  // system_error, or bad_alloc of the thread's state
       log->debug("cannot start a probe thread ({}); using fewer", ex.what());
       break;
     }

@@ -142,8 +142,13 @@ Result<std::shared_ptr<const WebState>> BuildWebState(const std::string& path) {
 // previous state kept until the files change again. Thread-safe.
 class WebConfigWatcher {
  public:
-  WebConfigWatcher(std::string path, bool tls_mode, std::shared_ptr<const WebState> initial)
-      : path_(std::move(path)), tls_mode_(tls_mode), state_(std::move(initial)) {}
+  // `reloaded` (optional) hears the outcome of every reload attempt.
+  WebConfigWatcher(std::string path, bool tls_mode, std::shared_ptr<const WebState> initial,
+                   std::function<void(bool)> reloaded)
+      : path_(std::move(path)),
+        tls_mode_(tls_mode),
+        state_(std::move(initial)),
+        reloaded_(std::move(reloaded)) {}
 
   std::shared_ptr<const WebState> Current() {
     if (path_.empty()) return state_;  // no file: never changes
@@ -153,12 +158,19 @@ class WebConfigWatcher {
     auto log = GetLogger("http");
     auto next = BuildWebState(path_);
     Status problem = next.ok() ? Status::Ok() : next.status();
-    if (next.ok() && next.value()->config.tls.enabled != tls_mode_)
-      problem = Status::Error("config", path_ + ": turning TLS on or off needs a restart");
+    if (next.ok()) {
+      // A truncated, emptied or half-written file parses to less security,
+      // never to a valid reason to drop it: refused like any downgrade.
+      if (std::string why = SecurityDowngrade(state_->config, next.value()->config); !why.empty())
+        problem = Status::Error("config", path_ + ": refused: " + why + " (a restart can do that)");
+      else if (next.value()->config.tls.enabled != tls_mode_)
+        problem = Status::Error("config", path_ + ": turning TLS on or off needs a restart");
+    }
     if (!problem.ok) {
       log->error("web config change not applied, keeping the previous one: {}", problem.message);
       failed_ = true;
       failed_stamps_ = now;
+      if (reloaded_) reloaded_(false);
       return state_;
     }
     const auto& fresh = next.value();
@@ -172,6 +184,7 @@ class WebConfigWatcher {
     }
     state_ = fresh;
     failed_ = false;
+    if (reloaded_) reloaded_(true);
     return state_;
   }
 
@@ -182,6 +195,7 @@ class WebConfigWatcher {
   std::shared_ptr<const WebState> state_;
   bool failed_ = false;
   std::vector<FileStamp> failed_stamps_;
+  std::function<void(bool)> reloaded_;
 };
 
 namespace {
@@ -343,7 +357,8 @@ Status HttpServer::Bind() {
     state = loaded.value();
   }
   tls_ = state->config.tls.enabled;
-  watcher_ = std::make_shared<WebConfigWatcher>(config_.config_file, tls_, state);
+  watcher_ =
+      std::make_shared<WebConfigWatcher>(config_.config_file, tls_, state, handlers_.web_config_reloaded);
   if (tls_) {
     WebConfigWatcher* watcher = watcher_.get();
     server_ = std::make_unique<httplib::SSLServer>(

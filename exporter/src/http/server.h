@@ -13,7 +13,11 @@
 // watched: each new TLS handshake and each request stat(2)s them and, when one
 // changed, the whole web config is re-read and swapped in atomically (a bad
 // one is logged and the previous one kept). Certificate rotation needs no
-// restart; turning TLS on or off and moving the health listener do.
+// restart; turning TLS on and moving the health listener do. A change that
+// would lower security (TLS off, basic auth removed, weaker client
+// certificate checks, a lower TLS minimum: SecurityDowngrade) is refused
+// while running, whatever the file now says: an emptied or half-written file
+// never turns authentication off.
 //
 // Bind() and Serve() are called by one owner thread; Stop() from any thread.
 #include <atomic>
@@ -37,6 +41,9 @@ struct HttpHandlers {
   // immutable, so a scrape copies nothing. Null gzip: serve the plain text.
   std::function<std::shared_ptr<const ExpositionBody>(bool gzip)> metrics;
   std::function<bool()> ready;  // every collector ran once
+  // Optional: told whether each live reload of the web config applied (false:
+  // it did not load, or it was refused as a security downgrade).
+  std::function<void(bool applied)> web_config_reloaded;
 };
 
 class WebConfigWatcher;

@@ -333,7 +333,7 @@ WebFileConfig ParseWebConfig(const std::string& yaml_text, const std::string& so
 
 WebFileConfig ReadWebConfigFile(const std::string& path, ConfigErrors* errors) {
   std::string text;
-  if (!ReadTextFile(path, "web config file", errors, &text)) {
+  if (!ReadTextFile(path, "web config file (web.config_file)", errors, &text)) {
     WebFileConfig c;
     c.source = path;
     return c;
@@ -349,6 +349,37 @@ WebFileConfig LoadWebConfigFile(const std::string& path, ConfigErrors* errors) {
     if (!material.ok()) errors->errors.push_back(path + ": tls_server_config: " + material.status().message);
   }
   return c;
+}
+
+namespace {
+
+// 0: no certificate checked; 1: a certificate required or verified, not both; 2: mTLS.
+int ClientAuthStrength(ClientAuthType t) {
+  switch (t) {
+    case ClientAuthType::kNoClientCert:
+    case ClientAuthType::kRequestClientCert:
+      return 0;
+    case ClientAuthType::kRequireAnyClientCert:
+    case ClientAuthType::kVerifyClientCertIfGiven:
+      return 1;
+    case ClientAuthType::kRequireAndVerifyClientCert:
+      return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string SecurityDowngrade(const WebFileConfig& from, const WebFileConfig& to) {
+  if (from.tls.enabled && !to.tls.enabled) return "it would turn TLS off";
+  if (!from.basic_auth_users.empty() && to.basic_auth_users.empty())
+    return "it would turn basic authentication off (no basic_auth_users)";
+  if (from.tls.enabled && ClientAuthStrength(to.tls.client_auth) < ClientAuthStrength(from.tls.client_auth))
+    return std::string("it would weaken client certificate checks from ") +
+           ClientAuthTypeName(from.tls.client_auth) + " to " + ClientAuthTypeName(to.tls.client_auth);
+  if (from.tls.enabled && to.tls.min_version < from.tls.min_version)
+    return "it would lower tls_server_config.min_version";
+  return "";
 }
 
 FileStamp StampFile(const std::string& path) {

@@ -68,6 +68,12 @@ WebFileConfig ReadWebConfigFile(const std::string& path, ConfigErrors* errors);
 // --check-config and start) and checks every bcrypt hash's format.
 WebFileConfig LoadWebConfigFile(const std::string& path, ConfigErrors* errors);
 
+// What a live reload from `from` to `to` would take away: "" when nothing, else
+// why the reload must be refused (TLS turned off, basic auth removed, client
+// certificates no longer required or verified, a lower TLS minimum). A running
+// daemon never downgrades its own security: docs/security.md, "Reloads".
+std::string SecurityDowngrade(const WebFileConfig& from, const WebFileConfig& to);
+
 // Identity of a file's current content as far as stat(2) tells (device, inode,
 // size, mtime, ctime). Follows symlinks, so Kubernetes' ..data swaps count.
 struct FileStamp {

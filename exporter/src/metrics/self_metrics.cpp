@@ -57,8 +57,22 @@ SelfMetrics::SelfMetrics() : registry_(std::make_shared<prometheus::Registry>())
                "and were reported as 0.")
            .Register(*registry_)
            .Add({});
+  web_reload_ok_ = &prometheus::BuildGauge()
+                        .Name("kafka_exporter_web_config_last_reload_successful")
+                        .Help(
+                            "1 if the web config file loaded at start and its last live change (if any) was "
+                            "applied; 0 if that change did not load or was refused as a security downgrade.")
+                        .Register(*registry_)
+                        .Add({});
+  web_reload_ts_ = &prometheus::BuildGauge()
+                        .Name("kafka_exporter_web_config_last_reload_success_timestamp_seconds")
+                        .Help("Unix time the web config in force was loaded.")
+                        .Register(*registry_)
+                        .Add({});
   reload_ok_->Set(1);
   reload_ts_->Set(NowSeconds());
+  web_reload_ok_->Set(1);
+  web_reload_ts_->Set(NowSeconds());
 }
 
 void SelfMetrics::Declare(const std::string& collector) {
@@ -85,6 +99,20 @@ void SelfMetrics::RecordRun(const std::string& collector, bool success, const st
 void SelfMetrics::RecordReload(bool success) {
   reload_ok_->Set(success ? 1 : 0);
   if (success) reload_ts_->Set(NowSeconds());
+}
+
+void SelfMetrics::RecordWebConfigReload(bool success) {
+  web_reload_ok_->Set(success ? 1 : 0);
+  if (success) web_reload_ts_->Set(NowSeconds());
+}
+
+void SelfMetrics::PublishTo(SnapshotStore* store,
+                            std::vector<std::pair<std::string, std::vector<std::string>>> entries) {
+  std::lock_guard<std::mutex> lock(publish_mu_);
+  entries.emplace_back();
+  entries.back().first = kSelfEntry;
+  entries.back().second.push_back(Render());
+  store->PublishAll(std::move(entries));
 }
 
 std::string SelfMetrics::Render() const {

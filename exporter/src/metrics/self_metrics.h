@@ -7,8 +7,12 @@
 #include <prometheus/registry.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "metrics/snapshot_store.h"
 #include "util/duration.h"
 
 namespace dora {
@@ -27,10 +31,17 @@ class SelfMetrics {
   // Registers a collector so its series exist (success 0) before its first run.
   void Declare(const std::string& collector);
   void RecordReload(bool success);
+  // A live reload of the web config file: applied, or refused/invalid.
+  void RecordWebConfigReload(bool success);
   // Counter for negative lag values clamped to zero (consumer_groups).
   prometheus::Counter& lag_clamped() { return *lag_clamped_; }
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
   std::string Render() const;
+  // Publishes `entries` and a fresh Render() in one store generation. Calls
+  // are serialized, render and publish together, so a later call never
+  // publishes an older rendering: no scrape sees a counter step back.
+  void PublishTo(SnapshotStore* store,
+                 std::vector<std::pair<std::string, std::vector<std::string>>> entries = {});
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -41,6 +52,9 @@ class SelfMetrics {
   prometheus::Gauge* reload_ok_;
   prometheus::Gauge* reload_ts_;
   prometheus::Counter* lag_clamped_;
+  prometheus::Gauge* web_reload_ok_;
+  prometheus::Gauge* web_reload_ts_;
+  std::mutex publish_mu_;
 };
 
 }  // namespace dora

@@ -47,6 +47,14 @@ spdlog::sink_ptr Sink() {
 
 }  // namespace
 
+void FlushLogs() {
+  try {
+    if (g_sink) g_sink->flush();
+  } catch (...) {
+  }
+  std::fflush(stderr);
+}
+
 std::string JsonEscape(const std::string& s) {
   std::string out;
   out.reserve(s.size() + 8);

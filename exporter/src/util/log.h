@@ -14,6 +14,9 @@ bool SetupLogging(const std::string& level, const std::string& format);
 // Logger for a component ("app", "http", "collector.cluster", "librdkafka").
 std::shared_ptr<spdlog::logger> GetLogger(const std::string& name);
 
+// Flushes the shared sink (before a process exit that skips destructors).
+void FlushLogs();
+
 // Escapes a string for a JSON string literal (no surrounding quotes).
 std::string JsonEscape(const std::string& s);
 
