@@ -279,3 +279,38 @@ TEST_CASE("throughput: messages in per second within 2% of a steady producer ove
   CHECK(Find(s, "kafka_cluster_messages_in_per_second").value_or(0) == Approx(rate + 5).epsilon(0.02));
   unlink(cfg.c_str());
 }
+
+TEST_CASE("throughput: the cluster rate counts the platform's messages, not offset commits", "[kafka]") {
+  auto kafka = KafkaCluster::Start(1);
+  kafka->CreateTopic("monitoring-metrics", 12, 1);
+  std::string cfg = Config("internal-rate",
+                           "collectors:\n  offsets: {interval: 2s, rate_window: 20s}\n"
+                           "  cluster: {interval: 5s}\n  consumer_groups: {enabled: false}\n");
+  Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
+  REQUIRE(d.WaitHealthy());
+  const double rate = 100;
+  SteadyProducer producer(kafka->bootstrap(), "monitoring-metrics", rate);
+  // Three groups committing all 12 partitions every 500 ms: ~70 records/s
+  // into __consumer_offsets, of the same order as the platform's own writes.
+  std::vector<std::unique_ptr<GroupMember>> members;
+  for (const char* g : {"readers-a", "readers-b", "readers-c"})
+    members.push_back(std::make_unique<GroupMember>(kafka->bootstrap(), "monitoring-metrics", g,
+                                                    GroupMember::Mode::kConsume));
+  std::this_thread::sleep_for(32s);
+  auto s = d.Samples();
+  auto topic = Find(s, "kafka_topic_messages_in_per_second", {{"topic", "monitoring-metrics"}});
+  auto offsets = Find(s, "kafka_topic_messages_in_per_second", {{"topic", "__consumer_offsets"}});
+  auto cluster = Find(s, "kafka_cluster_messages_in_per_second");
+  auto internal = Find(s, "kafka_cluster_internal_messages_in_per_second");
+  REQUIRE(topic.has_value());
+  REQUIRE(offsets.has_value());
+  REQUIRE(cluster.has_value());
+  REQUIRE(internal.has_value());
+  WARN("monitoring-metrics " << *topic << " msg/s, __consumer_offsets " << *offsets << ", cluster "
+                             << *cluster << ", internal " << *internal);
+  CHECK(*topic == Approx(rate).epsilon(0.05));
+  CHECK(*offsets > 10);                             // the commits are really there...
+  CHECK(*cluster == Approx(*topic).epsilon(1e-9));  // ...and not in the platform's write rate
+  CHECK(*internal == Approx(*offsets).epsilon(1e-9));
+  unlink(cfg.c_str());
+}

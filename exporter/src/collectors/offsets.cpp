@@ -2,6 +2,8 @@
 
 namespace dora {
 
+bool IsInternalTopic(const std::string& topic) { return topic.rfind("__", 0) == 0; }
+
 void RateTracker::Add(const TopicPartition& tp, std::chrono::steady_clock::time_point t, int64_t high) {
   auto& h = history_[tp];
   if (!h.empty() && high < h.back().second) h.clear();  // recreated topic: no carry-over
@@ -57,9 +59,15 @@ Status OffsetsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
                            "Messages appended to the partition per second over the rate window.", MT::kGauge);
   auto t_rate = out.Family("kafka_topic_messages_in_per_second",
                            "Messages appended to the topic per second over the rate window.", MT::kGauge);
-  auto c_rate =
-      out.Family("kafka_cluster_messages_in_per_second",
-                 "Messages appended to all included topics per second over the rate window.", MT::kGauge);
+  auto c_rate = out.Family("kafka_cluster_messages_in_per_second",
+                           "Messages appended to all included topics per second over the rate window, "
+                           "internal topics (names starting with __) excluded.",
+                           MT::kGauge);
+  auto c_internal_rate =
+      out.Family("kafka_cluster_internal_messages_in_per_second",
+                 "Messages appended to internal topics (__consumer_offsets commits, __transaction_state, "
+                 "the probe's topic) per second over the rate window.",
+                 MT::kGauge);
   auto dlq_rate = out.Family("kafka_topic_dlq_messages_in_per_second",
                              "Messages landing in a dead-letter topic per second over the rate window "
                              "(an incident signal).",
@@ -74,8 +82,8 @@ Status OffsetsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
   rates_.Retain(snap.partitions_per_topic);
   std::map<std::string, double> topic_rates;
   std::string pbuf;
-  bool any_rate = false;
-  double cluster_rate = 0;
+  bool any_rate = false, any_internal_rate = false;
+  double cluster_rate = 0, internal_rate = 0;
   for (const auto& [tp, wm] : snap.partitions) {
     if (!topics_.Matches(tp.topic)) continue;
     pbuf = std::to_string(tp.partition);
@@ -85,8 +93,13 @@ Status OffsetsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
     if (auto r = rates_.Rate(tp)) {
       out.Add(p_rate, {{"topic", tp.topic}, {"partition", pbuf}}, *r);
       topic_rates[tp.topic] += *r;
-      cluster_rate += *r;
-      any_rate = true;
+      if (IsInternalTopic(tp.topic)) {
+        internal_rate += *r;
+        any_internal_rate = true;
+      } else {
+        cluster_rate += *r;
+        any_rate = true;
+      }
     }
   }
   for (const auto& [topic, r] : topic_rates) {
@@ -94,6 +107,7 @@ Status OffsetsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
     if (std::regex_search(topic, dlq_)) out.Add(dlq_rate, {{"topic", topic}}, r);
   }
   if (any_rate) out.Add(c_rate, {}, cluster_rate);
+  if (any_internal_rate) out.Add(c_internal_rate, {}, internal_rate);
   if (!snap.last_error.empty()) {
     return Status::Error("partial", "some partitions have no watermarks: " + snap.last_error);
   }

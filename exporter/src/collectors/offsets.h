@@ -4,7 +4,9 @@
 // Exports kafka_topic_partition_current_offset (high watermark),
 // kafka_topic_partition_oldest_offset (log start), messages-in per second per
 // partition, topic and cluster over collectors.offsets.rate_window, and the
-// inflow of dead-letter topics (collectors.offsets.dlq_topics).
+// inflow of dead-letter topics (collectors.offsets.dlq_topics). The cluster
+// rate is the platform's own messages: internal topics (IsInternalTopic) have
+// their own kafka_cluster_internal_messages_in_per_second.
 //
 // Requests per run: ListOffsets (latest and earliest) per leader broker per
 // chunk of partitions_per_request partitions — shared with consumer_groups
@@ -20,6 +22,11 @@
 #include "util/name_filter.h"
 
 namespace dora {
+
+// Kafka's internal topics (__consumer_offsets, __transaction_state,
+// __share_group_state) and ours (the probe's __dora_kafka_exporter_probe):
+// the "__" prefix Kafka reserves for them.
+bool IsInternalTopic(const std::string& topic);
 
 // Per-partition (time, high watermark) history for rates over a window. Pure.
 class RateTracker {
