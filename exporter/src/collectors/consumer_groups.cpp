@@ -189,6 +189,7 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
 
   std::set<std::string> seen_groups;
   std::string pbuf, coord;
+  const GroupMember no_member;
   for (size_t gi = 0; gi < obs.listing.groups.size(); ++gi) {
     const GroupDescription& g = obs.listing.groups[gi];
     const GroupOffsets* go =
@@ -263,16 +264,20 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
       if (per_partition)
         out.Add(f_offset, {{"consumergroup", g.name}, {"topic", tp.topic}, {"partition", pbuf}},
                 static_cast<double>(committed));
+      // The partition's owner, or no_member's empty strings (lvalues: the
+      // labels below view them).
+      const GroupMember* owned_by = nullptr;
+      if (auto o = owner.find(tp); o != owner.end()) owned_by = o->second;
+      const GroupMember& m = owned_by != nullptr ? *owned_by : no_member;
       if (lx) {
-        const GroupMember* m = owner.count(tp) ? owner[tp] : nullptr;
         out.Add(lx_offset,
                 {{"cluster_name", config_.cluster_name},
                  {"group", g.name},
                  {"topic", tp.topic},
                  {"partition", pbuf},
-                 {"member_host", m ? m->client_host : ""},
-                 {"consumer_id", m ? m->member_id : ""},
-                 {"client_id", m ? m->client_id : ""}},
+                 {"member_host", m.client_host},
+                 {"consumer_id", m.member_id},
+                 {"client_id", m.client_id}},
                 static_cast<double>(committed));
       }
       auto w = find_wm(tp);
@@ -309,14 +314,13 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
           out.Add(f_lag_s, {{"consumergroup", g.name}, {"topic", tp.topic}, {"partition", pbuf}}, *lag_s);
       }
       if (lx) {
-        const GroupMember* m = owner.count(tp) ? owner[tp] : nullptr;
-        std::vector<Label> labels = {{"cluster_name", config_.cluster_name},
-                                     {"group", g.name},
-                                     {"topic", tp.topic},
-                                     {"partition", pbuf},
-                                     {"member_host", m ? m->client_host : ""},
-                                     {"consumer_id", m ? m->member_id : ""},
-                                     {"client_id", m ? m->client_id : ""}};
+        const std::vector<Label> labels = {{"cluster_name", config_.cluster_name},
+                                           {"group", g.name},
+                                           {"topic", tp.topic},
+                                           {"partition", pbuf},
+                                           {"member_host", m.client_host},
+                                           {"consumer_id", m.member_id},
+                                           {"client_id", m.client_id}};
         out.Add(lx_lag, labels, static_cast<double>(lag));
         if (lag_s) out.Add(lx_lag_s, labels, *lag_s);
       }
@@ -334,7 +338,7 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
       if (ps.window.count() > 0 && committed > ps.window.last().offset)
         consumed_now += static_cast<double>(committed - ps.window.last().offset);
       ps.window.Add({committed, lag});
-      PartitionStatus st = ps.window.Evaluate(owner.count(tp) > 0);
+      PartitionStatus st = ps.window.Evaluate(owned_by != nullptr);
       statuses.push_back(st);
       ++ts.statuses[static_cast<size_t>(st)];
       // Like Burrow's status answer, only the partitions that are not OK: no
