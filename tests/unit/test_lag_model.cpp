@@ -160,6 +160,37 @@ TEST_CASE("status: the compact window agrees with the rules over every stored ob
   for (size_t s = 0; s < 5; ++s) REQUIRE(seen[s] > 0);
 }
 
+TEST_CASE("status: a moved-from window is empty and safe to use", "[status]") {
+  // Longer than the inline buffer (16): the ring is on the heap and moves out.
+  for (size_t size : {3, 40}) {
+    INFO("size " << size);
+    StatusWindow w(size);
+    for (int i = 0; i < 50; ++i) w.Add({100, 5 + i});
+    REQUIRE(w.Evaluate(true) == PartitionStatus::kStall);
+    StatusWindow moved(std::move(w));
+    CHECK(moved.count() == size);
+    CHECK(moved.Evaluate(true) == PartitionStatus::kStall);
+    CHECK(moved.last().lag == 54);
+    // The source: no observations, no size, and every call still works.
+    CHECK(w.count() == 0);
+    CHECK(w.complete() == 0.0);
+    CHECK(w.Evaluate(true) == PartitionStatus::kOk);
+    for (int i = 0; i < 50; ++i) w.Add({i, 1});
+    CHECK(w.count() == 0);
+    CHECK(w.Evaluate(false) == PartitionStatus::kOk);
+    // Move-assigning over a window replaces it; assigning back revives the source.
+    StatusWindow other(20);
+    other.Add({1, 1});
+    other = std::move(moved);
+    CHECK(other.Evaluate(true) == PartitionStatus::kStall);
+    CHECK(moved.count() == 0);
+    w = std::move(other);
+    CHECK(w.count() == size);
+    w.Add({101, 0});
+    CHECK(w.Evaluate(true) == PartitionStatus::kOk);
+  }
+}
+
 TEST_CASE("group status is the worst partition status", "[status]") {
   using P = PartitionStatus;
   REQUIRE(Aggregate({}) == GroupStatus::kOk);

@@ -1,6 +1,8 @@
 #include "collectors/lag_model.h"
 
 #include <algorithm>
+#include <iterator>
+#include <utility>
 
 namespace dora {
 
@@ -74,6 +76,23 @@ const char* ToString(GroupStatus s) {
 
 StatusWindow::StatusWindow(size_t size) : size_(static_cast<uint16_t>(size)) {
   if (size_ > kInline) heap_ = std::make_unique<uint8_t[]>(size_);
+}
+
+StatusWindow::StatusWindow(StatusWindow&& o) noexcept { *this = std::move(o); }
+
+StatusWindow& StatusWindow::operator=(StatusWindow&& o) noexcept {
+  if (this == &o) return *this;
+  last_ = o.last_;
+  heap_ = std::move(o.heap_);
+  std::copy(std::begin(o.inline_), std::end(o.inline_), std::begin(inline_));
+  size_ = o.size_;
+  count_ = o.count_;
+  head_ = o.head_;
+  o.last_ = Observation{};
+  o.size_ = 0;
+  o.count_ = 0;
+  o.head_ = 0;
+  return *this;
 }
 
 void StatusWindow::Add(Observation o) {

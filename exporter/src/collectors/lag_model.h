@@ -51,14 +51,24 @@ struct Observation {
 class StatusWindow {
  public:
   explicit StatusWindow(size_t size = 10);
+  // Moving leaves the source an empty window of size 0: Add ignores it,
+  // Evaluate says OK, count() is 0. (Its size would otherwise point past the
+  // inline buffer once the heap ring moved out.)
+  StatusWindow(StatusWindow&& o) noexcept;
+  StatusWindow& operator=(StatusWindow&& o) noexcept;
+  StatusWindow(const StatusWindow&) = delete;
+  StatusWindow& operator=(const StatusWindow&) = delete;
+  ~StatusWindow() = default;
   void Add(Observation o);
   // Rules in Burrow's order: (1) lag 0 anywhere in the window: OK; (2) offset
   // went backwards: REWIND; (3) window full and offset never moved while lag > 0:
   // STALL if `owned` (a member is assigned the partition) else STOP; (4) window
   // full and lag never decreased and grew: WARN; (5) OK.
   PartitionStatus Evaluate(bool owned) const;
-  // Fraction of the window filled (Burrow's "complete").
-  double complete() const { return static_cast<double>(count_) / static_cast<double>(size_); }
+  // Fraction of the window filled (Burrow's "complete"); 0 for a size-0 window.
+  double complete() const {
+    return size_ == 0 ? 0.0 : static_cast<double>(count_) / static_cast<double>(size_);
+  }
   size_t count() const { return count_; }
   // The newest observation; meaningful once count() > 0.
   const Observation& last() const { return last_; }
