@@ -26,6 +26,7 @@ Status FromKafkaError(rd_kafka_resp_err_t err, const std::string& what) {
 
 OptionsPtr AdminOptions(rd_kafka_t* rk, rd_kafka_admin_op_t op, Millis timeout) {
   OptionsPtr opts(rd_kafka_AdminOptions_new(rk, op));
+  if (!opts) return opts;
   char errstr[256];
   rd_kafka_AdminOptions_set_request_timeout(opts.get(), static_cast<int>(timeout.count()), errstr,
                                             sizeof errstr);
@@ -128,6 +129,7 @@ Result<ClusterMetadata> KafkaClient::Metadata(Millis timeout) {
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &md, static_cast<int>(timeout.count()));
   const MetadataPtr md_owner(md);  // released however this returns (a bad_alloc below included)
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return FromKafkaError(err, "Metadata");
+  if (md == nullptr) return Status::Error("kafka", "Metadata: no answer");
   ClusterMetadata out;
   out.brokers.reserve(md->broker_cnt);
   for (int i = 0; i < md->broker_cnt; ++i) {
@@ -183,10 +185,12 @@ Result<std::map<std::string, ConfigValues>> KafkaClient::DescribeTopicConfigs(
   resources.reserve(topics.size());
   for (const auto& t : topics) {
     owned.emplace_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.c_str()));
+    if (!owned.back()) return Status::Error("kafka", "DescribeConfigs(topics): cannot describe topic " + t);
     resources.push_back(owned.back().get());
   }
   QueuePtr q(rd_kafka_queue_new(rk_.get()));
   auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout);
+  if (!q || !opts) return Status::Error("kafka", "DescribeConfigs(topics): cannot create the request");
   // DescribeConfigs copies the resources; `owned` releases them.
   rd_kafka_DescribeConfigs(rk_.get(), resources.data(), resources.size(), opts.get(), q.get());
   auto ev = WaitEvent(q.get(), timeout, "DescribeConfigs(topics)");
@@ -207,6 +211,8 @@ Result<ConfigValues> KafkaClient::DescribeBrokerConfig(int32_t broker_id, Millis
   ConfigResourcePtr resource(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id.c_str()));
   QueuePtr q(rd_kafka_queue_new(rk_.get()));
   auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout);
+  if (!resource || !q || !opts)
+    return Status::Error("kafka", "DescribeConfigs(broker " + id + "): cannot create the request");
   rd_kafka_ConfigResource_t* r = resource.get();
   rd_kafka_DescribeConfigs(rk_.get(), &r, 1, opts.get(), q.get());
   auto ev = WaitEvent(q.get(), timeout, "DescribeConfigs(broker " + id + ")");
@@ -225,6 +231,7 @@ Result<std::vector<PartitionOffset>> KafkaClient::ListOffsets(const std::vector<
   std::vector<PartitionOffset> out;
   if (partitions.empty()) return out;
   PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  if (!list) return Status::Error("kafka", "ListOffsets: cannot create the partition list");
   for (const auto& tp : partitions) {
     rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = timestamp;
   }
@@ -275,6 +282,7 @@ Status KafkaClient::CreateTopic(const std::string& topic, const std::vector<std:
   }
   QueuePtr q(rd_kafka_queue_new(rk_.get()));
   auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout);
+  if (!q || !opts) return Status::Error("kafka", what + ": cannot create the request");
   rd_kafka_AdminOptions_set_operation_timeout(opts.get(), static_cast<int>(timeout.count()), errstr,
                                               sizeof errstr);
   rd_kafka_CreateTopics(rk_.get(), &nt, 1, opts.get(), q.get());
@@ -305,6 +313,7 @@ Status KafkaClient::CreatePartitions(const std::string& topic, int total_count,
   }
   QueuePtr q(rd_kafka_queue_new(rk_.get()));
   auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, timeout);
+  if (!q || !opts) return Status::Error("kafka", what + ": cannot create the request");
   rd_kafka_AdminOptions_set_operation_timeout(opts.get(), static_cast<int>(timeout.count()), errstr,
                                               sizeof errstr);
   rd_kafka_CreatePartitions(rk_.get(), &np, 1, opts.get(), q.get());

@@ -66,6 +66,7 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout) {
   char errstr[256];
   QueuePtr q(rd_kafka_queue_new(rk));
   OptionsPtr lopts(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS));
+  if (!q || !lopts) return Status::Error("kafka", "ListConsumerGroups: cannot create the request");
   rd_kafka_AdminOptions_set_request_timeout(lopts.get(), left_ms(), errstr, sizeof errstr);
   rd_kafka_ListConsumerGroups(rk, lopts.get(), q.get());
   std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> lev(
@@ -95,6 +96,7 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout) {
   std::vector<const char*> cnames;
   for (const auto& s : names) cnames.push_back(s.c_str());
   OptionsPtr dopts(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS));
+  if (!dopts) return Status::Error("kafka", "DescribeConsumerGroups: cannot create the request");
   rd_kafka_AdminOptions_set_request_timeout(dopts.get(), left_ms(), errstr, sizeof errstr);
   rd_kafka_DescribeConsumerGroups(rk, cnames.data(), cnames.size(), dopts.get(), q.get());
   std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> dev(
@@ -156,7 +158,7 @@ Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout, bool try_ch
   rd_kafka_resp_err_t err =
       rd_kafka_list_groups(client.raw(), nullptr, &list, static_cast<int>(first.count()));
   const GroupListPtr list_owner(list);  // released on every return, and if a copy below throws
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || list == nullptr) {
     if (cheap_failed) *cheap_failed = true;
     auto left = timeout - std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start);
     if (left.count() <= 0)
@@ -203,6 +205,7 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
   if (groups.empty()) return out;
   rd_kafka_t* rk = client.raw();
   QueuePtr q(rd_kafka_queue_new(rk));
+  if (!q) return out;  // every group stays timed out
   auto deadline = std::chrono::steady_clock::now() + timeout;
   size_t next = 0, done = 0;
   int in_flight = 0;
@@ -216,6 +219,11 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
     while (in_flight < max_in_flight && next < groups.size() && left_ms() > 0) {
       OffsetsRequestPtr req(rd_kafka_ListConsumerGroupOffsets_new(groups[next].c_str(), nullptr));
       OptionsPtr opts(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS));
+      if (!req || !opts) {  // not sent: the group stays timed out
+        ++next;
+        ++done;
+        continue;
+      }
       rd_kafka_AdminOptions_set_request_timeout(opts.get(), left_ms(), errstr, sizeof errstr);
       rd_kafka_AdminOptions_set_opaque(opts.get(), reinterpret_cast<void*>(next));
       rd_kafka_ListConsumerGroupOffsets_t* r = req.get();
