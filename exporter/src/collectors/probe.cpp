@@ -340,6 +340,8 @@ struct ProbeCollector::Impl {
   std::shared_ptr<spdlog::logger> log = GetLogger("collector.probe");
   uint64_t instance = 0;
 
+  // Destroyed by Stop(), which ~Impl runs before any member goes: the
+  // delivery callback's target (this Impl and its state) outlives them.
   rd_kafka_t* producer = nullptr;
   rd_kafka_t* consumer = nullptr;
   rd_kafka_topic_t* topic = nullptr;  // the producer's topic handle (metadata requests)
