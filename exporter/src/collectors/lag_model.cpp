@@ -113,23 +113,39 @@ void StatusWindow::Add(Observation o) {
   head_ = static_cast<uint16_t>((head_ + 1) % size_);
 }
 
-PartitionStatus StatusWindow::Evaluate(bool owned) const {
-  const size_t n = count_;
-  if (n == 0) return PartitionStatus::kOk;
+void StatusWindow::Flags(uint8_t* any, uint8_t* steps) const {
   // The oldest observation's steps compare it with one that left the window:
   // only its lag counts.
+  const size_t n = count_;
   const uint8_t* r = ring();
-  uint8_t any = 0;
-  uint8_t steps = 0;
+  *any = 0;
+  *steps = 0;
   for (size_t i = 0; i < n; ++i) {
     const uint8_t f = r[(head_ + i) % n];
-    any |= f;
-    if (i > 0) steps |= f;
+    *any |= f;
+    if (i > 0) *steps |= f;
   }
+}
+
+bool StatusWindow::Moved() const {
+  uint8_t any = 0, steps = 0;
+  Flags(&any, &steps);
+  return (steps & kOffsetUp) != 0;
+}
+
+PartitionStatus StatusWindow::Evaluate(bool owned, bool owner_moved) const {
+  const size_t n = count_;
+  if (n == 0) return PartitionStatus::kOk;
+  uint8_t any = 0, steps = 0;
+  Flags(&any, &steps);
   if (any & kLagZero) return PartitionStatus::kOk;
   if (steps & kOffsetDown) return PartitionStatus::kRewind;
   if (n < size_) return PartitionStatus::kOk;  // not enough evidence yet
-  if (!(steps & kOffsetUp)) return owned ? PartitionStatus::kStall : PartitionStatus::kStop;
+  if (!(steps & kOffsetUp)) {
+    if (!owned) return PartitionStatus::kStop;
+    if (!owner_moved) return PartitionStatus::kStall;
+    // Starved by a consumer that moves elsewhere: slow, not stalled.
+  }
   if (!(steps & kLagDown) && (steps & kLagUp)) return PartitionStatus::kWarn;
   return PartitionStatus::kOk;
 }
