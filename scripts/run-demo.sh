@@ -4,18 +4,22 @@
 # topics and a small producer/consumer load, starts the exporter watching it,
 # prints the URLs and runs until Ctrl-C (or --duration SECONDS), then stops
 # everything it started.
-#   scripts/run-demo.sh [--duration SECONDS] [--port 9308] [--kafka-version 3.9.1]
+#   scripts/run-demo.sh [--duration SECONDS] [--port 9308] [--kafka-version 3.9.1] [--dlq]
+# --dlq: the load also writes to the dead-letter topics (dlq-*), which fires
+# KafkaDeadLetterMessages; without it the demo is healthy and opens no ticket.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=0
 PORT=9308
 VERSION="${DORA_KAFKA_VERSION:-3.9.1}"
+LOAD_ARGS=()
 while (($#)); do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
     --port) PORT="$2"; shift 2 ;;
     --kafka-version) VERSION="$2"; shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --dlq) LOAD_ARGS+=(--dlq); shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "run-demo: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -40,7 +44,7 @@ $KAFKACTL stop --dir "$DEMO/kafka" >/dev/null 2>&1 || true
 rm -rf "$DEMO" && mkdir -p "$DEMO"
 $KAFKACTL start --dir "$DEMO/kafka" --nodes 1 --version "$VERSION" --watch-pid $$
 $KAFKACTL seed-topics --dir "$DEMO/kafka"
-$KAFKACTL load --dir "$DEMO/kafka" --rate 200
+$KAFKACTL load --dir "$DEMO/kafka" --rate 200 ${LOAD_ARGS[@]+"${LOAD_ARGS[@]}"}
 BOOTSTRAP=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['bootstrap'])" "$DEMO/kafka/cluster.json")
 
 # The seed's layout, scaled to one broker (replication factor and min ISR 1).

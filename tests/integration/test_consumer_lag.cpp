@@ -295,3 +295,59 @@ TEST_CASE("group lag keeps reporting while the group's coordinator broker is dow
   CHECK(d.Running());
   unlink(cfg.c_str());
 }
+
+// Issue 14 item 10: the kafka-lag-exporter family's member labels viewed
+// temporaries (a ternary of strings bound to Label's string_views) and came
+// out as freed memory: invalid UTF-8 that makes Prometheus reject the whole
+// scrape. With a live member, each label must be the member's real id.
+TEST_CASE("kafka-lag-exporter labels are the live member's consumer_id and client_id",
+          "[kafka][lag][lag-exporter]") {
+  if (KafkaCluster::DefaultVersion().rfind("3.", 0) != 0) {
+    WARN("subscribe() needs the classic group protocol; skipped on Kafka 4.x");
+    return;
+  }
+  auto kafka = KafkaCluster::Start(1);
+  kafka->CreateTopic("agent-events", 3, 1);
+  REQUIRE(ProduceMessages(kafka->bootstrap(), "agent-events", 600) == 600);
+  GroupMember member(kafka->bootstrap(), "agent-events", "agents", GroupMember::Mode::kConsume);
+  std::string cfg = Config("lagexporter",
+                           "collectors:\n"
+                           "  consumer_groups: {interval: 1s, timeout: 8s, lag_exporter_metrics: true, "
+                           "cluster_name: seed}\n"
+                           "retry: {initial_backoff: 200ms, max_backoff: 2s}\n");
+  Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
+  REQUIRE(d.WaitHealthy());
+  // Bounded: the member joins, commits, and the daemon sees all three partitions owned.
+  std::string id;
+  std::vector<Sample> s;
+  bool seen = d.WaitFor(
+      [&](const auto& x) {
+        id = member.member_id();
+        if (id.empty() || member.consumed() < 600) return false;
+        auto lag = FindAll(x, "kafka_consumergroup_group_lag", {{"group", "agents"}});
+        if (lag.size() != 3) return false;
+        for (const auto& l : lag)
+          if (l.labels.at("consumer_id").empty()) return false;
+        return true;
+      },
+      90s, &s);
+  std::string text = d.Metrics();
+  INFO(d.Log().substr(d.Log().size() > 4000 ? d.Log().size() - 4000 : 0));
+  REQUIRE(seen);
+  CHECK(IsValidUtf8(text));
+  const std::string client = member.client_id();
+  REQUIRE_FALSE(client.empty());
+  for (const char* family : {"kafka_consumergroup_group_lag", "kafka_consumergroup_group_offset"}) {
+    auto series =
+        FindAll(s, family, {{"cluster_name", "seed"}, {"group", "agents"}, {"topic", "agent-events"}});
+    INFO(family);
+    CHECK(series.size() == 3);
+    for (const auto& x : series) {
+      INFO("partition " << x.labels.at("partition"));
+      CHECK(x.labels.at("consumer_id") == id);
+      CHECK(x.labels.at("client_id") == client);
+      CHECK_FALSE(x.labels.at("member_host").empty());
+    }
+  }
+  unlink(cfg.c_str());
+}

@@ -18,43 +18,6 @@
 using namespace dora::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-std::set<std::string> DocumentedMetrics() {
-  std::ifstream in(std::string(DORA_SOURCE_DIR) + "/docs/metrics.md");
-  std::set<std::string> out;
-  std::string line;
-  std::regex row(R"(^\| `([a-z_:][a-z0-9_:]*)` \| (gauge|counter|histogram|summary) \|)");
-  std::smatch m;
-  while (std::getline(in, line)) {
-    if (std::regex_search(line, m, row)) out.insert(m[1]);
-  }
-  return out;
-}
-
-// Family names from the exposition's # TYPE lines.
-std::set<std::string> ExportedFamilies(const std::string& text) {
-  std::set<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("# TYPE ", 0) == 0) out.insert(line.substr(7, line.find(' ', 7) - 7));
-  }
-  return out;
-}
-
-std::string JsonField(const std::string& file, const std::string& key) {
-  std::ifstream in(file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::smatch m;
-  std::string s = ss.str();
-  std::regex re("\"" + key + "\": *\"([^\"]*)\"");
-  return std::regex_search(s, m, re) ? std::string(m[1]) : std::string();
-}
-
-}  // namespace
-
 TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafka][docs]") {
   std::set<std::string> documented = DocumentedMetrics();
   REQUIRE(documented.size() > 50);
@@ -68,7 +31,7 @@ TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafk
   FakeRegistry registry;
   REQUIRE(registry.running());
   registry.SetSubject("audit-logs-value", 2);
-  std::string data_dir = JsonField(kafka->dir() + "/cluster.json", "data_dir");
+  std::string data_dir = kafka->DataDir();
   REQUIRE_FALSE(data_dir.empty());
 
   std::string topics = "/tmp/dora-docs-" + std::to_string(getpid()) + "-topics.yaml";

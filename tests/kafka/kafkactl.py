@@ -1479,14 +1479,17 @@ def cmd_load(a):
     if missing:
         seed_topics(c, d, 12, 120)
     stop_load(d)
-    per_topic = a.rate / len(SEED_TOPICS)
+    # Dead-letter topics only when asked: a healthy demo writes none (any
+    # message there fires KafkaDeadLetterMessages).
+    topics = [t for t in SEED_TOPICS if a.dlq or not t.startswith("dlq-")]
+    per_topic = a.rate / len(topics)
     groups = a.group or [
         "compliance-reporting=compliance-reports,audit-logs",
         # deliberately a bit slower than its input so consumer lag grows visibly
         "risk-engine=risk-assessments,risk-calculations,incident-events@%.2f" % (max(0.5, 3 * per_topic * 0.8)),
     ]
     args = ["load", "--bootstrap", _bs(c, d), "--rate", str(a.rate), "--duration", str(a.duration),
-            "--topics", ",".join(SEED_TOPICS)]
+            "--topics", ",".join(topics)]
     for g in groups:
         args += ["--group", g]
     cmd = ([java_bin()] + TOOL_JVM_OPTS + ["-Ddora.kafka.load=" + d] + log_opts(home, "tool") +
@@ -1502,8 +1505,9 @@ def cmd_load(a):
     time.sleep(1.0)
     if p.poll() is not None:
         raise CtlError("load generator exited immediately:\n%s" % tail(os.path.join(d, "load.log")))
-    info("load running (pid %d): %s records/s over %d topics, groups %s, duration %s"
-         % (p.pid, a.rate, len(SEED_TOPICS), ", ".join(g.split("=")[0] for g in groups),
+    info("load running (pid %d): %s records/s over %d topics%s, groups %s, duration %s"
+         % (p.pid, a.rate, len(topics), " (dead-letter topics included)" if a.dlq else "",
+            ", ".join(g.split("=")[0] for g in groups),
             ("%ss" % a.duration) if a.duration > 0 else "forever"))
     return 0
 
@@ -1609,6 +1613,8 @@ def build_parser():
     sp.add_argument("--rate", type=float, default=200.0, help="records/s in total over all seed topics")
     sp.add_argument("--duration", type=float, default=0.0, help="seconds, 0 = forever")
     sp.add_argument("--group", action="append", metavar="NAME=T1,T2[@MAXRATE]")
+    sp.add_argument("--dlq", action="store_true",
+                    help="also write to the dead-letter topics (dlq-*); off by default")
 
     with_dir(add("stop-load", cmd_stop_load, "stop the background load"))
 

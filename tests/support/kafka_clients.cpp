@@ -177,6 +177,13 @@ GroupMember::GroupMember(const std::string& bootstrap, const std::string& topic,
                                                    {"session.timeout.ms", "10000"},
                                                    {"heartbeat.interval.ms", "1000"}});
     rd_kafka_poll_set_consumer(rk);
+    {
+      char cid[256] = "";
+      size_t cid_size = sizeof cid;
+      rd_kafka_conf_get(rd_kafka_conf(rk), "client.id", cid, &cid_size);
+      std::lock_guard<std::mutex> lock(mu_);
+      client_id_ = cid;
+    }
     rd_kafka_topic_partition_list_t* sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, topic.c_str(), RD_KAFKA_PARTITION_UA);
     rd_kafka_subscribe(rk, sub);
@@ -196,6 +203,13 @@ GroupMember::GroupMember(const std::string& bootstrap, const std::string& topic,
       rd_kafka_topic_partition_list_t* assignment = nullptr;
       if (rd_kafka_assignment(rk, &assignment) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         assigned_.store(assignment->cnt > 0);
+        if (assignment->cnt > 0) {
+          if (char* id = rd_kafka_memberid(rk)) {
+            std::lock_guard<std::mutex> lock(mu_);
+            member_id_ = id;
+            rd_kafka_mem_free(rk, id);
+          }
+        }
         bool stall = mode_.load() == Mode::kStall;
         if (stall != paused && assignment->cnt > 0) {
           if (stall)
@@ -222,6 +236,16 @@ GroupMember::GroupMember(const std::string& bootstrap, const std::string& topic,
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
   });
+}
+
+std::string GroupMember::member_id() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return member_id_;
+}
+
+std::string GroupMember::client_id() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return client_id_;
 }
 
 GroupMember::~GroupMember() {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -51,8 +52,14 @@ class GroupMember {
   void SetMode(Mode m) { mode_.store(m); }
   int64_t consumed() const { return consumed_.load(); }
   bool assigned() const { return assigned_.load(); }
+  // The member id the coordinator gave it ("" until it joined) and its client.id.
+  std::string member_id() const;
+  std::string client_id() const;
 
  private:
+  mutable std::mutex mu_;
+  std::string member_id_;  // guarded by mu_
+  std::string client_id_;  // guarded by mu_
   std::atomic<Mode> mode_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> assigned_{false};

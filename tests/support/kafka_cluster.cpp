@@ -14,6 +14,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -375,6 +376,16 @@ std::string KafkaCluster::NodeLogTail(int id, int lines) const {
   std::string s;
   for (const auto& l : last) s += l + "\n";
   return s;
+}
+
+std::string KafkaCluster::DataDir() const {
+  std::ifstream in(dir_ + "/cluster.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string s = ss.str();
+  std::smatch m;
+  static const std::regex re("\"data_dir\": *\"([^\"]*)\"");
+  return std::regex_search(s, m, re) ? std::string(m[1]) : std::string();
 }
 
 }  // namespace dora::test

@@ -83,6 +83,8 @@ class KafkaCluster {
 
   // Last lines of a node's server log (for INFO() on failures).
   std::string NodeLogTail(int id, int lines = 40) const;
+  // The first node's log.dirs (its data directory), from cluster.json.
+  std::string DataDir() const;
 
  private:
   KafkaCluster(std::string dir, std::string version, int nodes);

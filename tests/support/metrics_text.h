@@ -2,6 +2,7 @@
 // Parses Prometheus text exposition into series -> value for assertions.
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,5 +22,14 @@ std::optional<double> Find(const std::vector<Sample>& samples, const std::string
 // All samples of a name matching the label subset.
 std::vector<Sample> FindAll(const std::vector<Sample>& samples, const std::string& name,
                             const std::map<std::string, std::string>& labels = {});
+
+// Metric names docs/metrics.md lists in its tables (DORA_SOURCE_DIR based).
+std::set<std::string> DocumentedMetrics();
+// Family names from an exposition's # TYPE lines.
+std::set<std::string> ExportedFamilies(const std::string& text);
+
+// True when `text` is well-formed UTF-8 (what Prometheus requires of a
+// scrape: one invalid label value fails the whole scrape).
+bool IsValidUtf8(const std::string& text);
 
 }  // namespace dora::test

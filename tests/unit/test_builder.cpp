@@ -1,9 +1,33 @@
 #include <catch2/catch.hpp>
+#include <string>
+#include <string_view>
+#include <type_traits>
 
 #include "metrics/builder.h"
 
+using dora::Label;
+using dora::LabelValue;
 using dora::MetricsBuilder;
 using dora::MetricType;
+
+// A label value views its text: it takes lvalue strings and C strings, never a
+// temporary std::string, whose buffer would be gone when the sample is written
+// (tests/compile_fail/label_temporaries.cpp tries the call sites themselves).
+static_assert(std::is_convertible_v<const std::string&, LabelValue>);
+static_assert(std::is_convertible_v<std::string&, LabelValue>);
+static_assert(std::is_convertible_v<const char (&)[4], LabelValue>);
+static_assert(std::is_convertible_v<const char*, LabelValue>);
+static_assert(!std::is_constructible_v<LabelValue, std::string&&>);
+static_assert(!std::is_constructible_v<LabelValue, const std::string&&>);
+static_assert(!std::is_constructible_v<LabelValue, std::string>);
+static_assert(!std::is_convertible_v<std::string, LabelValue>);
+// A view's owner is unknown: only an explicit LabelValue(view) takes one.
+static_assert(!std::is_convertible_v<std::string_view, LabelValue>);
+static_assert(std::is_constructible_v<LabelValue, std::string_view>);
+// The same through a Label, as the braced call sites build them.
+static_assert(std::is_constructible_v<Label, const char (&)[2], const std::string&>);
+static_assert(!std::is_constructible_v<Label, const char (&)[2], std::string>);
+static_assert(!std::is_constructible_v<Label, std::string, const std::string&>);
 
 TEST_CASE("builder renders HELP/TYPE once per family and samples in order", "[builder]") {
   MetricsBuilder b;

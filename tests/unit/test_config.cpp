@@ -129,6 +129,24 @@ TEST_CASE("validation names bad librdkafka properties and bad values", "[config]
   for (const auto& e : errors.errors) CHECK(e.find("s3cr3t-value") == std::string::npos);
 }
 
+TEST_CASE("the probe topic must be a name Kafka accepts", "[config]") {
+  auto errors_for = [](const std::string& topic) {
+    ConfigErrors errors;
+    Config c = Parse("collectors:\n  probe: {enabled: true, topic: '" + topic + "'}\n", &errors);
+    REQUIRE(errors.empty());
+    ValidateConfig(c, &errors);
+    return errors;
+  };
+  CHECK(errors_for(std::string(249, 'p')).empty());
+  CHECK(errors_for("__dora.probe-1_x").empty());
+  CHECK(Contains(errors_for(std::string(250, 'p')),
+                 "collectors.probe.topic: longer than Kafka's limit of 249 characters (250)"));
+  for (const char* bad : {"probe topic", "probe/1", "caf\xc3\xa9", ".", ".."}) {
+    INFO(bad);
+    CHECK(Contains(errors_for(bad), "is not a legal Kafka topic name"));
+  }
+}
+
 TEST_CASE("secret files and environment variables are checked without printing them", "[config]") {
   ConfigErrors errors;
   Config c;

@@ -83,6 +83,21 @@ TEST_CASE("status: offset unchanged over a full window is STOP without owner, ST
   REQUIRE(w.complete() == 1.0);
 }
 
+TEST_CASE("status: an unmoved partition of a member moving elsewhere is WARN or OK, not STALL", "[status]") {
+  StatusWindow w(3);
+  w.Add({10, 5});
+  w.Add({10, 6});
+  w.Add({10, 9});
+  REQUIRE_FALSE(w.Moved());
+  REQUIRE(w.Evaluate(true, false) == PartitionStatus::kStall);
+  REQUIRE(w.Evaluate(true, true) == PartitionStatus::kWarn);  // lag grew, never fell
+  REQUIRE(w.Evaluate(false, false) == PartitionStatus::kStop);
+  StatusWindow flat(3);
+  for (int i = 0; i < 3; ++i) flat.Add({10, 5});
+  REQUIRE(flat.Evaluate(true, true) == PartitionStatus::kOk);  // no new data: nothing to consume
+  REQUIRE(flat.Evaluate(true, false) == PartitionStatus::kStall);
+}
+
 TEST_CASE("status: offset going backwards is REWIND", "[status]") {
   StatusWindow w(5);
   w.Add({100, 5});
@@ -115,7 +130,8 @@ TEST_CASE("status: a step that left the window no longer counts", "[status]") {
 
 // Burrow's rules written out over the stored observations, as the window
 // evaluated them before it kept one byte per observation.
-static PartitionStatus ReferenceStatus(const std::vector<Observation>& obs, size_t size, bool owned) {
+static PartitionStatus ReferenceStatus(const std::vector<Observation>& obs, size_t size, bool owned,
+                                       bool owner_moved) {
   const size_t n = obs.size();
   if (n == 0) return PartitionStatus::kOk;
   for (const auto& o : obs)
@@ -123,7 +139,10 @@ static PartitionStatus ReferenceStatus(const std::vector<Observation>& obs, size
   for (size_t i = 1; i < n; ++i)
     if (obs[i].offset < obs[i - 1].offset) return PartitionStatus::kRewind;
   if (n < size) return PartitionStatus::kOk;
-  if (obs[n - 1].offset == obs[0].offset) return owned ? PartitionStatus::kStall : PartitionStatus::kStop;
+  if (obs[n - 1].offset == obs[0].offset) {
+    if (!owned) return PartitionStatus::kStop;
+    if (!owner_moved) return PartitionStatus::kStall;
+  }
   bool never_decreased = true;
   for (size_t i = 1; i < n; ++i)
     if (obs[i].lag < obs[i - 1].lag) never_decreased = false;
@@ -150,14 +169,49 @@ TEST_CASE("status: the compact window agrees with the rules over every stored ob
         std::vector<Observation> window(all.end() - static_cast<std::ptrdiff_t>(std::min(all.size(), size)),
                                         all.end());
         const bool owned = rng() % 2 == 0;
-        const PartitionStatus want = ReferenceStatus(window, size, owned);
-        REQUIRE(w.Evaluate(owned) == want);
+        const bool owner_moved = owned && rng() % 2 == 0;
+        const PartitionStatus want = ReferenceStatus(window, size, owned, owner_moved);
+        REQUIRE(w.Evaluate(owned, owner_moved) == want);
+        bool moved = false;
+        for (size_t i = 1; i < window.size(); ++i) moved |= window[i].offset > window[i - 1].offset;
+        REQUIRE(w.Moved() == moved);
         ++seen[static_cast<size_t>(want)];
       }
     }
   }
   // Every status came up, so every rule was compared.
   for (size_t s = 0; s < 5; ++s) REQUIRE(seen[s] > 0);
+}
+
+TEST_CASE("status: a moved-from window is empty and safe to use", "[status]") {
+  // Longer than the inline buffer (16): the ring is on the heap and moves out.
+  for (size_t size : {3, 40}) {
+    INFO("size " << size);
+    StatusWindow w(size);
+    for (int i = 0; i < 50; ++i) w.Add({100, 5 + i});
+    REQUIRE(w.Evaluate(true) == PartitionStatus::kStall);
+    StatusWindow moved(std::move(w));
+    CHECK(moved.count() == size);
+    CHECK(moved.Evaluate(true) == PartitionStatus::kStall);
+    CHECK(moved.last().lag == 54);
+    // The source: no observations, no size, and every call still works.
+    CHECK(w.count() == 0);
+    CHECK(w.complete() == 0.0);
+    CHECK(w.Evaluate(true) == PartitionStatus::kOk);
+    for (int i = 0; i < 50; ++i) w.Add({i, 1});
+    CHECK(w.count() == 0);
+    CHECK(w.Evaluate(false) == PartitionStatus::kOk);
+    // Move-assigning over a window replaces it; assigning back revives the source.
+    StatusWindow other(20);
+    other.Add({1, 1});
+    other = std::move(moved);
+    CHECK(other.Evaluate(true) == PartitionStatus::kStall);
+    CHECK(moved.count() == 0);
+    w = std::move(other);
+    CHECK(w.count() == size);
+    w.Add({101, 0});
+    CHECK(w.Evaluate(true) == PartitionStatus::kOk);
+  }
 }
 
 TEST_CASE("group status is the worst partition status", "[status]") {

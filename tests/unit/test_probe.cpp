@@ -231,3 +231,19 @@ TEST_CASE("probe tracker: duplicates and strangers do not resolve twice", "[prob
   CHECK(c.received == 2);
   CHECK(c.produced == 1);
 }
+
+TEST_CASE("probe: a topic name librdkafka refuses is an error and no crash", "[probe]") {
+  // The config check stops such names; the collector must not rely on it.
+  ProbeCollectorConfig config;
+  config.enabled = true;
+  config.topic = std::string(600, 'p');  // rd_kafka_topic_new answers NULL past 512
+  KafkaConfig kafka;
+  kafka.bootstrap_servers = {"127.0.0.1:1"};  // never contacted: the handles fail first
+  ProbeCollector probe(config, kafka, nullptr);
+  CollectContext ctx;
+  ctx.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  MetricsBuilder out;
+  Status s = probe.Collect(ctx, out);
+  CHECK_FALSE(s.ok);
+  CHECK(s.message.find("probe: cannot use topic") != std::string::npos);
+}

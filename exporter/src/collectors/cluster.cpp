@@ -89,13 +89,13 @@ void RenderClusterView(const ClusterView& view, std::chrono::steady_clock::time_
 
   out.Add(brokers, {}, static_cast<double>(md.brokers.size()));
   std::map<int32_t, int> leads, imbalance;
+  const std::string no_rack;
   for (const auto& b : md.brokers) {
-    std::string id = std::to_string(b.id);
-    auto rack = view.broker_racks.find(b.id);
-    out.Add(
-        broker_info,
-        {{"id", id}, {"address", b.address()}, {"rack", rack == view.broker_racks.end() ? "" : rack->second}},
-        1);
+    const std::string id = std::to_string(b.id);
+    const std::string address = b.address();
+    auto rack_it = view.broker_racks.find(b.id);
+    const std::string& rack = rack_it == view.broker_racks.end() ? no_rack : rack_it->second;
+    out.Add(broker_info, {{"id", id}, {"address", address}, {"rack", rack}}, 1);
     leads[b.id] = 0;
     imbalance[b.id] = 0;
   }
@@ -206,8 +206,15 @@ void RenderClusterView(const ClusterView& view, std::chrono::steady_clock::time_
   out.Add(c_off, {}, c_off_n);
   out.Add(c_at, {}, c_at_n);
   out.Add(c_under, {}, c_under_n);
-  for (const auto& [id, n] : leads) out.Add(b_leaders, {{"broker", std::to_string(id)}}, n);
-  for (const auto& [id, n] : imbalance) out.Add(b_imbalance, {{"broker", std::to_string(id)}}, n);
+  std::string broker;
+  for (const auto& [id, n] : leads) {
+    broker = std::to_string(id);
+    out.Add(b_leaders, {{"broker", broker}}, n);
+  }
+  for (const auto& [id, n] : imbalance) {
+    broker = std::to_string(id);
+    out.Add(b_imbalance, {{"broker", broker}}, n);
+  }
   out.Add(shrinks, {}, static_cast<double>(state->isr_shrinks));
   out.Add(expands, {}, static_cast<double>(state->isr_expands));
 }

@@ -189,6 +189,21 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
 
   std::set<std::string> seen_groups;
   std::string pbuf, coord;
+  const GroupMember no_member;
+  struct TopicSums {
+    double offset = 0, lag = 0, expired = 0;
+    bool any_lag = false;
+    std::array<int, 5> statuses{};  // partitions per PartitionStatus
+  };
+  // A partition's window, its owner (index into the group's members, -1:
+  // none) and its topic's sums, for the statuses after the walk (reused).
+  struct WindowRef {
+    size_t entry;
+    int member;
+    TopicSums* sums;
+  };
+  std::vector<WindowRef> windows;
+  std::vector<char> member_moved;
   for (size_t gi = 0; gi < obs.listing.groups.size(); ++gi) {
     const GroupDescription& g = obs.listing.groups[gi];
     const GroupOffsets* go =
@@ -212,11 +227,6 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
 
     if (go == nullptr || go->error != 0) continue;  // offsets unknown this run: no lag series
 
-    struct TopicSums {
-      double offset = 0, lag = 0, expired = 0;
-      bool any_lag = false;
-      std::array<int, 5> statuses{};  // partitions per PartitionStatus
-    };
     std::map<std::string, TopicSums> topics;
     std::vector<PartitionStatus> statuses;
     double max_lag = -1, max_lag_s = -1;
@@ -235,6 +245,9 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     std::vector<std::string> next_topics;
     std::vector<PartitionEntry> next_state;
     next_state.reserve(go->committed.size());
+    windows.clear();
+    windows.reserve(go->committed.size());
+    member_moved.assign(g.members.size(), 0);  // per member: committed progress in the window
     int uncommitted = 0;
     for (const auto& [tp, m] : owner) {
       if (topics_.Matches(tp.topic) && !go->HasCommitted(tp)) ++uncommitted;
@@ -263,16 +276,20 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
       if (per_partition)
         out.Add(f_offset, {{"consumergroup", g.name}, {"topic", tp.topic}, {"partition", pbuf}},
                 static_cast<double>(committed));
+      // The partition's owner, or no_member's empty strings (lvalues: the
+      // labels below view them).
+      const GroupMember* owned_by = nullptr;
+      if (auto o = owner.find(tp); o != owner.end()) owned_by = o->second;
+      const GroupMember& m = owned_by != nullptr ? *owned_by : no_member;
       if (lx) {
-        const GroupMember* m = owner.count(tp) ? owner[tp] : nullptr;
         out.Add(lx_offset,
                 {{"cluster_name", config_.cluster_name},
                  {"group", g.name},
                  {"topic", tp.topic},
                  {"partition", pbuf},
-                 {"member_host", m ? m->client_host : ""},
-                 {"consumer_id", m ? m->member_id : ""},
-                 {"client_id", m ? m->client_id : ""}},
+                 {"member_host", m.client_host},
+                 {"consumer_id", m.member_id},
+                 {"client_id", m.client_id}},
                 static_cast<double>(committed));
       }
       auto w = find_wm(tp);
@@ -309,14 +326,13 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
           out.Add(f_lag_s, {{"consumergroup", g.name}, {"topic", tp.topic}, {"partition", pbuf}}, *lag_s);
       }
       if (lx) {
-        const GroupMember* m = owner.count(tp) ? owner[tp] : nullptr;
-        std::vector<Label> labels = {{"cluster_name", config_.cluster_name},
-                                     {"group", g.name},
-                                     {"topic", tp.topic},
-                                     {"partition", pbuf},
-                                     {"member_host", m ? m->client_host : ""},
-                                     {"consumer_id", m ? m->member_id : ""},
-                                     {"client_id", m ? m->client_id : ""}};
+        const std::vector<Label> labels = {{"cluster_name", config_.cluster_name},
+                                           {"group", g.name},
+                                           {"topic", tp.topic},
+                                           {"partition", pbuf},
+                                           {"member_host", m.client_host},
+                                           {"consumer_id", m.member_id},
+                                           {"client_id", m.client_id}};
         out.Add(lx_lag, labels, static_cast<double>(lag));
         if (lag_s) out.Add(lx_lag_s, labels, *lag_s);
       }
@@ -334,16 +350,30 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
       if (ps.window.count() > 0 && committed > ps.window.last().offset)
         consumed_now += static_cast<double>(committed - ps.window.last().offset);
       ps.window.Add({committed, lag});
-      PartitionStatus st = ps.window.Evaluate(owner.count(tp) > 0);
+      const int member = owned_by != nullptr ? static_cast<int>(owned_by - g.members.data()) : -1;
+      if (member >= 0 && ps.window.Moved()) member_moved[static_cast<size_t>(member)] = 1;
+      windows.push_back({next_state.size() - 1, member, &ts});
+    }
+    // Statuses once every window has this run's observation: a partition
+    // whose owner moved another partition in the window is not stalled.
+    for (const WindowRef& w : windows) {
+      const PartitionEntry& e = next_state[w.entry];
+      const bool owned = w.member >= 0;
+      const PartitionStatus st =
+          e.state.window.Evaluate(owned, owned && member_moved[static_cast<size_t>(w.member)] != 0);
       statuses.push_back(st);
-      ++ts.statuses[static_cast<size_t>(st)];
+      ++w.sums->statuses[static_cast<size_t>(st)];
       // Like Burrow's status answer, only the partitions that are not OK: no
       // series for the healthy majority.
-      if (per_partition && st != PartitionStatus::kOk)
-        out.Add(
-            f_pstatus,
-            {{"consumergroup", g.name}, {"topic", tp.topic}, {"partition", pbuf}, {"status", ToString(st)}},
-            1);
+      if (per_partition && st != PartitionStatus::kOk) {
+        pbuf = std::to_string(e.partition);
+        out.Add(f_pstatus,
+                {{"consumergroup", g.name},
+                 {"topic", next_topics[e.topic]},
+                 {"partition", pbuf},
+                 {"status", ToString(st)}},
+                1);
+      }
     }
     gs.partitions = std::move(next_state);  // partitions no longer committed leave the state
     gs.topics = std::move(next_topics);

@@ -1,6 +1,8 @@
 #include "collectors/lag_model.h"
 
 #include <algorithm>
+#include <iterator>
+#include <utility>
 
 namespace dora {
 
@@ -76,6 +78,23 @@ StatusWindow::StatusWindow(size_t size) : size_(static_cast<uint16_t>(size)) {
   if (size_ > kInline) heap_ = std::make_unique<uint8_t[]>(size_);
 }
 
+StatusWindow::StatusWindow(StatusWindow&& o) noexcept { *this = std::move(o); }
+
+StatusWindow& StatusWindow::operator=(StatusWindow&& o) noexcept {
+  if (this == &o) return *this;
+  last_ = o.last_;
+  heap_ = std::move(o.heap_);
+  std::copy(std::begin(o.inline_), std::end(o.inline_), std::begin(inline_));
+  size_ = o.size_;
+  count_ = o.count_;
+  head_ = o.head_;
+  o.last_ = Observation{};
+  o.size_ = 0;
+  o.count_ = 0;
+  o.head_ = 0;
+  return *this;
+}
+
 void StatusWindow::Add(Observation o) {
   if (size_ == 0) return;
   uint8_t f = o.lag == 0 ? kLagZero : 0;
@@ -94,23 +113,39 @@ void StatusWindow::Add(Observation o) {
   head_ = static_cast<uint16_t>((head_ + 1) % size_);
 }
 
-PartitionStatus StatusWindow::Evaluate(bool owned) const {
-  const size_t n = count_;
-  if (n == 0) return PartitionStatus::kOk;
+void StatusWindow::Flags(uint8_t* any, uint8_t* steps) const {
   // The oldest observation's steps compare it with one that left the window:
   // only its lag counts.
+  const size_t n = count_;
   const uint8_t* r = ring();
-  uint8_t any = 0;
-  uint8_t steps = 0;
+  *any = 0;
+  *steps = 0;
   for (size_t i = 0; i < n; ++i) {
     const uint8_t f = r[(head_ + i) % n];
-    any |= f;
-    if (i > 0) steps |= f;
+    *any |= f;
+    if (i > 0) *steps |= f;
   }
+}
+
+bool StatusWindow::Moved() const {
+  uint8_t any = 0, steps = 0;
+  Flags(&any, &steps);
+  return (steps & kOffsetUp) != 0;
+}
+
+PartitionStatus StatusWindow::Evaluate(bool owned, bool owner_moved) const {
+  const size_t n = count_;
+  if (n == 0) return PartitionStatus::kOk;
+  uint8_t any = 0, steps = 0;
+  Flags(&any, &steps);
   if (any & kLagZero) return PartitionStatus::kOk;
   if (steps & kOffsetDown) return PartitionStatus::kRewind;
   if (n < size_) return PartitionStatus::kOk;  // not enough evidence yet
-  if (!(steps & kOffsetUp)) return owned ? PartitionStatus::kStall : PartitionStatus::kStop;
+  if (!(steps & kOffsetUp)) {
+    if (!owned) return PartitionStatus::kStop;
+    if (!owner_moved) return PartitionStatus::kStall;
+    // Starved by a consumer that moves elsewhere: slow, not stalled.
+  }
   if (!(steps & kLagDown) && (steps & kLagUp)) return PartitionStatus::kWarn;
   return PartitionStatus::kOk;
 }

@@ -41,8 +41,9 @@ const char* ToString(GroupStatus s);
 
 // Burrow's rules applied to what the daemon can observe: one observation per
 // poll of (committed offset, lag). OffsetFetch carries no commit timestamps, so
-// "no commit" is "offset unchanged across the whole window", and STOP and
-// STALL are told apart by whether a live member owns the partition.
+// "no commit" is "offset unchanged across the whole window", STOP and STALL
+// are told apart by whether a live member owns the partition, and a member
+// that moves other partitions in the same window is not stalled.
 struct Observation {
   int64_t offset = 0;
   int64_t lag = 0;
@@ -51,14 +52,29 @@ struct Observation {
 class StatusWindow {
  public:
   explicit StatusWindow(size_t size = 10);
+  // Moving leaves the source an empty window of size 0: Add ignores it,
+  // Evaluate says OK, count() is 0. (Its size would otherwise point past the
+  // inline buffer once the heap ring moved out.)
+  StatusWindow(StatusWindow&& o) noexcept;
+  StatusWindow& operator=(StatusWindow&& o) noexcept;
+  StatusWindow(const StatusWindow&) = delete;
+  StatusWindow& operator=(const StatusWindow&) = delete;
+  ~StatusWindow() = default;
   void Add(Observation o);
   // Rules in Burrow's order: (1) lag 0 anywhere in the window: OK; (2) offset
   // went backwards: REWIND; (3) window full and offset never moved while lag > 0:
-  // STALL if `owned` (a member is assigned the partition) else STOP; (4) window
+  // STOP when no member owns the partition; STALL when a member owns it and
+  // moved none of its partitions in the window either (`owner_moved` false);
+  // a member that commits progress elsewhere is live but slow (a throttled
+  // consumer starves some partitions for a while): rule 4 decides; (4) window
   // full and lag never decreased and grew: WARN; (5) OK.
-  PartitionStatus Evaluate(bool owned) const;
-  // Fraction of the window filled (Burrow's "complete").
-  double complete() const { return static_cast<double>(count_) / static_cast<double>(size_); }
+  PartitionStatus Evaluate(bool owned, bool owner_moved = false) const;
+  // The committed offset went up within the window (between two of its observations).
+  bool Moved() const;
+  // Fraction of the window filled (Burrow's "complete"); 0 for a size-0 window.
+  double complete() const {
+    return size_ == 0 ? 0.0 : static_cast<double>(count_) / static_cast<double>(size_);
+  }
   size_t count() const { return count_; }
   // The newest observation; meaningful once count() > 0.
   const Observation& last() const { return last_; }
@@ -71,6 +87,8 @@ class StatusWindow {
   enum : uint8_t { kLagZero = 1, kOffsetUp = 2, kOffsetDown = 4, kLagUp = 8, kLagDown = 16 };
   static constexpr size_t kInline = 16;
 
+  // Flags of every observation (`any`) and of every step inside the window (`steps`).
+  void Flags(uint8_t* any, uint8_t* steps) const;
   uint8_t* ring() { return heap_ ? heap_.get() : inline_; }
   const uint8_t* ring() const { return heap_ ? heap_.get() : inline_; }
 

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include "util/log.h"
 
@@ -55,6 +56,32 @@ DirPtr OpenDirAt(int dirfd, const char* name) {
 }
 
 std::string Errno() { return std::strerror(errno); }
+
+// An owned file descriptor (-1: none), closed once.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      Close();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { Close(); }
+  int get() const { return fd_; }
+
+ private:
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  int fd_ = -1;
+};
 
 }  // namespace
 
@@ -256,7 +283,8 @@ std::vector<LogDirReport> LogDirScanner::Scan(const std::vector<std::string>& pa
     bool keep = std::find(paths.begin(), paths.end(), it->first) != paths.end();
     it = keep ? std::next(it) : dirs_.erase(it);
   }
-  std::vector<int> fds(paths.size(), -1);
+  // Closed on every way out, an exception included.
+  std::vector<UniqueFd> fds(paths.size());
   for (size_t i = 0; i < paths.size(); ++i) {
     const std::string& path = paths[i];
     reports[i].path = path;
@@ -282,13 +310,13 @@ std::vector<LogDirReport> LogDirScanner::Scan(const std::vector<std::string>& pa
         dir.trusted = false;  // list again next run; a previous listing (if any) stays in use
       }
     }
-    fds[i] = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fds[i] = UniqueFd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   }
 
   // Partitions in a fixed order; the walk resumes where the last run stopped.
   std::vector<std::pair<size_t, std::string>> items;
   for (size_t i = 0; i < paths.size(); ++i) {
-    if (fds[i] < 0) continue;
+    if (fds[i].get() < 0) continue;
     for (const auto& [name, tp] : dirs_[paths[i]].names) items.emplace_back(i, name);
   }
   size_t start = std::lower_bound(items.begin(), items.end(), cursor_) - items.begin();
@@ -305,7 +333,7 @@ std::vector<LogDirReport> LogDirScanner::Scan(const std::vector<std::string>& pa
     }
     bool gone = false;
     PartitionCache& pc = dir.parts[name];
-    if (!SizePartition(fds[i], name, &pc, &gone)) {
+    if (!SizePartition(fds[i].get(), name, &pc, &gone)) {
       exhausted_ = true;
       cursor_ = items[(start + k) % items.size()];
       stopped = true;
@@ -319,14 +347,11 @@ std::vector<LogDirReport> LogDirScanner::Scan(const std::vector<std::string>& pa
     }
   }
   if (!stopped) cursor_ = {};
-  for (int fd : fds) {
-    if (fd >= 0) close(fd);
-  }
 
   for (size_t i = 0; i < paths.size(); ++i) {
     LogDirReport& r = reports[i];
     auto it = dirs_.find(paths[i]);
-    if (it == dirs_.end() || fds[i] < 0) continue;
+    if (it == dirs_.end() || fds[i].get() < 0) continue;
     const DirCache& dir = it->second;
     r.listed = dir.listed;
     for (const auto& [name, tp] : dir.names) {

@@ -340,6 +340,8 @@ struct ProbeCollector::Impl {
   std::shared_ptr<spdlog::logger> log = GetLogger("collector.probe");
   uint64_t instance = 0;
 
+  // Destroyed by Stop(), which ~Impl runs before any member goes: the
+  // delivery callback's target (this Impl and its state) outlives them.
   rd_kafka_t* producer = nullptr;
   rd_kafka_t* consumer = nullptr;
   rd_kafka_topic_t* topic = nullptr;  // the producer's topic handle (metadata requests)
@@ -395,6 +397,9 @@ struct ProbeCollector::Impl {
     if (!p.ok()) return p.status();
     producer = p.value();
     topic = rd_kafka_topic_new(producer, config.topic.c_str(), nullptr);
+    if (topic == nullptr)  // an invalid name (the config check rejects those) or no memory
+      return Status::Error("config", "probe: cannot use topic \"" + config.topic +
+                                         "\": " + rd_kafka_err2str(rd_kafka_last_error()));
     // assign() needs a group.id in librdkafka; the group is never joined and
     // nothing is committed (librdkafka only looks up its coordinator).
     auto c = NewHandle(RD_KAFKA_CONSUMER, {{"client.id", cid},
@@ -689,6 +694,7 @@ struct ProbeCollector::Impl {
         std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)>;
     ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(assigned.size())),
                  rd_kafka_topic_partition_list_destroy);
+    if (!list) return;
     for (int32_t p : assigned) rd_kafka_topic_partition_list_add(list.get(), config.topic.c_str(), p);
     if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(consumer, list.get())) {
       log->debug("probe: unassign failed: {}", rd_kafka_error_string(e));
@@ -711,6 +717,7 @@ struct ProbeCollector::Impl {
         std::unique_ptr<rd_kafka_topic_partition_list_t, void (*)(rd_kafka_topic_partition_list_t*)>;
     ListPtr query(rd_kafka_topic_partition_list_new(static_cast<int>(todo.size())),
                   rd_kafka_topic_partition_list_destroy);
+    if (!query) return;
     for (int32_t p : todo)
       rd_kafka_topic_partition_list_add(query.get(), config.topic.c_str(), p)->offset = -1;
     rd_kafka_resp_err_t err =
@@ -721,6 +728,7 @@ struct ProbeCollector::Impl {
     }
     ListPtr assign(rd_kafka_topic_partition_list_new(static_cast<int>(todo.size())),
                    rd_kafka_topic_partition_list_destroy);
+    if (!assign) return;
     std::vector<int32_t> done;
     for (int i = 0; i < query->cnt; ++i) {
       const auto& e = query->elems[i];

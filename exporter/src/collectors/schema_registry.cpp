@@ -510,7 +510,7 @@ void RenderRegistryProbe(const std::string& label, const RegistryProbe& probe, d
       out.Family("kafka_schema_registry_last_error",
                  "Class of the last probe's error (none after a success); one series per registry, always 1.",
                  MT::kGauge);
-  const std::string_view r = label;
+  const std::string& r = label;
   out.Add(up, {{"registry", r}}, probe.up ? 1 : 0);
   if (probe.up) {
     out.Add(latency, {{"registry", r}}, probe.latency_seconds);

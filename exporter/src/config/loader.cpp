@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -409,7 +411,22 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
   if (cc.log_dirs.max_entries_per_cycle < 1)
     e->errors.push_back("collectors.log_dirs.max_entries_per_cycle: must be at least 1");
   CheckCommon("collectors.probe", cc.probe, e);
-  if (cc.probe.topic.empty()) e->errors.push_back("collectors.probe.topic: must not be empty");
+  {
+    // Kafka's own rule for topic names: 1-249 of [a-zA-Z0-9._-], not "." or "..".
+    // librdkafka refuses any other name (rd_kafka_topic_new answers NULL).
+    const std::string& t = cc.probe.topic;
+    const bool legal_chars = std::all_of(t.begin(), t.end(), [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-';
+    });
+    if (t.empty())
+      e->errors.push_back("collectors.probe.topic: must not be empty");
+    else if (t.size() > 249)
+      e->errors.push_back("collectors.probe.topic: longer than Kafka's limit of 249 characters (" +
+                          std::to_string(t.size()) + ")");
+    else if (!legal_chars || t == "." || t == "..")
+      e->errors.push_back("collectors.probe.topic: \"" + t +
+                          "\" is not a legal Kafka topic name (letters, digits, '.', '_' and '-' only)");
+  }
   if (cc.probe.sla.count() <= 0) e->errors.push_back("collectors.probe.sla: must be greater than 0");
   CheckCommon("collectors.broker_stats", cc.broker_stats, e);
   CheckCommon("collectors.schema_registry", cc.schema_registry, e);

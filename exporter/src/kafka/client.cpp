@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "kafka/handle.h"
 #include "kafka/log_callbacks.h"
 #include "kafka/properties.h"
 #include "util/log.h"
@@ -19,29 +20,13 @@ void KafkaHandleDeleter::operator()(rd_kafka_t* rk) const {
 
 namespace {
 
-struct QueueDeleter {
-  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
-};
-struct EventDeleter {
-  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
-};
-struct OptionsDeleter {
-  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
-};
-struct PartitionListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
-};
-using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
-using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
-using OptionsPtr = std::unique_ptr<rd_kafka_AdminOptions_t, OptionsDeleter>;
-using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
-
 Status FromKafkaError(rd_kafka_resp_err_t err, const std::string& what) {
   return Status::Error(IsTimeoutError(err) ? "timeout" : "kafka", what + ": " + rd_kafka_err2str(err));
 }
 
 OptionsPtr AdminOptions(rd_kafka_t* rk, rd_kafka_admin_op_t op, Millis timeout) {
   OptionsPtr opts(rd_kafka_AdminOptions_new(rk, op));
+  if (!opts) return opts;
   char errstr[256];
   rd_kafka_AdminOptions_set_request_timeout(opts.get(), static_cast<int>(timeout.count()), errstr,
                                             sizeof errstr);
@@ -142,7 +127,9 @@ Result<ClusterMetadata> KafkaClient::Metadata(Millis timeout) {
   const rd_kafka_metadata_t* md = nullptr;
   auto start = std::chrono::steady_clock::now();
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &md, static_cast<int>(timeout.count()));
+  const MetadataPtr md_owner(md);  // released however this returns (a bad_alloc below included)
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return FromKafkaError(err, "Metadata");
+  if (md == nullptr) return Status::Error("kafka", "Metadata: no answer");
   ClusterMetadata out;
   out.brokers.reserve(md->broker_cnt);
   for (int i = 0; i < md->broker_cnt; ++i) {
@@ -170,7 +157,6 @@ Result<ClusterMetadata> KafkaClient::Metadata(Millis timeout) {
               [](const PartitionMetadata& a, const PartitionMetadata& b) { return a.id < b.id; });
     out.topics.push_back(std::move(tm));
   }
-  rd_kafka_metadata_destroy(md);
   std::sort(out.brokers.begin(), out.brokers.end(),
             [](const BrokerInfo& a, const BrokerInfo& b) { return a.id < b.id; });
   // Brokers answer topics in no fixed order: sorted, equal metadata compares
@@ -193,14 +179,20 @@ Result<std::map<std::string, ConfigValues>> KafkaClient::DescribeTopicConfigs(
     const std::vector<std::string>& topics, Millis timeout) {
   std::map<std::string, ConfigValues> out;
   if (topics.empty()) return out;
+  std::vector<ConfigResourcePtr> owned;
   std::vector<rd_kafka_ConfigResource_t*> resources;
+  owned.reserve(topics.size());
   resources.reserve(topics.size());
-  for (const auto& t : topics)
-    resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.c_str()));
+  for (const auto& t : topics) {
+    owned.emplace_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.c_str()));
+    if (!owned.back()) return Status::Error("kafka", "DescribeConfigs(topics): cannot describe topic " + t);
+    resources.push_back(owned.back().get());
+  }
   QueuePtr q(rd_kafka_queue_new(rk_.get()));
   auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout);
+  if (!q || !opts) return Status::Error("kafka", "DescribeConfigs(topics): cannot create the request");
+  // DescribeConfigs copies the resources; `owned` releases them.
   rd_kafka_DescribeConfigs(rk_.get(), resources.data(), resources.size(), opts.get(), q.get());
-  rd_kafka_ConfigResource_destroy_array(resources.data(), resources.size());
   auto ev = WaitEvent(q.get(), timeout, "DescribeConfigs(topics)");
   if (!ev.ok()) return ev.status();
   const rd_kafka_DescribeConfigs_result_t* res = rd_kafka_event_DescribeConfigs_result(ev.value().get());
@@ -216,11 +208,13 @@ Result<std::map<std::string, ConfigValues>> KafkaClient::DescribeTopicConfigs(
 
 Result<ConfigValues> KafkaClient::DescribeBrokerConfig(int32_t broker_id, Millis timeout) {
   std::string id = std::to_string(broker_id);
-  rd_kafka_ConfigResource_t* resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id.c_str());
+  ConfigResourcePtr resource(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id.c_str()));
   QueuePtr q(rd_kafka_queue_new(rk_.get()));
   auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout);
-  rd_kafka_DescribeConfigs(rk_.get(), &resource, 1, opts.get(), q.get());
-  rd_kafka_ConfigResource_destroy(resource);
+  if (!resource || !q || !opts)
+    return Status::Error("kafka", "DescribeConfigs(broker " + id + "): cannot create the request");
+  rd_kafka_ConfigResource_t* r = resource.get();
+  rd_kafka_DescribeConfigs(rk_.get(), &r, 1, opts.get(), q.get());
   auto ev = WaitEvent(q.get(), timeout, "DescribeConfigs(broker " + id + ")");
   if (!ev.ok()) return ev.status();
   const rd_kafka_DescribeConfigs_result_t* res = rd_kafka_event_DescribeConfigs_result(ev.value().get());
@@ -237,6 +231,7 @@ Result<std::vector<PartitionOffset>> KafkaClient::ListOffsets(const std::vector<
   std::vector<PartitionOffset> out;
   if (partitions.empty()) return out;
   PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  if (!list) return Status::Error("kafka", "ListOffsets: cannot create the partition list");
   for (const auto& tp : partitions) {
     rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = timestamp;
   }
@@ -273,7 +268,7 @@ Status KafkaClient::CreateTopic(const std::string& topic, const std::vector<std:
   rd_kafka_NewTopic_t* nt =
       rd_kafka_NewTopic_new(topic.c_str(), static_cast<int>(assignment.size()), -1, errstr, sizeof errstr);
   if (nt == nullptr) return Status::Error("config", what + ": " + errstr);
-  std::unique_ptr<rd_kafka_NewTopic_t, void (*)(rd_kafka_NewTopic_t*)> guard(nt, rd_kafka_NewTopic_destroy);
+  const Handle<rd_kafka_NewTopic_t, rd_kafka_NewTopic_destroy> guard(nt);
   for (size_t p = 0; p < assignment.size(); ++p) {
     std::vector<int32_t> replicas = assignment[p];
     if (rd_kafka_NewTopic_set_replica_assignment(nt, static_cast<int32_t>(p), replicas.data(),
@@ -287,6 +282,7 @@ Status KafkaClient::CreateTopic(const std::string& topic, const std::vector<std:
   }
   QueuePtr q(rd_kafka_queue_new(rk_.get()));
   auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout);
+  if (!q || !opts) return Status::Error("kafka", what + ": cannot create the request");
   rd_kafka_AdminOptions_set_operation_timeout(opts.get(), static_cast<int>(timeout.count()), errstr,
                                               sizeof errstr);
   rd_kafka_CreateTopics(rk_.get(), &nt, 1, opts.get(), q.get());
@@ -307,8 +303,7 @@ Status KafkaClient::CreatePartitions(const std::string& topic, int total_count,
   rd_kafka_NewPartitions_t* np =
       rd_kafka_NewPartitions_new(topic.c_str(), static_cast<size_t>(total_count), errstr, sizeof errstr);
   if (np == nullptr) return Status::Error("config", what + ": " + errstr);
-  std::unique_ptr<rd_kafka_NewPartitions_t, void (*)(rd_kafka_NewPartitions_t*)> guard(
-      np, rd_kafka_NewPartitions_destroy);
+  const Handle<rd_kafka_NewPartitions_t, rd_kafka_NewPartitions_destroy> guard(np);
   for (size_t j = 0; j < new_assignment.size(); ++j) {
     std::vector<int32_t> replicas = new_assignment[j];
     if (rd_kafka_NewPartitions_set_replica_assignment(np, static_cast<int32_t>(j), replicas.data(),
@@ -318,6 +313,7 @@ Status KafkaClient::CreatePartitions(const std::string& topic, int total_count,
   }
   QueuePtr q(rd_kafka_queue_new(rk_.get()));
   auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, timeout);
+  if (!q || !opts) return Status::Error("kafka", what + ": cannot create the request");
   rd_kafka_AdminOptions_set_operation_timeout(opts.get(), static_cast<int>(timeout.count()), errstr,
                                               sizeof errstr);
   rd_kafka_CreatePartitions(rk_.get(), &np, 1, opts.get(), q.get());

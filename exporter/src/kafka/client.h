@@ -85,8 +85,10 @@ class KafkaClient {
   // One poll of the queue the callbacks arrive on, for up to timeout_ms.
   int Serve(int timeout_ms);
   bool grouped_ = false;  // has a group.id: the consumer queue is served
-  KafkaHandlePtr rk_;
+  // Declared before rk_, so destroyed after it: librdkafka may call back
+  // into this client (stats_cb_, through the opaque) until the handle is gone.
   std::function<void(const std::string&)> stats_cb_;
+  KafkaHandlePtr rk_;
   // Serves the handle's main queue (error and statistics callbacks) so its
   // events never pile up, whether or not broker_stats runs.
   std::atomic<bool> stop_poller_{false};

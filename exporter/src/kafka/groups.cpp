@@ -5,6 +5,8 @@
 #include <memory>
 #include <set>
 
+#include "kafka/handle.h"
+
 namespace dora {
 namespace {
 
@@ -62,10 +64,9 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout) {
     return static_cast<int>(ms > 0 ? ms : 0);
   };
   char errstr[256];
-  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk),
-                                                                   rd_kafka_queue_destroy);
-  std::unique_ptr<rd_kafka_AdminOptions_t, void (*)(rd_kafka_AdminOptions_t*)> lopts(
-      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS), rd_kafka_AdminOptions_destroy);
+  QueuePtr q(rd_kafka_queue_new(rk));
+  OptionsPtr lopts(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS));
+  if (!q || !lopts) return Status::Error("kafka", "ListConsumerGroups: cannot create the request");
   rd_kafka_AdminOptions_set_request_timeout(lopts.get(), left_ms(), errstr, sizeof errstr);
   rd_kafka_ListConsumerGroups(rk, lopts.get(), q.get());
   std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> lev(
@@ -94,8 +95,8 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout) {
   if (names.empty()) return out;
   std::vector<const char*> cnames;
   for (const auto& s : names) cnames.push_back(s.c_str());
-  std::unique_ptr<rd_kafka_AdminOptions_t, void (*)(rd_kafka_AdminOptions_t*)> dopts(
-      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS), rd_kafka_AdminOptions_destroy);
+  OptionsPtr dopts(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS));
+  if (!dopts) return Status::Error("kafka", "DescribeConsumerGroups: cannot create the request");
   rd_kafka_AdminOptions_set_request_timeout(dopts.get(), left_ms(), errstr, sizeof errstr);
   rd_kafka_DescribeConsumerGroups(rk, cnames.data(), cnames.size(), dopts.get(), q.get());
   std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> dev(
@@ -156,8 +157,8 @@ Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout, bool try_ch
   const rd_kafka_group_list* list = nullptr;
   rd_kafka_resp_err_t err =
       rd_kafka_list_groups(client.raw(), nullptr, &list, static_cast<int>(first.count()));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    if (list) rd_kafka_group_list_destroy(list);
+  const GroupListPtr list_owner(list);  // released on every return, and if a copy below throws
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || list == nullptr) {
     if (cheap_failed) *cheap_failed = true;
     auto left = timeout - std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start);
     if (left.count() <= 0)
@@ -191,7 +192,6 @@ Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout, bool try_ch
     }
     out.groups.push_back(std::move(d));
   }
-  rd_kafka_group_list_destroy(list);
   return out;
 }
 
@@ -204,8 +204,8 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
   }
   if (groups.empty()) return out;
   rd_kafka_t* rk = client.raw();
-  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> q(rd_kafka_queue_new(rk),
-                                                                   rd_kafka_queue_destroy);
+  QueuePtr q(rd_kafka_queue_new(rk));
+  if (!q) return out;  // every group stays timed out
   auto deadline = std::chrono::steady_clock::now() + timeout;
   size_t next = 0, done = 0;
   int in_flight = 0;
@@ -217,15 +217,17 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
   // Each result carries its index in `groups` as the admin opaque.
   while (done < groups.size()) {
     while (in_flight < max_in_flight && next < groups.size() && left_ms() > 0) {
-      rd_kafka_ListConsumerGroupOffsets_t* req =
-          rd_kafka_ListConsumerGroupOffsets_new(groups[next].c_str(), nullptr);
-      rd_kafka_AdminOptions_t* opts =
-          rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-      rd_kafka_AdminOptions_set_request_timeout(opts, left_ms(), errstr, sizeof errstr);
-      rd_kafka_AdminOptions_set_opaque(opts, reinterpret_cast<void*>(next));
-      rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opts, q.get());
-      rd_kafka_ListConsumerGroupOffsets_destroy(req);
-      rd_kafka_AdminOptions_destroy(opts);
+      OffsetsRequestPtr req(rd_kafka_ListConsumerGroupOffsets_new(groups[next].c_str(), nullptr));
+      OptionsPtr opts(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS));
+      if (!req || !opts) {  // not sent: the group stays timed out
+        ++next;
+        ++done;
+        continue;
+      }
+      rd_kafka_AdminOptions_set_request_timeout(opts.get(), left_ms(), errstr, sizeof errstr);
+      rd_kafka_AdminOptions_set_opaque(opts.get(), reinterpret_cast<void*>(next));
+      rd_kafka_ListConsumerGroupOffsets_t* r = req.get();
+      rd_kafka_ListConsumerGroupOffsets(rk, &r, 1, opts.get(), q.get());
       ++next;
       ++in_flight;
     }
@@ -234,6 +236,7 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
     if (wait <= 0) break;
     rd_kafka_event_t* ev = rd_kafka_queue_poll(q.get(), wait + 200);
     if (ev == nullptr) break;
+    const EventPtr ev_owner(ev);  // released however this iteration ends
     --in_flight;
     ++done;
     size_t idx = reinterpret_cast<size_t>(rd_kafka_event_opaque(ev));
@@ -280,7 +283,6 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
         g.error = RD_KAFKA_RESP_ERR__BAD_MSG;
       }
     }
-    rd_kafka_event_destroy(ev);
   }
   return out;
 }

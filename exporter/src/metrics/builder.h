@@ -18,7 +18,35 @@ namespace dora {
 // no cumulative _sum/_count, so none are written).
 enum class MetricType { kGauge, kCounter, kHistogram, kSummary, kUntyped };
 
-using Label = std::pair<std::string_view, std::string_view>;
+// The text of a label name or value, borrowed: a view of a string that outlives
+// the Add call it is passed to (in a std::vector<Label>, the vector's last
+// use). It binds to an lvalue std::string, a literal or another const char*
+// (static names such as ToString()'s); binding to a temporary std::string
+// does not compile, so a label cannot view a string that dies first. For a
+// ternary of strings, std::to_string(...) or a function returning a
+// std::string by value, name the result first. A std::string_view must be
+// wrapped explicitly, LabelValue(view): its owner's lifetime is the caller's
+// promise.
+class LabelValue {
+ public:
+  LabelValue(const std::string& s) noexcept : view_(s) {}
+  LabelValue(std::string&&) = delete;
+  LabelValue(const std::string&&) = delete;
+  constexpr LabelValue(const char* s) noexcept : view_(s) {}
+  constexpr explicit LabelValue(std::string_view s) noexcept : view_(s) {}
+
+  constexpr std::string_view view() const noexcept { return view_; }
+
+ private:
+  std::string_view view_;
+};
+
+// One label: name and value, both borrowed (see LabelValue).
+struct Label {
+  constexpr Label(LabelValue name, LabelValue value) noexcept : first(name.view()), second(value.view()) {}
+  std::string_view first;
+  std::string_view second;
+};
 
 class MetricsBuilder {
  public:

@@ -1,0 +1,201 @@
+// Every configurable metric family against a real broker, in one run per
+// consumer-group granularity: with every optional collector and setting on
+// (conformance, DLQ rates, kafka-lag-exporter labels with a live member, log
+// dirs, probe, broker stats, schema registry). .ci/run runs it from the
+// ASan/UBSan build ("[asan-families]"), where the daemon under test is the
+// sanitized binary: a memory or UB error aborts it, and the test reads its log.
+#include <signal.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "support/daemon.h"
+#include "support/fake_registry.h"
+#include "support/kafka_clients.h"
+#include "support/kafka_cluster.h"
+
+using namespace dora::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string Write(const std::string& name, const std::string& body) {
+  std::string path = "/tmp/dora-families-" + std::to_string(getpid()) + "-" + name;
+  std::ofstream(path) << body;
+  return path;
+}
+
+// The exporter.yaml of one run: every optional family on.
+std::string Config(const std::string& granularity, const std::string& topics_file,
+                   const std::string& data_dir, const std::string& registry_url) {
+  return "collectors:\n"
+         "  cluster: {interval: 1s, config_refresh_interval: 2s, expected_topics_file: " +
+         topics_file +
+         "}\n"
+         "  offsets: {interval: 1s, rate_window: 5s, partitions_per_request: 2, dlq_topics: '^dlq-'}\n"
+         "  consumer_groups: {interval: 1s, status_window: 3, status_min_distance: 500ms, "
+         "lag_history_points: 5, max_in_flight: 2, lag_exporter_metrics: true, cluster_name: seed, "
+         "granularity: " +
+         granularity +
+         "}\n"
+         "  log_dirs: {enabled: true, interval: 1s, broker_id: '1', max_entries_per_cycle: 50, paths: ['" +
+         data_dir +
+         "']}\n"
+         "  probe: {enabled: true, interval: 500ms, sla: 3s, topic_check_interval: 2s}\n"
+         "  broker_stats: {interval: 1s}\n"
+         "  schema_registry:\n    interval: 1s\n    registries:\n      - {name: main, url: '" +
+         registry_url + "'}\n";
+}
+
+// What a sanitizer prints when it finds an error (the daemon's stderr is its log).
+bool SanitizerReported(const std::string& log) {
+  for (const char* m : {"AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:"})
+    if (log.find(m) != std::string::npos) return true;
+  return false;
+}
+
+std::string Tail(const std::string& s, size_t n = 6000) { return s.size() > n ? s.substr(s.size() - n) : s; }
+
+// Stops the daemon with SIGTERM and checks it exited cleanly and reported nothing.
+void StopClean(Daemon& d) {
+  d.Signal(SIGTERM);
+  int code = d.Wait(20s);
+  const std::string log = d.Log();
+  INFO(Tail(log));
+  CHECK(code == 0);
+  CHECK_FALSE(SanitizerReported(log));
+}
+
+}  // namespace
+
+TEST_CASE("every optional metric family and both granularities run clean against a real broker",
+          "[kafka][asan-families]") {
+  const bool classic_groups = KafkaCluster::DefaultVersion().rfind("3.", 0) == 0;
+  const std::set<std::string> documented = DocumentedMetrics();
+  REQUIRE(documented.size() > 50);
+
+  auto kafka = KafkaCluster::Start(1);
+  kafka->CreateTopic("audit-logs", 3, 1, {"min.insync.replicas=1"});
+  kafka->CreateTopic("agent-events", 2, 1);
+  kafka->CreateTopic("dlq-agent-events", 1, 1);
+  // "auditors": no member, committed below the log start (data loss), STOP
+  // once its window is full: expired messages and partition statuses.
+  REQUIRE(ProduceMessages(kafka->bootstrap(), "audit-logs", 600, 0, 0) == 600);
+  REQUIRE(ConsumeAndCommit(kafka->bootstrap(), "audit-logs", "auditors", 100) == 100);
+  DeleteRecordsBefore(kafka->bootstrap(), "audit-logs", 0, 200);
+  FakeRegistry registry;
+  REQUIRE(registry.running());
+  registry.SetSubject("audit-logs-value", 2);
+  const std::string data_dir = kafka->DataDir();
+  REQUIRE_FALSE(data_dir.empty());
+  const std::string topics = Write(
+      "topics.yaml", "defaults: {partitions: 3, replication_factor: 1}\ntopics:\n  - name: audit-logs\n");
+
+  SteadyProducer producer(kafka->bootstrap(), "audit-logs", 30, 0);
+  SteadyProducer events(kafka->bootstrap(), "agent-events", 20);
+  SteadyProducer dead_letters(kafka->bootstrap(), "dlq-agent-events", 5);
+  // "agents": a live member (classic protocol: Kafka 3.x), so the
+  // kafka-lag-exporter labels carry a real member id.
+  std::unique_ptr<GroupMember> member;
+  if (classic_groups)
+    member = std::make_unique<GroupMember>(kafka->bootstrap(), "agent-events", "agents",
+                                           GroupMember::Mode::kConsume);
+
+  {
+    // granularity partition: every documented family.
+    const std::string cfg = Write("partition.yaml", Config("partition", topics, data_dir, registry.url()));
+    Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
+    REQUIRE(d.WaitHealthy());
+    std::set<std::string> missing;
+    std::string text;
+    std::vector<Sample> s;
+    // Bounded: 120 scrapes, 500 ms apart.
+    for (int i = 0; i < 120; ++i) {
+      text = d.Metrics();
+      s = ParseExposition(text);
+      missing.clear();
+      const std::set<std::string> exported = ExportedFamilies(text);
+      for (const auto& m : documented)
+        if (!exported.count(m)) missing.insert(m);
+      bool member_seen = true;
+      if (member) {
+        const std::string id = member->member_id();
+        member_seen =
+            !id.empty() &&
+            FindAll(s, "kafka_consumergroup_group_lag", {{"group", "agents"}, {"consumer_id", id}}).size() ==
+                2;
+      }
+      if (missing.empty() && member_seen) break;
+      std::this_thread::sleep_for(500ms);
+    }
+    std::string missing_list;
+    for (const auto& m : missing) missing_list += m + " ";
+    INFO("never exported: " << missing_list);
+    INFO(Tail(d.Log()));
+    CHECK(missing.empty());
+    CHECK(IsValidUtf8(text));
+    for (const char* c :
+         {"cluster", "offsets", "consumer_groups", "log_dirs", "probe", "broker_stats", "schema_registry"}) {
+      INFO("collector " << c);
+      CHECK(Find(s, "kafka_exporter_collector_success", {{"collector", c}}) == 1.0);
+    }
+    CHECK_FALSE(FindAll(s, "kafka_consumergroup_partition_status",
+                        {{"consumergroup", "auditors"}, {"partition", "0"}})
+                    .empty());
+    if (member) {
+      auto lag = FindAll(s, "kafka_consumergroup_group_lag", {{"cluster_name", "seed"}, {"group", "agents"}});
+      CHECK(lag.size() == 2);
+      for (const auto& l : lag) {
+        CHECK(l.labels.at("consumer_id") == member->member_id());
+        CHECK(l.labels.at("client_id") == member->client_id());
+      }
+    }
+    StopClean(d);
+    unlink(cfg.c_str());
+  }
+
+  {
+    // granularity topic: per-topic sums and statuses, no per-partition group series.
+    const std::string cfg = Write("topic.yaml", Config("topic", topics, data_dir, registry.url()));
+    Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
+    REQUIRE(d.WaitHealthy());
+    std::vector<Sample> s;
+    // STOP needs a full window (3 runs at 1 s) after the daemon's first run.
+    const bool seen = d.WaitFor(
+        [](const auto& x) {
+          return Find(x, "kafka_consumergroup_partition_status",
+                      {{"consumergroup", "auditors"}, {"topic", "audit-logs"}, {"status", "STOP"}})
+                     .has_value() &&
+                 Find(x, "kafka_consumergroup_expired_messages",
+                      {{"consumergroup", "auditors"}, {"topic", "audit-logs"}})
+                     .has_value() &&
+                 !FindAll(x, "kafka_probe_messages_received_total").empty() &&
+                 !FindAll(x, "kafka_log_dir_partition_size_bytes").empty();
+        },
+        60s, &s);
+    INFO(Tail(d.Log()));
+    REQUIRE(seen);
+    const std::string text = d.Metrics();
+    CHECK(IsValidUtf8(text));
+    // Per topic: the count of partitions in STOP (partition 0 holds all the lag).
+    CHECK(Find(s, "kafka_consumergroup_partition_status",
+               {{"consumergroup", "auditors"}, {"topic", "audit-logs"}, {"status", "STOP"}})
+              .value() >= 1.0);
+    for (const auto& x : FindAll(s, "kafka_consumergroup_partition_status"))
+      CHECK(x.labels.count("partition") == 0);
+    CHECK(Find(s, "kafka_consumergroup_lag_sum", {{"consumergroup", "auditors"}, {"topic", "audit-logs"}})
+              .value() > 0);
+    for (const char* gone : {"kafka_consumergroup_lag", "kafka_consumergroup_current_offset",
+                             "kafka_consumergroup_lag_seconds"}) {
+      INFO(gone);
+      CHECK(FindAll(s, gone).empty());
+    }
+    CHECK_FALSE(FindAll(s, "kafka_consumergroup_group_topic_sum_lag", {{"cluster_name", "seed"}}).empty());
+    StopClean(d);
+    unlink(cfg.c_str());
+  }
+  unlink(topics.c_str());
+}

@@ -1,0 +1,183 @@
+// ConsumerGroupsCollector::Render on hand-built observations (no broker): the
+// kafka-lag-exporter labels and the partition statuses it writes.
+#include <catch2/catch.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "collectors/consumer_groups.h"
+#include "support/metrics_text.h"
+
+using namespace dora;
+using namespace std::chrono_literals;
+using dora::test::Find;
+using dora::test::FindAll;
+using dora::test::ParseExposition;
+using dora::test::Sample;
+
+namespace {
+
+const SteadyTime T0 = SteadyTime() + 1000s;
+
+// Member ids as librdkafka makes them: longer than a std::string's inline
+// buffer, so a label viewing a freed copy reads freed heap.
+GroupMember Member(const std::string& id, std::vector<TopicPartition> assignment) {
+  GroupMember m;
+  m.member_id = "rdkafka-" + id + "-0b9e7d4c-5a61-4c2e-9d7a-3f0e8c1b2a47";
+  m.client_id = "client-of-" + id + "-with-a-long-name";
+  m.client_host = "/127.0.0.1";
+  m.assignment = std::move(assignment);
+  return m;
+}
+
+// One run's observation: group `group` with `members`, committed offsets of
+// topic `topic` per partition, high watermarks per partition.
+GroupsObservation Observe(const std::string& group, std::vector<GroupMember> members,
+                          const std::string& topic, const std::vector<int64_t>& committed,
+                          const std::vector<int64_t>& high, SteadyTime now) {
+  GroupsObservation obs;
+  GroupDescription g;
+  g.name = group;
+  g.state = "Stable";
+  g.protocol_type = "consumer";
+  g.protocol = "range";
+  g.coordinator = 1;
+  g.members = std::move(members);
+  obs.listing.groups.push_back(std::move(g));
+  GroupOffsets go;
+  go.group = group;
+  go.topics = {topic};
+  for (size_t p = 0; p < committed.size(); ++p)
+    go.committed.push_back({0, static_cast<int32_t>(p), committed[p]});
+  obs.offsets.push_back(std::move(go));
+  auto wm = std::make_shared<WatermarkSnapshot>();
+  wm->finished = now;
+  for (size_t p = 0; p < high.size(); ++p) wm->partitions[{topic, static_cast<int32_t>(p)}] = {high[p], 0};
+  wm->partitions_per_topic[topic] = static_cast<int>(high.size());
+  obs.watermarks = wm;
+  obs.now = now;
+  return obs;
+}
+
+std::string RenderOnce(ConsumerGroupsCollector& c, const GroupsObservation& obs) {
+  MetricsBuilder out;
+  c.Render(obs, out);
+  return out.Render();
+}
+
+}  // namespace
+
+TEST_CASE("kafka-lag-exporter labels carry the owning member's ids", "[consumer_groups][lag-exporter]") {
+  ConsumerGroupsCollectorConfig config;
+  config.lag_exporter_metrics = true;
+  config.cluster_name = "main";
+  ConsumerGroupsCollector c(config, 60s, nullptr, nullptr, nullptr);
+  const GroupMember a = Member("a", {{"orders", 0}});
+  const GroupMember b = Member("b", {{"orders", 1}});
+  // Partition 2 is committed but owned by nobody: empty member labels.
+  auto obs = Observe("billing", {a, b}, "orders", {10, 20, 30}, {15, 40, 30}, T0);
+  auto s = ParseExposition(RenderOnce(c, obs));
+
+  for (const char* family : {"kafka_consumergroup_group_offset", "kafka_consumergroup_group_lag"}) {
+    INFO(family);
+    auto series = FindAll(s, family, {{"group", "billing"}, {"topic", "orders"}});
+    REQUIRE(series.size() == 3);
+    for (const auto& x : series) {
+      const std::string& p = x.labels.at("partition");
+      const GroupMember* m = p == "0" ? &a : p == "1" ? &b : nullptr;
+      INFO("partition " << p);
+      CHECK(x.labels.at("cluster_name") == "main");
+      CHECK(x.labels.at("consumer_id") == (m ? m->member_id : ""));
+      CHECK(x.labels.at("client_id") == (m ? m->client_id : ""));
+      CHECK(x.labels.at("member_host") == (m ? m->client_host : ""));
+    }
+  }
+  CHECK(Find(s, "kafka_consumergroup_group_lag", {{"partition", "1"}, {"consumer_id", b.member_id}}) == 20);
+  CHECK(Find(s, "kafka_consumergroup_group_offset", {{"partition", "0"}, {"client_id", a.client_id}}) == 10);
+}
+
+namespace {
+
+// Partition statuses after `runs` polls of topic "events" (partitions
+// 0..n-1): member "a" owns the partitions in `a_owns`, member "b" (when
+// given) those in `b_owns`; in run r, partition p's committed offset advances
+// by step(r, p) and its high watermark by 10.
+using Step = std::function<int64_t(int run, size_t partition)>;
+std::vector<Sample> RunStatuses(int runs, size_t n, const Step& step, const std::vector<int32_t>& a_owns,
+                                const std::vector<int32_t>& b_owns,
+                                const std::string& granularity = "partition") {
+  ConsumerGroupsCollectorConfig config;
+  config.status_window = 10;
+  config.granularity = granularity;
+  ConsumerGroupsCollector c(config, 60s, nullptr, nullptr, nullptr);
+  std::vector<TopicPartition> a_parts, b_parts;
+  for (int32_t p : a_owns) a_parts.push_back({"events", p});
+  for (int32_t p : b_owns) b_parts.push_back({"events", p});
+  std::vector<GroupMember> members = {Member("a", a_parts)};
+  if (!b_parts.empty()) members.push_back(Member("b", b_parts));
+  std::vector<int64_t> committed(n, 100), high(n, 200);
+  std::string text;
+  for (int run = 0; run < runs; ++run) {
+    for (size_t p = 0; p < n; ++p) {
+      committed[p] += step(run, p);
+      high[p] += 10;
+    }
+    text = RenderOnce(c, Observe("workers", members, "events", committed, high, T0 + run * 5s));
+  }
+  return ParseExposition(text);
+}
+
+// Partition p advances by steps[p] every run.
+Step Every(std::vector<int64_t> steps) {
+  return [steps](int, size_t p) { return steps[p]; };
+}
+
+std::optional<double> PartitionStatusOf(const std::vector<Sample>& s, const char* partition,
+                                        const char* status) {
+  return Find(
+      s, "kafka_consumergroup_partition_status",
+      {{"consumergroup", "workers"}, {"topic", "events"}, {"partition", partition}, {"status", status}});
+}
+
+}  // namespace
+
+TEST_CASE("status: a live member that moves other partitions does not stall a starved one",
+          "[consumer_groups][status]") {
+  // A throttled consumer: partition 0 moves every poll, partition 1 gets no
+  // fetch for longer than the window while its lag grows. Not STALL (no page
+  // for a slow but live consumer): WARN, as lag never decreased and grew.
+  auto s = RunStatuses(12, 2, Every({8, 0}), {0, 1}, {});
+  CHECK_FALSE(PartitionStatusOf(s, "1", "STALL").has_value());
+  CHECK(PartitionStatusOf(s, "1", "WARN") == 1.0);
+  CHECK(FindAll(s, "kafka_consumergroup_partition_status", {{"partition", "0"}}).size() ==
+        1);  // WARN: lag grows
+  CHECK(Find(s, "kafka_consumergroup_status", {{"consumergroup", "workers"}, {"status", "WARN"}}) == 1.0);
+  // The same at granularity topic: no STALL count, two partitions in WARN.
+  auto t = RunStatuses(12, 2, Every({8, 0}), {0, 1}, {}, "topic");
+  CHECK_FALSE(Find(t, "kafka_consumergroup_partition_status", {{"status", "STALL"}}).has_value());
+  CHECK(Find(t, "kafka_consumergroup_partition_status", {{"topic", "events"}, {"status", "WARN"}}) == 2.0);
+}
+
+TEST_CASE("status: a member that moves none of its partitions in the window is STALL",
+          "[consumer_groups][status]") {
+  // Everything frozen: both partitions STALL, the group ERR.
+  auto s = RunStatuses(12, 2, Every({0, 0}), {0, 1}, {});
+  CHECK(PartitionStatusOf(s, "0", "STALL") == 1.0);
+  CHECK(PartitionStatusOf(s, "1", "STALL") == 1.0);
+  CHECK(Find(s, "kafka_consumergroup_status", {{"consumergroup", "workers"}, {"status", "ERR"}}) == 1.0);
+  // Member a moves partition 0; member b, owning partition 1 only, is stuck:
+  // b's partition stalls whatever a does.
+  auto two = RunStatuses(12, 2, Every({8, 0}), {0}, {1});
+  CHECK(PartitionStatusOf(two, "1", "STALL") == 1.0);
+  CHECK_FALSE(PartitionStatusOf(two, "0", "STALL").has_value());
+  // Progress older than the window does not count: a member that moved
+  // partition 0 in the first two polls and nothing since is stalled on both.
+  auto gone = RunStatuses(14, 2, [](int run, size_t p) { return run < 2 && p == 0 ? 8 : 0; }, {0, 1}, {});
+  CHECK(PartitionStatusOf(gone, "0", "STALL") == 1.0);
+  CHECK(PartitionStatusOf(gone, "1", "STALL") == 1.0);
+  // ... while one step inside the window is enough to keep the starved partition live.
+  auto recent = RunStatuses(14, 2, [](int run, size_t p) { return run == 12 && p == 0 ? 8 : 0; }, {0, 1}, {});
+  CHECK_FALSE(PartitionStatusOf(recent, "1", "STALL").has_value());
+}
