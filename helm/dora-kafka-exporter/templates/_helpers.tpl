@@ -41,6 +41,27 @@ app.kubernetes.io/component: {{ .Values.mode }}
 {{- if eq .Values.mode "sidecar" -}}true{{- end -}}
 {{- end -}}
 
+{{/* The sidecar comes from the Kyverno ClusterPolicy (Strimzi broker pods). */}}
+{{- define "dora-kafka-exporter.kyverno" -}}
+{{- if and (include "dora-kafka-exporter.sidecar" .) (eq (default "patch" .Values.sidecar.inject) "kyverno") -}}true{{- end -}}
+{{- end -}}
+
+{{/* The labels Strimzi gives broker pods of one cluster (node pools with the broker role). */}}
+{{- define "dora-kafka-exporter.strimziBrokerLabels" -}}
+strimzi.io/kind: Kafka
+strimzi.io/cluster: {{ required "sidecar.kyverno.strimziCluster is required with sidecar.inject: kyverno (the strimzi.io/cluster label of the broker pods)" .Values.sidecar.kyverno.strimziCluster | quote }}
+strimzi.io/broker-role: "true"
+{{- end -}}
+
+{{/* Labels of the broker pods: sidecar.brokerPodSelector, else with Kyverno the Strimzi broker labels. */}}
+{{- define "dora-kafka-exporter.brokerPodSelector" -}}
+{{- if .Values.sidecar.brokerPodSelector -}}
+{{- toYaml .Values.sidecar.brokerPodSelector -}}
+{{- else if include "dora-kafka-exporter.kyverno" . -}}
+{{- include "dora-kafka-exporter.strimziBrokerLabels" . -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Port names: a sidecar shares the broker pod, so its names are prefixed. */}}
 {{- define "dora-kafka-exporter.metricsPortName" -}}
 {{- if include "dora-kafka-exporter.sidecar" . -}}dora-metrics{{- else -}}metrics{{- end -}}
