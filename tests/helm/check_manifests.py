@@ -368,6 +368,9 @@ def check_kyverno(outdir):
     check(len(c) == 1 and c[0]["name"] == "dora-kafka-exporter", w + ": one container")
     check_security(w, c[0])
     check("readinessProbe" not in c[0], w + ": no readiness probe (values-strimzi.yaml)")
+    for v in patch["spec"]["volumes"]:
+        src = v.get("configMap") or v.get("secret") or {}
+        check(src.get("optional") is True, w + ": volume %s optional (never blocks the broker pod)" % v["name"])
     svc = one(docs, "Service")
     check(svc["spec"]["selector"] == labels, w + ": Service selects the same broker pods")
     cfg, _ = exporter_config(docs)

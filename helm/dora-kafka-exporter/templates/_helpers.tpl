@@ -233,15 +233,24 @@ strimzi.io/broker-role: "true"
     {{- end }}
 {{- end -}}
 
-{{/* The exporter's volumes (the sidecar's log dir volumes belong to the broker pod). */}}
+{{/* The exporter's volumes (the sidecar's log dir volumes belong to the broker pod). In a broker
+     pod they are optional: a missing ConfigMap or Secret (release uninstalled, pod restarted) must
+     stop only the sidecar, never the broker. */}}
 {{- define "dora-kafka-exporter.volumes" -}}
+{{- $sidecar := include "dora-kafka-exporter.sidecar" . -}}
 - name: dora-exporter-config
   configMap:
     name: {{ include "dora-kafka-exporter.fullname" . }}
+{{- if $sidecar }}
+    optional: true
+{{- end }}
 {{- if include "dora-kafka-exporter.webConfig" . }}
 - name: dora-exporter-web
   secret:
     secretName: {{ include "dora-kafka-exporter.webSecretName" . }}
+{{- if $sidecar }}
+    optional: true
+{{- end }}
     items:
       - key: web-config.yml
         path: web-config.yml
@@ -250,16 +259,25 @@ strimzi.io/broker-role: "true"
 - name: dora-exporter-web-tls
   secret:
     secretName: {{ required "web.tls.secretName is required when web.tls.enabled" .Values.web.tls.secretName }}
+{{- if $sidecar }}
+    optional: true
+{{- end }}
 {{- end }}
 {{- if .Values.kafka.tls.secretName }}
 - name: dora-exporter-kafka-tls
   secret:
     secretName: {{ .Values.kafka.tls.secretName }}
+{{- if $sidecar }}
+    optional: true
+{{- end }}
 {{- end }}
 {{- range $i, $p := .Values.kafka.secretProperties }}
 - name: dora-exporter-kafka-secret-{{ $i }}
   secret:
     secretName: {{ required "kafka.secretProperties[].secretName is required" $p.secretName }}
+{{- if $sidecar }}
+    optional: true
+{{- end }}
     items:
       - key: {{ required "kafka.secretProperties[].key is required" $p.key }}
         path: {{ $p.key }}
