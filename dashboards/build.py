@@ -424,13 +424,28 @@ def lag_by_group_panel(selector, w=12):
                     "Line: 10,000 messages (alert KafkaConsumerGroupLagHigh).")
 
 
+def disk_used(selector=SEL):
+    """Used fraction per broker disk from whichever source exists: the sidecar's
+    log dirs, else (pods without sidecar series) the kubelet's PVC stats recorded
+    by rules/dora-kafka-kubelet-disk.rules.yml, as the alert picks them. The
+    kubelet series come from the kubelet's job, so only cluster/broker filter them."""
+    kubelet = selector.replace('job=~"$job", ', "")
+    return (f"kafka_log_dir_used_ratio{{{selector}}} or "
+            f"(broker_pvc:kubelet_volume_stats_used:ratio{{{kubelet}}} "
+            f"unless on (namespace, pod) kafka_log_dir_used_ratio{{{selector}}})")
+
+
+DISK_SOURCES = ("Sidecar log dirs where they exist, else the kubelet's volume stats per PVC "
+                "(rules/dora-kafka-kubelet-disk.rules.yml loaded; legend shows the PVC).")
+
+
 def disk_panel(selector=SEL, w=12):
     return timeseries(
         "Log dir usage",
-        [(f"kafka_log_dir_used_ratio{{{selector}}}", "broker {{broker}} {{log_dir}} {{cluster}}")],
+        [(disk_used(selector), "broker {{broker}} {{log_dir}}{{persistentvolumeclaim}} {{cluster}}")],
         unit="percentunit", thresholds=DISK_STEPS, min_=0, max_=1, w=w,
         description="Used fraction of each broker log dir's filesystem. Line: 80 % "
-                    "(alert KafkaBrokerDiskUsageHigh).")
+                    "(alert KafkaBrokerDiskUsageHigh). " + DISK_SOURCES)
 
 
 # --- dashboards ----------------------------------------------------------------
@@ -658,7 +673,7 @@ def brokers_disk_replication():
              thresholds=WARN_STEPS),
         stat("ISR shrinks (1h)", f"sum(increase(kafka_cluster_isr_shrinks_total{{{SEL}}}[1h]))",
              thresholds=WARN_STEPS, decimals=0),
-        stat("Fullest log dir", f"max(kafka_log_dir_used_ratio{{{b}}})", unit="percentunit",
+        stat("Fullest log dir", f"max({disk_used(b)})", unit="percentunit",
              thresholds=DISK_STEPS, decimals=1),
         replication_panel(b),
         timeseries(
@@ -686,9 +701,10 @@ def brokers_disk_replication():
                         "this broker but which are led elsewhere."),
         row("Disk"),
         disk_panel(b),
-        bargauge("Log dir usage now", f"kafka_log_dir_used_ratio{{{b}}}",
-                 "broker {{broker}} {{log_dir}}", "percentunit", DISK_STEPS, min_=0, max_=1,
-                 description="Threshold 80 % (alert KafkaBrokerDiskUsageHigh)."),
+        bargauge("Log dir usage now", disk_used(b),
+                 "broker {{broker}} {{log_dir}}{{persistentvolumeclaim}}", "percentunit", DISK_STEPS,
+                 min_=0, max_=1,
+                 description="Threshold 80 % (alert KafkaBrokerDiskUsageHigh). " + DISK_SOURCES),
         timeseries(
             "Free space per log dir",
             [(f"kafka_log_dir_free_bytes{{{b}}}", "broker {{broker}} {{log_dir}} {{cluster}}")],

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Copies rules/dora-kafka.rules.yml and dashboards/*.json into the chart's
+# Copies rules/dora-kafka.rules.yml, rules/dora-kafka-kubelet-disk.rules.yml and dashboards/*.json into the chart's
 # files/ (Helm packages neither symlinks nor files outside the chart).
 # tests/helm/check.sh fails while a copy differs from its source; run this after
 # editing rules/ or dashboards/. --check only reports.
@@ -22,6 +22,7 @@ sync() {  # src dst
   fi
 }
 sync rules/dora-kafka.rules.yml "$chart/dora-kafka.rules.yml"
+sync rules/dora-kafka-kubelet-disk.rules.yml "$chart/dora-kafka-kubelet-disk.rules.yml"
 for f in dashboards/*.json; do sync "$f" "$chart/dashboards/$(basename "$f")"; done
 # Dashboards removed from dashboards/ must leave the chart too.
 for f in "$chart"/dashboards/*.json; do

@@ -37,6 +37,8 @@ echo "== helm lint --strict"
   exit 1
 }
 "$HELM" lint --strict "$CHART" -f "$HERE/values-sidecar.yaml" >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
+"$HELM" lint --strict "$CHART" -f tests/kyverno/values-strimzi.yaml >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
+"$HELM" lint --strict "$CHART" -f "$HERE/values-kubelet-disk.yaml" >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
 
 echo "== helm template"
 render() {  # name, helm args...
@@ -50,6 +52,12 @@ render sidecar -f "$HERE/values-sidecar.yaml"
 render sidecar-default --set mode=sidecar --set sidecar.brokerPodSelector.app=kafka
 render sidecar-assets -f "$HERE/values-sidecar.yaml" --set prometheusRule.enabled=true --set dashboards.enabled=true
 render standalone-noassets --set prometheusRule.enabled=false --set dashboards.enabled=false --set serviceMonitor.enabled=false
+render kubelet-disk-default --set prometheusRule.kubeletDisk.enabled=true
+render kubelet-disk -f "$HERE/values-kubelet-disk.yaml"
+render kubelet-disk-sidecar -f "$HERE/values-sidecar.yaml" -f "$HERE/values-kubelet-disk.yaml"
+"$HELM" template dora "$CHART" --namespace kafka -f tests/kyverno/values-strimzi.yaml >"$OUT/kyverno.yaml"
+"$HELM" template dora "$CHART" --namespace kafka -f tests/kyverno/values-strimzi.yaml \
+  --set 'sidecar.kyverno.pools={brokers}' >"$OUT/kyverno-pools.yaml"
 
 echo "== bad values are rejected"
 expect_fail() {  # what, helm args...
@@ -68,11 +76,15 @@ expect_fail "unknown top-level key" --set replicas=3
 expect_fail "web TLS without a Secret" --set web.tls.enabled=true
 expect_fail "TLS 1.1" --set web.tls.minVersion=TLS11
 expect_fail "sidecar without brokerPodSelector" --set mode=sidecar
+expect_fail "kyverno without sidecar.kyverno.strimziCluster" --set mode=sidecar --set sidecar.inject=kyverno
+expect_fail "unknown sidecar.inject" --set mode=sidecar --set sidecar.brokerPodSelector.app=kafka --set sidecar.inject=webhook
+expect_fail "unknown prometheusRule key" --set prometheusRule.kubelet=true
 
 echo "== helm package keeps the copies"
 "$HELM" package "$CHART" -d "$OUT" >/dev/null
 tar -tzf "$OUT"/dora-kafka-exporter-*.tgz >"$OUT/package.txt"
 grep -q '^dora-kafka-exporter/files/dora-kafka.rules.yml$' "$OUT/package.txt"
+grep -q '^dora-kafka-exporter/files/dora-kafka-kubelet-disk.rules.yml$' "$OUT/package.txt"
 for f in dashboards/*.json; do
   grep -q "^dora-kafka-exporter/files/dashboards/$(basename "$f")\$" "$OUT/package.txt"
 done

@@ -302,6 +302,85 @@ def check_sidecar(outdir):
     check_rules_and_dashboards("sidecar-assets", load(outdir, "sidecar-assets"), True)
 
 
+KUBELET_PVC = 'persistentvolumeclaim=~"data-([0-9]+-)?.+-[0-9]+"'
+KUBELET_NS = 'namespace=~".+"'
+
+
+def kubelet_rule(docs):
+    return one(docs, "PrometheusRule", "-kubelet-disk")
+
+
+def check_kubelet_disk(outdir):
+    with open(os.path.join(ROOT, "rules", "dora-kafka-kubelet-disk.rules.yml")) as f:
+        text = f.read()
+    want = yaml.safe_load(text)
+    for name in ("standalone", "sidecar-assets"):
+        check(not [d for d in of_kind(load(outdir, name), "PrometheusRule")
+                   if d["metadata"]["name"].endswith("-kubelet-disk")], name + ": no kubelet disk rules by default")
+    docs = load(outdir, "kubelet-disk-default")
+    check(kubelet_rule(docs)["spec"] == want, "kubelet-disk-default: spec equals rules/dora-kafka-kubelet-disk.rules.yml")
+    check_rules_and_dashboards("kubelet-disk-default", [d for d in docs if d not in [kubelet_rule(docs)]], True)
+    check(not [d for d in of_kind(load(outdir, "kubelet-disk-sidecar"), "PrometheusRule")],
+          "kubelet-disk-sidecar: no rules in a sidecar release")
+
+    # Custom matchers (tests/helm/values-kubelet-disk.yaml, with a backslash):
+    # only the two matchers change, and promtool accepts the result.
+    spec = kubelet_rule(load(outdir, "kubelet-disk"))["spec"]
+    expr = spec["groups"][0]["rules"][0]["expr"]
+    pvc = 'persistentvolumeclaim=~"data-(0-)?dora-brokers-\\\\d+"'
+    ns = 'namespace=~"kafka"'
+    check(expr.count(pvc) == 3 and expr.count(ns) == 3, "kubelet-disk: custom matchers in all three selectors (%s)" % expr)
+    check(KUBELET_PVC not in expr and KUBELET_NS not in expr, "kubelet-disk: default matchers replaced")
+    back = json.loads(json.dumps(spec))
+    back["groups"][0]["rules"][0]["expr"] = expr.replace(pvc, KUBELET_PVC).replace(ns, KUBELET_NS)
+    check(back == want, "kubelet-disk: nothing but the matchers differs from the source")
+    if shutil.which("promtool"):
+        with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
+            yaml.safe_dump(spec, f)
+            tmp = f.name
+        try:
+            r = subprocess.run(["promtool", "check", "rules", tmp], capture_output=True, text=True)
+            check(r.returncode == 0, "kubelet-disk: promtool check rules: " + r.stdout + r.stderr)
+        finally:
+            os.unlink(tmp)
+
+
+def check_kyverno(outdir):
+    w = "kyverno"
+    docs = load(outdir, "kyverno")
+    check(not [d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-sidecar-patch")],
+          w + ": no StatefulSet patch")
+    pol = one(docs, "ClusterPolicy")
+    check(pol["apiVersion"] == "kyverno.io/v1", w + ": kyverno.io/v1")
+    spec = pol["spec"]
+    check(spec.get("failurePolicy") == "Ignore", w + ": failurePolicy Ignore (a broker pod is never refused)")
+    check(pol["metadata"]["annotations"].get("pod-policies.kyverno.io/autogen-controllers") == "none",
+          w + ": no autogen rules for pod controllers")
+    check(len(spec["rules"]) == 1, w + ": one rule")
+    res = spec["rules"][0]["match"]["any"][0]["resources"]
+    labels = {"strimzi.io/kind": "Kafka", "strimzi.io/cluster": "dora", "strimzi.io/broker-role": "true"}
+    check(res["kinds"] == ["Pod"] and res["operations"] == ["CREATE"], w + ": Pods on CREATE only")
+    check(res["namespaces"] == ["kafka"], w + ": the release namespace only")
+    check(res["selector"]["matchLabels"] == labels, w + ": Strimzi broker labels of the named cluster")
+    patch = spec["rules"][0]["mutate"]["patchStrategicMerge"]
+    check(patch["spec"].get("shareProcessNamespace") is True, w + ": shareProcessNamespace")
+    c = patch["spec"]["containers"]
+    check(len(c) == 1 and c[0]["name"] == "dora-kafka-exporter", w + ": one container")
+    check_security(w, c[0])
+    check("readinessProbe" not in c[0], w + ": no readiness probe (values-strimzi.yaml)")
+    for v in patch["spec"]["volumes"]:
+        src = v.get("configMap") or v.get("secret") or {}
+        check(src.get("optional") is True, w + ": volume %s optional (never blocks the broker pod)" % v["name"])
+    svc = one(docs, "Service")
+    check(svc["spec"]["selector"] == labels, w + ": Service selects the same broker pods")
+    cfg, _ = exporter_config(docs)
+    check(cfg["collectors"]["log_dirs"]["paths"] == ["/var/lib/kafka/data-0", "/var/lib/kafka/data-1"],
+          w + ": log dirs are the data volume mounts")
+    pools = one(load(outdir, "kyverno-pools"), "ClusterPolicy")["spec"]["rules"][0]["match"]["any"][0]["resources"]
+    check(pools["selector"].get("matchExpressions") == [{"key": "strimzi.io/pool-name", "operator": "In",
+                                                        "values": ["brokers"]}], w + ": pools restrict the match")
+
+
 # --------------------------------------------------------------------------
 # The rendered configs through the real binary.
 
@@ -362,7 +441,8 @@ def main():
         print(__doc__)
         return 2
     outdir = sys.argv[1]
-    for fn in (check_standalone, check_standalone_secure, check_sidecar, check_with_binary):
+    for fn in (check_standalone, check_standalone_secure, check_sidecar, check_kubelet_disk, check_kyverno,
+               check_with_binary):
         try:
             fn(outdir)
         except (AssertionError, KeyError, TypeError, IndexError) as e:

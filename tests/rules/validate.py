@@ -5,7 +5,7 @@
     validate.py promql           every dashboard query parses (needs promtool)
     validate.py contract         rules and dashboards use only names from
                                  docs/metric-contract.md (plus `up`, and
-                                 recording rules in rules)
+                                 recording rules in rules/)
     validate.py alerts           labels/annotations/runbook_url of every alert
     validate.py runbooks         one docs/runbooks.md section per alert and back
     validate.py tests            every alert has a firing and a silent unit test
@@ -45,6 +45,7 @@ REQUIRED_THRESHOLDS = {
     "slo-probe.json": [0.9999, 0.01, 5],
 }
 BASE_VARIABLES = ("datasource", "job", "cluster")
+KUBELET_SERIES = re.compile(r"^(kubelet_volume_stats_|broker_pvc:kubelet_volume_stats_)")
 
 
 def load_yaml(path):
@@ -96,7 +97,7 @@ def contract_names():
     names, histograms = set(), set()
     with open(CONTRACT, encoding="utf-8") as f:
         for line in f:
-            found = re.findall(r"\b(kafka_[a-z0-9_]+)", line)
+            found = re.findall(r"\b((?:kafka|kubelet_volume_stats)_[a-z0-9_]+)", line)
             names.update(found)
             if "histogram" in line:
                 histograms.update(found)
@@ -194,7 +195,9 @@ def check_dashboard(path):
         for metric, matchers in selectors(expr):
             if metric in ("kafka_exporter_build_info",) and where in ("variable job",):
                 continue
-            if 'job=~"$job"' not in matchers:
+            # $job lists the exporter's jobs; kubelet-derived series come from the
+            # kubelet's job, so they are filtered by cluster only.
+            if 'job=~"$job"' not in matchers and not KUBELET_SERIES.match(metric):
                 errors.append(f"{name}: {where}: selector {metric} lacks job=~\"$job\"")
             if where != "variable cluster" and 'cluster=~"$cluster"' not in matchers:
                 errors.append(f"{name}: {where}: selector {metric} lacks cluster=~\"$cluster\"")
@@ -257,18 +260,29 @@ def check_contract():
         for where, expr in dashboard_queries(d):
             if where.startswith("variable"):
                 expr = label_values_metric(expr) or expr
-            for m in metric_names(grafana_to_promql(expr)) - known:
+            for m in metric_names(grafana_to_promql(expr)) - known - recorded:
                 errors.append(f"{os.path.basename(path)}: {where}: unknown metric {m}")
     return errors
 
 
 def check_alerts():
-    errors, seen = [], set()
-    for r in alerts():
+    # One name may have several rules only as variants of one alert over other
+    # sources (rules/dora-kafka-kubelet-disk.rules.yml): same labels and runbook,
+    # in different files, so routing and inhibition treat them alike.
+    errors, seen = [], {}
+    for path, r in all_rules():
+        if "alert" not in r:
+            continue
         name = r["alert"]
         if name in seen:
-            errors.append(f"{name}: defined twice")
-        seen.add(name)
+            first_path, first = seen[name]
+            if first_path == path:
+                errors.append(f"{name}: defined twice in {path}")
+            elif (first.get("labels") != r.get("labels") or
+                  first.get("annotations", {}).get("runbook_url") != r.get("annotations", {}).get("runbook_url")):
+                errors.append(f"{name}: the variant in {path} differs from {first_path} in labels or runbook_url")
+        else:
+            seen[name] = (path, r)
         sev = r.get("labels", {}).get("severity")
         if sev not in SEVERITIES:
             errors.append(f"{name}: severity {sev!r} not in {sorted(SEVERITIES)}")

@@ -41,6 +41,27 @@ app.kubernetes.io/component: {{ .Values.mode }}
 {{- if eq .Values.mode "sidecar" -}}true{{- end -}}
 {{- end -}}
 
+{{/* The sidecar comes from the Kyverno ClusterPolicy (Strimzi broker pods). */}}
+{{- define "dora-kafka-exporter.kyverno" -}}
+{{- if and (include "dora-kafka-exporter.sidecar" .) (eq (default "patch" .Values.sidecar.inject) "kyverno") -}}true{{- end -}}
+{{- end -}}
+
+{{/* The labels Strimzi gives broker pods of one cluster (node pools with the broker role). */}}
+{{- define "dora-kafka-exporter.strimziBrokerLabels" -}}
+strimzi.io/kind: Kafka
+strimzi.io/cluster: {{ required "sidecar.kyverno.strimziCluster is required with sidecar.inject: kyverno (the strimzi.io/cluster label of the broker pods)" .Values.sidecar.kyverno.strimziCluster | quote }}
+strimzi.io/broker-role: "true"
+{{- end -}}
+
+{{/* Labels of the broker pods: sidecar.brokerPodSelector, else with Kyverno the Strimzi broker labels. */}}
+{{- define "dora-kafka-exporter.brokerPodSelector" -}}
+{{- if .Values.sidecar.brokerPodSelector -}}
+{{- toYaml .Values.sidecar.brokerPodSelector -}}
+{{- else if include "dora-kafka-exporter.kyverno" . -}}
+{{- include "dora-kafka-exporter.strimziBrokerLabels" . -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Port names: a sidecar shares the broker pod, so its names are prefixed. */}}
 {{- define "dora-kafka-exporter.metricsPortName" -}}
 {{- if include "dora-kafka-exporter.sidecar" . -}}dora-metrics{{- else -}}metrics{{- end -}}
@@ -212,15 +233,24 @@ app.kubernetes.io/component: {{ .Values.mode }}
     {{- end }}
 {{- end -}}
 
-{{/* The exporter's volumes (the sidecar's log dir volumes belong to the broker pod). */}}
+{{/* The exporter's volumes (the sidecar's log dir volumes belong to the broker pod). In a broker
+     pod they are optional: a missing ConfigMap or Secret (release uninstalled, pod restarted) must
+     stop only the sidecar, never the broker. */}}
 {{- define "dora-kafka-exporter.volumes" -}}
+{{- $sidecar := include "dora-kafka-exporter.sidecar" . -}}
 - name: dora-exporter-config
   configMap:
     name: {{ include "dora-kafka-exporter.fullname" . }}
+{{- if $sidecar }}
+    optional: true
+{{- end }}
 {{- if include "dora-kafka-exporter.webConfig" . }}
 - name: dora-exporter-web
   secret:
     secretName: {{ include "dora-kafka-exporter.webSecretName" . }}
+{{- if $sidecar }}
+    optional: true
+{{- end }}
     items:
       - key: web-config.yml
         path: web-config.yml
@@ -229,16 +259,25 @@ app.kubernetes.io/component: {{ .Values.mode }}
 - name: dora-exporter-web-tls
   secret:
     secretName: {{ required "web.tls.secretName is required when web.tls.enabled" .Values.web.tls.secretName }}
+{{- if $sidecar }}
+    optional: true
+{{- end }}
 {{- end }}
 {{- if .Values.kafka.tls.secretName }}
 - name: dora-exporter-kafka-tls
   secret:
     secretName: {{ .Values.kafka.tls.secretName }}
+{{- if $sidecar }}
+    optional: true
+{{- end }}
 {{- end }}
 {{- range $i, $p := .Values.kafka.secretProperties }}
 - name: dora-exporter-kafka-secret-{{ $i }}
   secret:
     secretName: {{ required "kafka.secretProperties[].secretName is required" $p.secretName }}
+{{- if $sidecar }}
+    optional: true
+{{- end }}
     items:
       - key: {{ required "kafka.secretProperties[].key is required" $p.key }}
         path: {{ $p.key }}
