@@ -58,7 +58,9 @@ struct Conn {
   std::string addr;
   State state = State::kReading;
   Clock::time_point deadline;
-  std::string in;  // received, not yet consumed
+  std::string in;      // received, not yet consumed
+  size_t scanned = 0;  // bytes of `in` already searched for the end of the head
+  size_t need = 0;     // nonzero: the size of the complete request (head + body) being awaited
   int served = 0;
   bool close_after = false;  // close once the current response is out
   bool peer_closed = false;  // the client sent EOF (a half-close may still get its answer)
@@ -428,19 +430,33 @@ struct EventServer::Impl {
     TryDispatch(c);
   }
 
+  void WaitForMore(Conn* c) {
+    if (c->peer_closed) {
+      Close(c);
+      return;
+    }
+    SetInterest(c, c->tls_wants_write ? EPOLLOUT : EPOLLIN);
+  }
+
+  // Parses only once the head can be complete (an empty line arrived, or it
+  // is over the limit) and, while a body comes, once all of it is here: a head
+  // trickled a byte at a time is scanned once, not once per byte.
   void TryDispatch(Conn* c) {
+    if (c->need > 0 && c->in.size() < c->need) return WaitForMore(c);
+    if (c->need == 0) {
+      size_t from = c->scanned >= 3 ? c->scanned - 3 : 0;
+      bool end =
+          c->in.find("\n\n", from) != std::string::npos || c->in.find("\n\r\n", from) != std::string::npos;
+      c->scanned = c->in.size();
+      if (!end && c->in.size() <= limits.max_head_bytes) return WaitForMore(c);
+    }
     HttpRequest req;
     size_t head = 0;
     int status = 0;
     ParseOutcome outcome = ParseRequestHead(c->in, limits.max_head_bytes, &req, &head, &status);
-    if (outcome == ParseOutcome::kIncomplete) {
-      if (c->peer_closed) {
-        Close(c);
-        return;
-      }
-      SetInterest(c, c->tls_wants_write ? EPOLLOUT : EPOLLIN);
-      return;
-    }
+    if (outcome == ParseOutcome::kIncomplete) return WaitForMore(c);  // e.g. only leading empty lines
+    c->scanned = 0;
+    c->need = 0;
     Job job{c->id, HttpRequest{}, 0, true, false};
     if (outcome == ParseOutcome::kError) {
       job.error_status = status;
@@ -449,12 +465,8 @@ struct EventServer::Impl {
       job.error_status = 413;
       c->in.clear();
     } else if (c->in.size() < head + req.content_length) {
-      if (c->peer_closed) {
-        Close(c);
-        return;
-      }
-      SetInterest(c, c->tls_wants_write ? EPOLLOUT : EPOLLIN);
-      return;  // the body is still coming, within the same deadline
+      c->need = head + req.content_length;  // the body is still coming, within the same deadline
+      return WaitForMore(c);
     } else {
       c->in.erase(0, head + req.content_length);
       ++c->served;
