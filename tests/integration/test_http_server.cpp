@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,12 +16,16 @@
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "http/server.h"
+#include "support/certs.h"
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -258,4 +264,77 @@ TEST_CASE("HEAD, HTTP/1.0, bodies and bad requests on the real server", "[daemon
   CHECK(r.find("Connection: close\r\n") != std::string::npos);
   CHECK(ClosedByServer(bad));
   close(bad);
+}
+
+namespace {
+
+// GET `path` over TLS on a new connection (server not verified: this is about
+// availability); the status, 0 if none.
+int TlsGet(int port, const std::string& path) {
+  int fd = ConnectFrom("127.0.0.1", port);
+  if (fd < 0) return 0;
+  timeval tv{3, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  int status = 0;
+  if (SSL_connect(ssl) == 1) {
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    SSL_write(ssl, req.data(), static_cast<int>(req.size()));
+    char buf[4096];
+    int n = SSL_read(ssl, buf, sizeof buf - 1);
+    if (n > 9 && std::string(buf, 9) == "HTTP/1.1 ") status = std::atoi(buf + 9);
+  }
+  ERR_clear_error();
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  close(fd);
+  return status;
+}
+
+}  // namespace
+
+TEST_CASE("TLS: stalled handshakes are closed at the header deadline and do not delay others",
+          "[daemon][http]") {
+  char tmpl[] = "/tmp/dora-http-tls-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  dora::test::KeyCert ca, server;
+  dora::test::MakeKeyCert(&ca, "ca", nullptr, "ca");
+  dora::test::MakeKeyCert(&server, "server", &ca, "server");
+  std::ofstream(dir + "/s.crt") << dora::test::PemCert(server.cert);
+  std::ofstream(dir + "/s.key") << dora::test::PemKey(server.key);
+  std::ofstream(dir + "/web.yml") << "tls_server_config: {cert_file: s.crt, key_file: s.key}\n";
+  dora::WebConfig web;
+  web.config_file = dir + "/web.yml";
+  web.header_timeout = 1000ms;
+  {
+    RunningServer s(web);
+    REQUIRE(TlsGet(s.port(), "/healthz") == 200);
+    std::vector<int> stalled;
+    for (int i = 0; i < 60; ++i) {  // 60 silent: no ClientHello at all
+      stalled.push_back(ConnectFrom("127.0.6." + std::to_string(i + 1), s.port()));
+      REQUIRE(stalled.back() >= 0);
+    }
+    for (int i = 0; i < 20; ++i) {  // 20 that start a ClientHello record and stop
+      int fd = ConnectFrom("127.0.7." + std::to_string(i + 1), s.port());
+      REQUIRE(fd >= 0);
+      REQUIRE(Send(fd, std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)));
+      stalled.push_back(fd);
+    }
+    REQUIRE(s.WaitOpen(80));
+    auto t0 = Clock::now();
+    CHECK(TlsGet(s.port(), "/healthz") == 200);
+    double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    std::printf("http-limits: TLS GET /healthz with 80 stalled handshakes open: %.1f ms\n", ms);
+    CHECK(ms < 1000);
+    int closed = 0;
+    for (int fd : stalled) closed += ClosedByServer(fd, 2000ms) ? 1 : 0;
+    CHECK(closed == 80);
+    CHECK(s.WaitOpen(0));
+    for (int fd : stalled) close(fd);
+  }
+  std::string cmd = "rm -rf '" + dir + "'";
+  CHECK(std::system(cmd.c_str()) == 0);
 }
