@@ -7,6 +7,7 @@
 
 #include "app/app.h"
 #include "config/loader.h"
+#include "util/fd_limit.h"
 #include "util/log.h"
 #include "version.h"
 
@@ -26,6 +27,9 @@ int main(int argc, char** argv) {
   // within noise (docs/benchmarks.md).
   if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 1 << 20);
   dora::App::BlockSignals();  // before any thread exists, librdkafka's included
+  // Soft open-file limit up to the hard one: web.max_connections (1,024 by
+  // default) plus Kafka's sockets do not fit the common default of 1,024.
+  dora::RaiseOpenFileLimit();
   auto flags = dora::ParseFlags(argc, argv);
   if (!flags.ok()) {
     std::fprintf(stderr, "dora-kafka-exporter: %s\n", flags.status().message.c_str());

@@ -36,6 +36,13 @@ struct WebConfig {
   std::string listen_address = ":9308";
   std::string telemetry_path = "/metrics";
   std::string config_file;  // exporter-toolkit compatible web config (TLS, basic auth)
+  // Connection limits (docs/security.md): a slow or idle client holds a
+  // connection slot, never a request worker.
+  Millis header_timeout{10000};          // TLS handshake + whole request head, from accept
+  Millis idle_timeout{30000};            // keep-alive connection waiting for its next request
+  Millis write_timeout{30000};           // response write without progress
+  int max_connections = 1024;            // open connections in total
+  int max_connections_per_address = 64;  // open connections from one client address
 };
 
 struct LogConfig {

@@ -47,6 +47,11 @@ FlatConfig FlattenConfig(const Config& c) {
   f.emplace_back("web.listen_address", c.web.listen_address);
   f.emplace_back("web.telemetry_path", c.web.telemetry_path);
   f.emplace_back("web.config_file", c.web.config_file);
+  f.emplace_back("web.header_timeout", D(c.web.header_timeout));
+  f.emplace_back("web.idle_timeout", D(c.web.idle_timeout));
+  f.emplace_back("web.write_timeout", D(c.web.write_timeout));
+  f.emplace_back("web.max_connections", std::to_string(c.web.max_connections));
+  f.emplace_back("web.max_connections_per_address", std::to_string(c.web.max_connections_per_address));
   f.emplace_back("log.level", c.log.level);
   f.emplace_back("log.format", c.log.format);
   f.emplace_back("retry.initial_backoff", D(c.retry.initial_backoff));

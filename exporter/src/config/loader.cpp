@@ -141,10 +141,18 @@ void ParseRoot(const YAML::Node& root, Reader& r, Config* c) {
     r.StringMap(k, "property_files", "kafka", &c->kafka.property_files);
     r.StringMap(k, "property_env", "kafka", &c->kafka.property_env);
   }
-  if (YAML::Node w = root["web"]; r.Map(w, "web", {"listen_address", "telemetry_path", "config_file"})) {
+  if (YAML::Node w = root["web"];
+      r.Map(w, "web",
+            {"listen_address", "telemetry_path", "config_file", "header_timeout", "idle_timeout",
+             "write_timeout", "max_connections", "max_connections_per_address"})) {
     r.String(w, "listen_address", "web", &c->web.listen_address);
     r.String(w, "telemetry_path", "web", &c->web.telemetry_path);
     r.String(w, "config_file", "web", &c->web.config_file);
+    r.Duration(w, "header_timeout", "web", &c->web.header_timeout);
+    r.Duration(w, "idle_timeout", "web", &c->web.idle_timeout);
+    r.Duration(w, "write_timeout", "web", &c->web.write_timeout);
+    r.Int(w, "max_connections", "web", &c->web.max_connections);
+    r.Int(w, "max_connections_per_address", "web", &c->web.max_connections_per_address);
   }
   if (YAML::Node l = root["log"]; r.Map(l, "log", {"level", "format"})) {
     r.String(l, "level", "log", &c->log.level);
@@ -360,6 +368,18 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
                         "\"");
   if (c.web.telemetry_path.empty() || c.web.telemetry_path[0] != '/')
     e->errors.push_back("web.telemetry_path: must start with '/'");
+  for (const auto& [key, d] : {std::pair<const char*, Millis>{"header_timeout", c.web.header_timeout},
+                               {"idle_timeout", c.web.idle_timeout},
+                               {"write_timeout", c.web.write_timeout}}) {
+    if (d.count() <= 0) e->errors.push_back(std::string("web.") + key + ": must be greater than 0");
+  }
+  if (c.web.max_connections < 1)
+    e->errors.push_back("web.max_connections: must be at least 1, got " +
+                        std::to_string(c.web.max_connections));
+  if (c.web.max_connections_per_address < 1 || c.web.max_connections_per_address > c.web.max_connections)
+    e->errors.push_back("web.max_connections_per_address: must be between 1 and web.max_connections (" +
+                        std::to_string(c.web.max_connections) + "), got " +
+                        std::to_string(c.web.max_connections_per_address));
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
   if (kLevels.count(c.log.level) == 0)
     e->errors.push_back("log.level: expected one of trace, debug, info, warn, error; got \"" + c.log.level +

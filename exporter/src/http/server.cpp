@@ -1,18 +1,18 @@
 #include "http/server.h"
 
-#include <httplib.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "config/loader.h"
+#include "http/event_server.h"
+#include "http/request.h"
 #include "http/web_config.h"
+#include "util/fd_limit.h"
 #include "util/log.h"
 #include "version.h"
 
@@ -20,7 +20,10 @@ namespace dora {
 namespace {
 
 constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
-constexpr size_t kHttpWorkers = 32;
+// Workers only run handlers on complete requests (a shared body, a cached
+// auth check), never wait on a client: a few suffice.
+constexpr size_t kHttpWorkers = 8;
+constexpr size_t kHealthWorkers = 2;
 
 }  // namespace
 
@@ -62,29 +65,25 @@ std::string IndexPage(const std::string& telemetry_path) {
          "<li><a href=\"/ready\">/ready</a> readiness</li></ul></body></html>";
 }
 
-// SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let
-// a second exporter silently share the port instead of failing to start.
-void SocketOptions(int sock) {
-  int yes = 1;
-  setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-}
-
-Status BindServer(httplib::Server& server, const std::string& address, std::string* host_out, int* port_out) {
+Status BindServer(EventServer& server, const std::string& address, std::string* host_out, int* port_out) {
   std::string host;
   int port = 0;
   if (!ParseListenAddress(address, &host, &port))
     return Status::Error("bind", "invalid listen address \"" + address + "\"");
-  errno = 0;
-  int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
-  if (bound < 0) {
-    int e = errno;
-    std::string cause =
-        e == EADDRINUSE || e == 0 ? "address already in use or not available" : std::strerror(e);
-    return Status::Error("bind", "cannot listen on " + address + ": " + cause);
-  }
+  if (Status s = server.Listen(host, port, address); !s.ok) return s;
   *host_out = host;
-  *port_out = bound;
+  *port_out = server.port();
   return Status::Ok();
+}
+
+ConnectionLimits LimitsOf(const WebConfig& c) {
+  ConnectionLimits l;
+  l.header_timeout = c.header_timeout;
+  l.idle_timeout = c.idle_timeout;
+  l.write_timeout = c.write_timeout;
+  l.max_connections = c.max_connections;
+  l.max_connections_per_address = c.max_connections_per_address;
+  return l;
 }
 
 }  // namespace
@@ -203,7 +202,7 @@ namespace {
 // Runs first for every ClientHello, before the protocol version, the
 // certificate and the client-certificate policy are chosen: puts the current
 // TlsMaterial on this handshake. The SSL_CTX itself is never modified after
-// setup, so concurrent handshakes need no lock (httplib only locks SSL_new).
+// setup, so concurrent handshakes need no lock.
 int OnClientHello(SSL* ssl, int* alert, void* arg) {
   try {
     auto* watcher = static_cast<WebConfigWatcher*>(arg);
@@ -228,22 +227,6 @@ bool SetupSslContext(SSL_CTX& ctx, WebConfigWatcher* watcher) {
   return true;
 }
 
-// httplib's stop() acts only while listen_after_bind() runs, and must act only
-// once (a second call asserts). A Stop() racing with Serve()'s start is retried
-// for a bounded while until the server is running. Callers hold stop_mu_.
-void StopOnce(httplib::Server* server, const std::atomic<bool>& serving, bool* stopped) {
-  if (!server || *stopped) return;
-  for (int i = 0; i < 400; ++i) {
-    if (server->is_running()) {
-      server->stop();
-      *stopped = true;
-      return;
-    }
-    if (!serving.load()) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
-
 }  // namespace
 
 HttpServer::HttpServer(WebConfig config, HttpHandlers handlers)
@@ -251,101 +234,54 @@ HttpServer::HttpServer(WebConfig config, HttpHandlers handlers)
 
 HttpServer::~HttpServer() { Stop(); }
 
-void HttpServer::Route(httplib::Server& server, bool protected_endpoint) {
-  server.set_socket_options(SocketOptions);
-  // Responses are small and written in pieces (head, body): without TCP_NODELAY
-  // Nagle holds the last piece for the client's delayed ACK (~40 ms per TLS 1.3
-  // connection, measured).
-  server.set_tcp_nodelay(true);
-  server.set_keep_alive_max_count(100);
-  // A keep-alive connection holds its worker between requests: with
-  // cpp-httplib's default of max(8, cores - 1) workers, the 9th concurrent
-  // scraper waited for another's keep-alive to end (p99 of seconds at 16
-  // scrapers, docs/benchmarks.md). Serving a shared body, a worker is cheap.
-  server.new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
-  server.set_read_timeout(10, 0);  // also bounds the TLS handshake
-  server.set_write_timeout(30, 0);
-  auto log = GetLogger("http");
+void HttpServer::Handle(bool protected_endpoint, const HttpRequest& req, HttpResponse* res) {
+  std::shared_ptr<const WebState> state;
   if (protected_endpoint) {
-    server.Get(config_.telemetry_path, [this](const httplib::Request& req, httplib::Response& res) {
-      // The body is built (and gzipped) once per publish and shared by every
-      // scrape until the next: with 16 concurrent scrapes of a 100 MB body,
-      // compressing per request took seconds each (docs/benchmarks.md).
-      std::shared_ptr<const ExpositionBody> body;
-      if (AcceptsGzip(req.get_header_value("Accept-Encoding"))) body = handlers_.metrics(true);
-      if (body) {
-        res.set_header("Content-Encoding", "gzip");
-      } else {
-        body = handlers_.metrics(false);
-      }
-      res.set_header("Vary", "Accept-Encoding");
-      // A provider with a length: httplib sends it as is (it compresses only
-      // set_content bodies and chunked providers).
-      res.set_content_provider(
-          body->size, kMetricsContentType, [body](size_t offset, size_t length, httplib::DataSink& sink) {
-            // Writes from the part holding `offset`; httplib calls
-            // again from where that write ended.
-            size_t base = 0;
-            for (const auto& part : body->parts) {
-              if (offset < base + part->size()) {
-                size_t in = offset - base;
-                return sink.write(part->data() + in, std::min(length, part->size() - in));
-              }
-              base += part->size();
-            }
-            return false;
-          });
-    });
-    server.Get("/", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(IndexPage(config_.telemetry_path), "text/html; charset=utf-8");
-    });
-    std::shared_ptr<WebConfigWatcher> watcher = watcher_;
+    state = watcher_->Current();
     // Basic auth covers every path (exporter-toolkit semantics), 404s included.
-    server.set_pre_routing_handler([watcher, log](const httplib::Request& req, httplib::Response& res) {
-      auto state = watcher->Current();
-      if (!state->auth || state->auth->CheckHeader(req.get_header_value("Authorization")))
-        return httplib::Server::HandlerResponse::Unhandled;
-      log->debug("basic auth failed for {} {} from {}", req.method, req.path, req.remote_addr);
-      res.status = 401;
-      res.set_header("WWW-Authenticate", "Basic");
-      res.set_content("Unauthorized\n", "text/plain");
-      return httplib::Server::HandlerResponse::Handled;
-    });
-    // Runs for every response httplib writes, errors and 401s included.
-    server.set_post_routing_handler([watcher](const httplib::Request&, httplib::Response& res) {
-      try {
-        auto state = watcher->Current();
-        for (const auto& [name, value] : state->config.headers) {
-          res.headers.erase(name);
-          res.set_header(name, value);
-        }
-      } catch (...) {
-      }
-    });
-  }
-  server.Get("/healthz",
-             [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
-  server.Get("/ready", [this](const httplib::Request&, httplib::Response& res) {
-    if (handlers_.ready()) {
-      res.set_content("ready\n", "text/plain");
-    } else {
-      res.status = 503;
-      res.set_content("not ready: collectors have not all finished their first run\n", "text/plain");
+    if (state->auth && !state->auth->CheckHeader(req.Header("Authorization"))) {
+      GetLogger("http")->debug("basic auth failed for {} {} from {}", req.method, req.path, req.remote_addr);
+      res->status = 401;
+      res->SetHeader("WWW-Authenticate", "Basic");
+      res->SetContent("Unauthorized\n", "text/plain");
+      return;
     }
-  });
-  server.set_exception_handler(
-      [log](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "unknown error";
-        try {
-          if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-        }
-        log->error("request {} {} failed: {}", req.method, req.path, what);
-        res.status = 500;
-        res.set_content("internal error\n", "text/plain");
-      });
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
+    res->status = 405;
+    res->SetHeader("Allow", "GET, HEAD");
+    res->SetContent("method not allowed\n", "text/plain");
+    return;
+  }
+  if (protected_endpoint && req.path == config_.telemetry_path) {
+    // The body is built (and gzipped) once per publish and shared by every
+    // scrape until the next: with 16 concurrent scrapes of a 100 MB body,
+    // compressing per request took seconds each (docs/benchmarks.md).
+    std::shared_ptr<const ExpositionBody> body;
+    if (AcceptsGzip(req.Header("Accept-Encoding"))) body = handlers_.metrics(true);
+    if (body) {
+      res->SetHeader("Content-Encoding", "gzip");
+    } else {
+      body = handlers_.metrics(false);
+    }
+    res->SetHeader("Vary", "Accept-Encoding");
+    res->SetHeader("Content-Type", kMetricsContentType);
+    res->shared = std::move(body);
+  } else if (protected_endpoint && req.path == "/") {
+    res->SetContent(IndexPage(config_.telemetry_path), "text/html; charset=utf-8");
+  } else if (req.path == "/healthz") {
+    res->SetContent("ok\n", "text/plain");
+  } else if (req.path == "/ready") {
+    if (handlers_.ready()) {
+      res->SetContent("ready\n", "text/plain");
+    } else {
+      res->status = 503;
+      res->SetContent("not ready: collectors have not all finished their first run\n", "text/plain");
+    }
+  } else {
+    res->status = 404;
+    res->SetContent("404 page not found\n", "text/plain");
+  }
 }
 
 Status HttpServer::Bind() {
@@ -359,24 +295,42 @@ Status HttpServer::Bind() {
   tls_ = state->config.tls.enabled;
   watcher_ =
       std::make_shared<WebConfigWatcher>(config_.config_file, tls_, state, handlers_.web_config_reloaded);
+  std::shared_ptr<WebConfigWatcher> watcher = watcher_;
+  // Runs for every response, errors and 401s included.
+  auto add_headers = [watcher](HttpResponse* res) {
+    auto current = watcher->Current();
+    for (const auto& [name, value] : current->config.headers) res->SetHeader(name, value);
+  };
+  server_ = std::make_unique<EventServer>(
+      "metrics", LimitsOf(config_), kHttpWorkers,
+      [this](const HttpRequest& req, HttpResponse* res) { Handle(true, req, res); }, add_headers);
   if (tls_) {
-    WebConfigWatcher* watcher = watcher_.get();
-    server_ = std::make_unique<httplib::SSLServer>(
-        [watcher](SSL_CTX& ctx) { return SetupSslContext(ctx, watcher); });
-    if (!server_->is_valid()) return Status::Error("config", "cannot set up the TLS server context");
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx || !SetupSslContext(*ctx, watcher_.get())) {
+      if (ctx) SSL_CTX_free(ctx);
+      return Status::Error("config", "cannot set up the TLS server context");
+    }
+    server_->UseTls(ctx);
     log->info("TLS on: certificate {} valid until {}, client auth {}, TLS {}+", state->tls->Subject(),
               state->tls->NotAfter(), ClientAuthTypeName(state->config.tls.client_auth),
               state->config.tls.min_version == TLS1_3_VERSION ? "1.3" : "1.2");
-  } else {
-    server_ = std::make_unique<httplib::Server>();
   }
   if (state->auth) log->info("basic auth on for {} user(s)", state->config.basic_auth_users.size());
-  Route(*server_, true);
+  // Room for Kafka's sockets and the files the daemon reads beside the connections.
+  constexpr uint64_t kOtherFiles = 256;
+  uint64_t files = OpenFileLimit();
+  if (files > 0 && files < static_cast<uint64_t>(config_.max_connections) + kOtherFiles)
+    log->warn(
+        "the open-file limit ({}) leaves less than {} files beside web.max_connections ({}): at that many "
+        "connections, new ones close the oldest idle ones early; raise the hard limit (ulimit -Hn) or "
+        "lower web.max_connections",
+        files, kOtherFiles, config_.max_connections);
   if (Status s = BindServer(*server_, config_.listen_address, &host_, &port_); !s.ok) return s;
 
   if (!state->config.health_listen_address.empty()) {
-    health_ = std::make_unique<httplib::Server>();
-    Route(*health_, false);
+    health_ = std::make_unique<EventServer>(
+        "health", LimitsOf(config_), kHealthWorkers,
+        [this](const HttpRequest& req, HttpResponse* res) { Handle(false, req, res); });
     std::string host;
     if (Status s = BindServer(*health_, state->config.health_listen_address, &host, &health_port_); !s.ok)
       return s;
@@ -388,31 +342,20 @@ Status HttpServer::Bind() {
 bool HttpServer::Serve() {
   if (!server_) return false;
   std::thread health_thread;
-  if (health_) {
-    health_serving_.store(true);
-    health_thread = std::thread([this] {
-      if (!stop_requested_.load()) health_->listen_after_bind();
-      health_serving_.store(false);
-    });
-  }
-  serving_.store(true);
-  bool ok = stop_requested_.load() ? true : server_->listen_after_bind();
-  serving_.store(false);
+  if (health_) health_thread = std::thread([this] { health_->Run(); });
+  bool ok = server_->Run();
   if (health_thread.joinable()) {
-    {
-      std::lock_guard<std::mutex> lock(stop_mu_);
-      StopOnce(health_.get(), health_serving_, &health_stopped_);
-    }
+    health_->Stop();
     health_thread.join();
   }
   return ok;
 }
 
 void HttpServer::Stop() {
-  std::lock_guard<std::mutex> lock(stop_mu_);
-  stop_requested_.store(true);
-  StopOnce(server_.get(), serving_, &server_stopped_);
-  StopOnce(health_.get(), health_serving_, &health_stopped_);
+  if (server_) server_->Stop();
+  if (health_) health_->Stop();
 }
+
+size_t HttpServer::open_connections() const { return server_ ? server_->open_connections() : 0; }
 
 }  // namespace dora

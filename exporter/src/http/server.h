@@ -1,6 +1,9 @@
 #pragma once
-// The exporter's HTTP endpoint (cpp-httplib): /metrics, /healthz, /ready, /.
+// The exporter's HTTP endpoint: /metrics, /healthz, /ready, /.
 // Handlers never touch Kafka: they render what the collectors last published.
+// Connections are served by http/event_server.h (one event loop per listener,
+// request workers only for complete requests), within the web.* connection
+// limits: slow or idle clients cannot starve scrapes or probes.
 //
 // With web.config_file (--web.config.file, exporter-toolkit format, see
 // http/web_config.h) it serves HTTPS (optionally requiring client
@@ -20,19 +23,13 @@
 // never turns authentication off.
 //
 // Bind() and Serve() are called by one owner thread; Stop() from any thread.
-#include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "config/config.h"
 #include "metrics/snapshot_store.h"
 #include "util/status.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace dora {
 
@@ -47,6 +44,9 @@ struct HttpHandlers {
 };
 
 class WebConfigWatcher;
+class EventServer;
+struct HttpRequest;
+struct HttpResponse;
 
 // True when an Accept-Encoding header value accepts gzip (gzip, x-gzip or *,
 // with a q-value above 0).
@@ -62,30 +62,26 @@ class HttpServer {
   Status Bind();
   // Serves until Stop(). Returns false if the server failed.
   bool Serve();
-  void Stop();
+  void Stop();  // any thread, any time; idempotent
   int port() const { return port_; }
   const std::string& host() const { return host_; }
   bool tls() const { return tls_; }
   int health_port() const { return health_port_; }  // 0: no health listener
+  // Connections open on the main listener right now.
+  size_t open_connections() const;
 
  private:
-  void Route(httplib::Server& server, bool protected_endpoint);
+  void Handle(bool protected_endpoint, const HttpRequest& req, HttpResponse* res);
 
   WebConfig config_;
   HttpHandlers handlers_;
   std::shared_ptr<WebConfigWatcher> watcher_;
-  std::unique_ptr<httplib::Server> server_;
-  std::unique_ptr<httplib::Server> health_;
+  std::unique_ptr<EventServer> server_;
+  std::unique_ptr<EventServer> health_;
   std::string host_;
   int port_ = 0;
   int health_port_ = 0;
   bool tls_ = false;
-  std::atomic<bool> stop_requested_{false};
-  std::atomic<bool> serving_{false};
-  std::atomic<bool> health_serving_{false};
-  std::mutex stop_mu_;  // guards the two flags below and the stop() calls
-  bool server_stopped_ = false;
-  bool health_stopped_ = false;
 };
 
 }  // namespace dora
