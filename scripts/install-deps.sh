@@ -40,8 +40,10 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
   python3 -m pip install --quiet pyyaml || $SUDO apt-get install -y -qq python3-yaml >/dev/null
 fi
 
-# Helm (tests/helm) and clang + libFuzzer (fuzz/): both idempotent.
+# Helm (tests/helm), the Kyverno CLI (tests/kyverno) and clang + libFuzzer
+# (fuzz/): all idempotent.
 scripts/install-helm.sh
+scripts/install-kyverno.sh
 scripts/install-fuzz-deps.sh
 
 # The real Kafka broker used by the demo and the integration tests (cached).
