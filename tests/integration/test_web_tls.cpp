@@ -399,12 +399,12 @@ TEST_CASE("web config: certificates rotate without a restart and a bad rotation 
   dir.Write("tls.key", PemKey(c.key));
   CHECK(Eventually([&] { return TlsGet(d.port(), o).peer_cn == "server-c"; }, 5000ms));
 
-  // Turning TLS off needs a restart: refused, TLS stays on.
+  // Turning TLS off live is a downgrade: refused, TLS stays on.
   dir.Write("web.yml", "http_server_config: {headers: {X-Frame-Options: deny}}\n");
   auto still = TlsGet(d.port(), o);
   CHECK(still.status == 200);
   CHECK(still.peer_cn == "server-c");
-  CHECK(d.Log().find("turning TLS on or off needs a restart") != std::string::npos);
+  CHECK(d.Log().find("refused: it would turn TLS off") != std::string::npos);
 
   CHECK(d.pid() == pid);
   CHECK(d.Running());
