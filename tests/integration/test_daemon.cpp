@@ -19,7 +19,6 @@ std::string WriteTemp(const std::string& name, const std::string& text) {
   return path;
 }
 // A loopback port nothing listens on: connections are refused at once.
-std::string DeadBroker() { return "--kafka.server=127.0.0.1:" + std::to_string(FreePort()); }
 }  // namespace
 
 TEST_CASE("with no broker the daemon keeps serving and reports success 0", "[daemon][smoke]") {

@@ -19,31 +19,12 @@
 
 #include "http/web_config.h"
 #include "support/daemon.h"
+#include "support/temp_dir.h"
 
 using namespace dora::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string DeadBroker() { return "--kafka.server=127.0.0.1:" + std::to_string(FreePort()); }
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/dora-failclosed-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::string cmd = "rm -rf '" + path + "'";
-    if (std::system(cmd.c_str()) != 0) {
-    }
-  }
-  std::string P(const std::string& name) const { return path + "/" + name; }
-  std::string Write(const std::string& name, const std::string& text) const {
-    std::ofstream(P(name), std::ios::trunc) << text;
-    return P(name);
-  }
-};
 
 std::vector<std::string> QuietArgs(const TempDir& dir, std::vector<std::string> extra) {
   std::string cfg = dir.Write("exporter.yaml",
@@ -79,7 +60,7 @@ double WebReloadOk(int port, const std::string& user, const std::string& pw) {
 
 TEST_CASE("fail closed: a web config emptied, commented out, {} or a directory keeps basic auth on",
           "[daemon][web][fail-closed]") {
-  TempDir dir;
+  TempDir dir("dora-failclosed");
   const std::string hash = dora::BcryptHash("s3cret-pw", 5);
   const std::string good = "basic_auth_users:\n  alice: " + hash + "\n";
   std::string web = dir.Write("web.yml", good);
@@ -172,7 +153,7 @@ TEST_CASE("fail closed: a web config emptied, commented out, {} or a directory k
 
 TEST_CASE("fail closed: a web config without auth may gain it live, and keeps it",
           "[daemon][web][fail-closed]") {
-  TempDir dir;
+  TempDir dir("dora-failclosed");
   std::string web = dir.Write("web.yml", "{}\n");  // starting without auth is allowed, as in exporter-toolkit
   Daemon d(QuietArgs(dir, {"--web.config.file", web}));
   REQUIRE(d.WaitHealthy());
@@ -191,7 +172,7 @@ TEST_CASE("fail closed: a web config without auth may gain it live, and keeps it
 }
 
 TEST_CASE("fail closed: a directory is never read as a file", "[daemon][fail-closed]") {
-  TempDir dir;
+  TempDir dir("dora-failclosed");
   std::string sub = dir.P("adir");
   REQUIRE(mkdir(sub.c_str(), 0700) == 0);
 
@@ -232,7 +213,7 @@ TEST_CASE("fail closed: a directory is never read as a file", "[daemon][fail-clo
 }
 
 TEST_CASE("fail closed: duplicate keys are errors naming both places", "[daemon][fail-closed]") {
-  TempDir dir;
+  TempDir dir("dora-failclosed");
   std::string cfg = dir.Write("dup.yaml",
                               "log:\n  level: info\n  level: debug\n"
                               "kafka:\n  properties:\n    acks: all\n    acks: \"1\"\n");
@@ -250,7 +231,7 @@ TEST_CASE("fail closed: duplicate keys are errors naming both places", "[daemon]
 }
 
 TEST_CASE("fail closed: every validation error names file:line:column", "[daemon][fail-closed]") {
-  TempDir dir;
+  TempDir dir("dora-failclosed");
   // Each line below is wrong in a different way, found only after parsing.
   auto text = [](const std::string& interval) {
     return "kafka:\n"                              // 1

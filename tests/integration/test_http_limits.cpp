@@ -28,8 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string DeadBroker() { return "--kafka.server=127.0.0.1:" + std::to_string(FreePort()); }
-
 // This process holds over a thousand sockets: soft open-file limit up to the hard one.
 void RaiseOwnFileLimit() {
   rlimit lim{};

@@ -22,8 +22,6 @@ std::string WriteTemp(const std::string& name, const std::string& text) {
   return path;
 }
 
-std::string DeadBroker() { return "--kafka.server=127.0.0.1:" + std::to_string(FreePort()); }
-
 std::string ErrorClass(const std::vector<Sample>& s, const std::string& registry) {
   auto all = FindAll(s, "kafka_schema_registry_last_error", {{"registry", registry}});
   return all.size() == 1 ? all[0].labels.at("class") : "";

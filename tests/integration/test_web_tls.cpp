@@ -29,34 +29,12 @@
 #include "http/web_config.h"
 #include "support/certs.h"
 #include "support/daemon.h"
+#include "support/temp_dir.h"
 
 using namespace dora::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string DeadBroker() { return "--kafka.server=127.0.0.1:" + std::to_string(FreePort()); }
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/dora-webtls-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::string cmd = "rm -rf '" + path + "'";
-    if (std::system(cmd.c_str()) != 0) {
-    }
-  }
-  std::string P(const std::string& name) const { return path + "/" + name; }
-  // Written next to the target and renamed over it: readers see old or new, never half.
-  std::string Write(const std::string& name, const std::string& text) const {
-    std::string tmp = P("." + name + ".tmp");
-    std::ofstream(tmp) << text;
-    std::rename(tmp.c_str(), P(name).c_str());
-    return P(name);
-  }
-};
 
 // Daemon arguments: a dead broker and only the cluster collector, with a short
 // timeout, so stopping the daemon does not wait on a Kafka request.
@@ -224,7 +202,7 @@ TEST_CASE(
     "web config: mTLS with TLS 1.3 only and basic auth and headers on every path plus a plain health "
     "listener",
     "[daemon][web]") {
-  TempDir dir;
+  TempDir dir("dora-webtls");
   KeyCert ca, server, client, other_ca, other_client, wrong_eku;
   MakeKeyCert(&ca, "dora-test-ca", nullptr, "ca");
   MakeKeyCert(&server, "exporter-server", &ca, "server");
@@ -356,7 +334,7 @@ TEST_CASE(
 
 TEST_CASE("web config: certificates rotate without a restart and a bad rotation keeps the old one",
           "[daemon][web]") {
-  TempDir dir;
+  TempDir dir("dora-webtls");
   KeyCert ca, a, b, c;
   MakeKeyCert(&ca, "dora-test-ca", nullptr, "ca");
   MakeKeyCert(&a, "server-a", &ca, "server");
@@ -413,7 +391,7 @@ TEST_CASE("web config: certificates rotate without a restart and a bad rotation 
 }
 
 TEST_CASE("web config: basic auth users change without a restart (plain HTTP)", "[daemon][web]") {
-  TempDir dir;
+  TempDir dir("dora-webtls");
   std::string h1 = dora::BcryptHash("first-password", 5);
   std::string h2 = dora::BcryptHash("second-password", 5);
   std::string web = dir.Write("web.yml", "basic_auth_users:\n  alice: " + h1 + "\n");
@@ -443,7 +421,7 @@ TEST_CASE("web config: basic auth users change without a restart (plain HTTP)", 
 }
 
 TEST_CASE("web config: invalid files are rejected at --check-config and at start (exit 2)", "[daemon][web]") {
-  TempDir dir;
+  TempDir dir("dora-webtls");
   KeyCert k1, k2;
   MakeKeyCert(&k1, "one", nullptr, "server");
   MakeKeyCert(&k2, "two", nullptr, "server");

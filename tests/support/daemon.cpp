@@ -17,6 +17,8 @@
 
 namespace dora::test {
 
+std::string DeadBroker() { return "--kafka.server=127.0.0.1:" + std::to_string(FreePort()); }
+
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -14,6 +14,8 @@
 namespace dora::test {
 
 int FreePort();
+// "--kafka.server=127.0.0.1:<a free port>": a broker address nothing answers on.
+std::string DeadBroker();
 
 struct HttpReply {
   int status = 0;  // 0: no connection
