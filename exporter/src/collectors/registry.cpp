@@ -23,13 +23,17 @@ Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& co
     extra["statistics.interval.ms"] = std::to_string(cc.broker_stats.interval.count());
     stats_cb = [stats](const std::string& json) { stats->Set(json); };
   }
-  // ListConsumerGroupOffsets needs a group.id on the handle (KafkaClient::Create).
-  if (cc.consumer_groups.enabled && config.kafka.properties.count("group.id") == 0)
-    extra["group.id"] = AdminGroupId(config.kafka);
   auto kafka = KafkaClient::Create(config.kafka, extra, stats_cb);
   if (!kafka.ok()) return kafka.status();
   deps->kafka = std::shared_ptr<KafkaClient>(std::move(kafka.value()));
   deps->cluster_state = std::make_shared<ClusterState>();
+  // The group requests go through a handle of their own, whose coordinator
+  // cache does not outlive a run (GroupClientProperties).
+  if (cc.consumer_groups.enabled) {
+    auto groups = KafkaClient::Create(config.kafka, GroupClientProperties(config.kafka));
+    if (!groups.ok()) return groups.status();
+    deps->groups_kafka = std::shared_ptr<KafkaClient>(std::move(groups.value()));
+  }
 
   deps->watermarks =
       std::make_shared<WatermarkService>(deps->kafka, deps->cluster_state, cc.offsets.partitions_per_request);
@@ -38,8 +42,8 @@ Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& co
     out.push_back(std::make_unique<ClusterCollector>(cc.cluster, deps->kafka, deps->cluster_state));
   if (cc.offsets.enabled) out.push_back(std::make_unique<OffsetsCollector>(cc.offsets, deps->watermarks));
   if (cc.consumer_groups.enabled) {
-    out.push_back(std::make_unique<ConsumerGroupsCollector>(cc.consumer_groups, cc.offsets.rate_window,
-                                                            deps->kafka, deps->watermarks, deps->self));
+    out.push_back(std::make_unique<ConsumerGroupsCollector>(
+        cc.consumer_groups, cc.offsets.rate_window, deps->groups_kafka, deps->watermarks, deps->self));
   }
   if (cc.log_dirs.enabled) out.push_back(std::make_unique<LogDirsCollector>(cc.log_dirs));
   if (cc.probe.enabled) out.push_back(std::make_unique<ProbeCollector>(cc.probe, config.kafka, deps->kafka));

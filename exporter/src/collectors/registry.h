@@ -13,12 +13,15 @@ namespace dora {
 
 struct CollectorDeps {
   std::shared_ptr<KafkaClient> kafka;
+  // The consumer-group requests' own handle (GroupClientProperties); null
+  // when consumer_groups is disabled.
+  std::shared_ptr<KafkaClient> groups_kafka;
   std::shared_ptr<ClusterState> cluster_state;
   std::shared_ptr<WatermarkService> watermarks;
   SelfMetrics* self = nullptr;
 };
 
-// Creates the shared Kafka client and every enabled collector.
+// Creates the shared Kafka client, the consumer-group client and every enabled collector.
 Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& config, CollectorDeps* deps);
 
 }  // namespace dora

@@ -69,6 +69,17 @@ int StatsTrampoline(rd_kafka_t* /*rk*/, char* json, size_t len, void* opaque) {
 
 std::string AdminGroupId(const KafkaConfig& config) { return config.client_id + "-admin"; }
 
+std::map<std::string, std::string> GroupClientProperties(const KafkaConfig& config) {
+  std::map<std::string, std::string> props;
+  if (config.properties.count("group.id") == 0) props["group.id"] = AdminGroupId(config);
+  // rd_kafka_coord_cache_expire runs every second and drops the entries unused
+  // for longer than this: each run looks its groups' coordinators up afresh
+  // (FindCoordinator per group, which librdkafka's 11-entry cache made the
+  // rule above 11 groups anyway).
+  props["metadata.max.age.ms"] = "100";
+  return props;
+}
+
 std::string KafkaErrorString(int err) { return rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)); }
 
 bool IsTimeoutError(int err) {

@@ -99,6 +99,19 @@ class KafkaClient {
 // The group.id of the exporter's own handle: "<client_id>-admin" (see Create).
 std::string AdminGroupId(const KafkaConfig& config);
 
+// The `extra` properties of the handle that sends the consumer-group requests
+// (ListGroups, DescribeConsumerGroups, ListConsumerGroupOffsets): the admin
+// group.id unless the config sets one, and a group-coordinator cache that
+// forgets a coordinator ~1 s after its last use. librdkafka 2.0.2 keeps each
+// group's coordinator in a cache whose entries expire only after
+// metadata.max.age.ms (15 min) *unused*, or are looked up again while the
+// cached broker is down; an admin request answered NOT_COORDINATOR evicts
+// nothing. A group asked every run therefore stayed pinned to a broker that
+// came back up without its coordinatorship, answering NOT_COORDINATOR until
+// leadership happened to return to it. The short age also expires that
+// handle's topic metadata, which it never uses, so it is a handle of its own.
+std::map<std::string, std::string> GroupClientProperties(const KafkaConfig& config);
+
 // Error text for an rd_kafka_resp_err_t.
 std::string KafkaErrorString(int err);
 
