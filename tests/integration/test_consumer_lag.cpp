@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "support/daemon.h"
@@ -349,5 +351,255 @@ TEST_CASE("kafka-lag-exporter labels are the live member's consumer_id and clien
       CHECK_FALSE(x.labels.at("member_host").empty());
     }
   }
+  unlink(cfg.c_str());
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Secs(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+// The group coordinator's broker: the leader of its __consumer_offsets partition, as exported.
+int CoordinatorOf(const std::vector<Sample>& s, const std::string& group) {
+  return static_cast<int>(
+      Find(s, "kafka_topic_partition_leader",
+           {{"topic", "__consumer_offsets"}, {"partition", std::to_string(OffsetsPartition(group))}})
+          .value_or(-1));
+}
+
+}  // namespace
+
+// Issue 14 item 7: one broker of three down for 3 minutes while producing
+// continues must cost no lag series. The stopped broker is the group's
+// coordinator and leads some of its partitions: the worst case.
+// Open work (issue "Fail closed and keep serving", item 7): this test FAILS on
+// today's code, so it is hidden ("[.]") until the fix lands. Measured: the old
+// code kept all 6 partitions' lag series in 132 of 180 scrapes; a first fix
+// (per-chunk deadlines, carried watermarks and offsets, marked by
+// kafka_topic_partition_watermarks_stale_seconds and
+// kafka_consumergroup_stale_partitions, which it asserts) made librdkafka
+// 2.0.2 abort (rd_kafka_enq_once_del_source_return: refcnt > 0) when a
+// coordinator-bound admin request timed out before it was sent. Run it with
+// `integration_tests "[outage]"`.
+TEST_CASE("lag stays published in every scrape while one of three brokers is down for 3 minutes",
+          "[.][kafka][lag][cluster3][outage]") {
+  auto kafka = KafkaCluster::Start(3);
+  const std::string topic = "ledger-events", group = "settlement";
+  const int partitions = 6;
+  kafka->CreateTopic(topic, partitions, 3, {"min.insync.replicas=2"});
+  for (int p = 0; p < partitions; ++p)
+    REQUIRE(ProduceMessages(kafka->bootstrap(), topic, 2000, 0, p) == 2000);
+  // The consumer committed 200 on every partition and stopped: lag 10,800,
+  // growing with the producer.
+  kafka->Groups({"--reset-offsets", "--group", group, "--topic", topic, "--to-offset", "200", "--execute"});
+  std::string cfg = Config("outage3m",
+                           "collectors:\n"
+                           "  cluster: {interval: 2s, timeout: 5s}\n"
+                           "  offsets: {interval: 2s, timeout: 8s}\n"
+                           "  consumer_groups: {interval: 2s, timeout: 15s}\n"
+                           "retry: {initial_backoff: 200ms, max_backoff: 2s}\n");
+  Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
+  REQUIRE(d.WaitHealthy());
+  SteadyProducer load(kafka->bootstrap(), topic, 200);
+  const std::map<std::string, std::string> of_group = {{"consumergroup", group}, {"topic", topic}};
+  // The alert's expression: sum without (topic) (kafka_consumergroup_lag_sum) > 10000.
+  auto alert_true = [&](const std::vector<Sample>& x) {
+    double sum = 0;
+    for (const auto& l : FindAll(x, "kafka_consumergroup_lag_sum", {{"consumergroup", group}}))
+      sum += l.value;
+    return sum > 10000;
+  };
+  auto lag_series = [&](const std::vector<Sample>& x) {
+    return FindAll(x, "kafka_consumergroup_lag", of_group).size();
+  };
+  std::vector<Sample> s;
+  REQUIRE(d.WaitFor(
+      [&](const auto& x) {
+        return lag_series(x) == static_cast<size_t>(partitions) && alert_true(x) &&
+               CoordinatorOf(x, group) > 0 &&
+               Find(x, "kafka_exporter_collector_success", {{"collector", "consumer_groups"}}) == 1.0;
+      },
+      90s, &s));
+  const int stopped = CoordinatorOf(s, group);
+  int led = 0;
+  for (const auto& l : FindAll(s, "kafka_topic_partition_leader", {{"topic", topic}}))
+    led += l.value == stopped;
+  INFO("stopping broker " << stopped << ": the coordinator of " << group << ", leader of " << led << " of "
+                          << partitions << " partitions");
+
+  kafka->StopNode(stopped, /*kill=*/true);
+  const auto t_stop = Clock::now();
+  int scrapes = 0, with_all = 0, with_some = 0, alerting = 0, stale_seen = 0, wm_stale_seen = 0, cg_ok = 0;
+  std::string first_gap;
+  for (int i = 0; i < 1000 && Clock::now() - t_stop < 180s; ++i) {
+    auto x = d.Samples();
+    ++scrapes;
+    const size_t n = lag_series(x);
+    with_all += n == static_cast<size_t>(partitions);
+    with_some += n > 0;
+    alerting += alert_true(x);
+    stale_seen += !FindAll(x, "kafka_consumergroup_stale_partitions", {{"consumergroup", group}}).empty();
+    wm_stale_seen +=
+        !FindAll(x, "kafka_topic_partition_watermarks_stale_seconds", {{"topic", topic}}).empty();
+    cg_ok += Find(x, "kafka_exporter_collector_success", {{"collector", "consumer_groups"}}) == 1.0;
+    if (first_gap.empty() && (n != static_cast<size_t>(partitions) || !alert_true(x)))
+      first_gap = "at +" + std::to_string(static_cast<int>(Secs(t_stop, Clock::now()))) +
+                  " s: " + std::to_string(n) + " lag series";
+    std::this_thread::sleep_for(1s);
+  }
+  kafka->StartNode(stopped);
+  const auto t_start = Clock::now();
+  std::fprintf(
+      stderr,
+      "[outage] broker %d (coordinator, leader of %d/%d) down %.0f s under %0.f msg/s: lag series of all "
+      "%d partitions in %d of %d scrapes (some in %d), alert expression true in %d of %d, stale marker "
+      "in %d (watermarks %d), consumer_groups success 1 in %d\n",
+      stopped, led, partitions, Secs(t_stop, t_start), 200.0, partitions, with_all, scrapes, with_some,
+      alerting, scrapes, stale_seen, wm_stale_seen, cg_ok);
+  INFO("first gap " << first_gap);
+  CHECK(scrapes >= 150);
+  CHECK(with_all == scrapes);
+  CHECK(alerting == scrapes);
+  // The stopped leader's partitions were served from their last answer while
+  // leadership moved, and marked as such.
+  CHECK(stale_seen > 0);
+  CHECK(wm_stale_seen > 0);
+  // The broker is back: fresh answers again, nothing marked stale.
+  bool healed = d.WaitFor(
+      [&](const auto& x) {
+        return Find(x, "kafka_brokers") == 3.0 && lag_series(x) == static_cast<size_t>(partitions) &&
+               FindAll(x, "kafka_consumergroup_stale_partitions").empty() &&
+               FindAll(x, "kafka_topic_partition_watermarks_stale_seconds").empty() &&
+               Find(x, "kafka_exporter_collector_success", {{"collector", "consumer_groups"}}) == 1.0;
+      },
+      90s, &s);
+  if (!healed) {
+    std::string log = d.Log();
+    INFO("daemon log (tail):\n" << log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
+    CHECK(healed);
+  }
+  std::fprintf(stderr, "[outage] healed %.1f s after the restart\n", Secs(t_start, Clock::now()));
+  load.Stop();
+  CHECK(d.Running());
+  unlink(cfg.c_str());
+}
+
+// Issue 14 item 8: kill -9 the coordinator of a group and restart it 20 s
+// later. librdkafka 2.0.2 kept the group pinned to the restarted broker, which
+// answered NOT_COORDINATOR until leadership happened to return to it (up to
+// leader.imbalance.check.interval.seconds, 5 min); the daemon must recover
+// within two collection intervals, as a fresh --once does at once.
+TEST_CASE("a killed and restarted group coordinator costs consumer_groups at most two intervals",
+          "[kafka][lag][cluster3][faults]") {
+  auto kafka = KafkaCluster::Start(3);
+  const std::string topic = "invoice-events", group = "billing";
+  kafka->CreateTopic(topic, 3, 3, {"min.insync.replicas=2"});
+  for (int p = 0; p < 3; ++p) REQUIRE(ProduceMessages(kafka->bootstrap(), topic, 1000, 0, p) == 1000);
+  // A commit on every partition (a consumer that read part of the topic may
+  // have committed on some only): lag 3 x 600.
+  kafka->Groups({"--reset-offsets", "--group", group, "--topic", topic, "--to-offset", "400", "--execute"});
+  const auto interval = 5s;
+  std::string cfg = Config("coordinator",
+                           "collectors:\n"
+                           "  cluster: {interval: 2s, timeout: 5s}\n"
+                           "  offsets: {interval: 5s, timeout: 8s}\n"
+                           "  consumer_groups: {interval: 5s, timeout: 8s}\n"
+                           "retry: {initial_backoff: 1s, max_backoff: 5s}\n");
+  Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
+  REQUIRE(d.WaitHealthy());
+  auto fresh_ok = [&](const std::vector<Sample>& x) {
+    return Find(x, "kafka_exporter_collector_success", {{"collector", "consumer_groups"}}) == 1.0 &&
+           Find(x, "kafka_consumergroup_lag_sum", G(group, topic)) == 1800.0 &&
+           FindAll(x, "kafka_consumergroup_stale_partitions", {{"consumergroup", group}}).empty();
+  };
+  std::vector<Sample> s;
+  bool ready = d.WaitFor([&](const auto& x) { return fresh_ok(x) && CoordinatorOf(x, group) > 0; }, 90s, &s);
+  if (!ready) {
+    std::string log = d.Log();
+    INFO("consumer_groups success "
+         << Find(s, "kafka_exporter_collector_success", {{"collector", "consumer_groups"}}).value_or(-1)
+         << ", lag_sum " << Find(s, "kafka_consumergroup_lag_sum", G(group, topic)).value_or(-1)
+         << ", coordinator " << CoordinatorOf(s, group) << "\ndaemon log (tail):\n"
+         << log.substr(log.size() > 3000 ? log.size() - 3000 : 0));
+    REQUIRE(ready);
+  }
+  const int coordinator = CoordinatorOf(s, group);
+  INFO("coordinator of " << group << ": broker " << coordinator);
+
+  // A run that succeeded after `since` (wall clock, as the exporter reports it).
+  auto succeeded_after = [](const std::vector<Sample>& x, std::chrono::system_clock::time_point since) {
+    auto ts = Find(x, "kafka_exporter_collector_last_success_timestamp_seconds",
+                   {{"collector", "consumer_groups"}});
+    return ts && *ts >= std::chrono::duration<double>(since.time_since_epoch()).count();
+  };
+  kafka->StopNode(coordinator, /*kill=*/true);
+  const auto t_kill = Clock::now();
+  const auto wall_kill = std::chrono::system_clock::now();
+  Clock::time_point t_first_ok{};
+  while (Clock::now() - t_kill < 20s) {
+    auto x = d.Samples();
+    if (t_first_ok == Clock::time_point{} && fresh_ok(x) && succeeded_after(x, wall_kill))
+      t_first_ok = Clock::now();
+    std::this_thread::sleep_for(250ms);
+  }
+  kafka->StartNode(coordinator);
+  const auto t_restart = Clock::now();
+  const auto wall_restart = std::chrono::system_clock::now();
+  // The control, beside the daemon: a fresh process answers at once.
+  Clock::time_point t_once{};
+  auto once = std::async(std::launch::async, [&] {
+    auto r = RunExporter({"--kafka.server=" + kafka->bootstrap(), "--once"}, 60s);
+    t_once = Clock::now();
+    return r;
+  });
+
+  // From the restart on: recovered within two intervals, and no failing
+  // stretch longer than that for the next 40 s.
+  Clock::time_point t_recovered{}, failing_since = t_restart;
+  double longest_failing = 0;
+  std::string last_error;
+  for (int i = 0; i < 1000 && Clock::now() - t_restart < 50s; ++i) {
+    auto x = d.Samples();
+    auto now = Clock::now();
+    if (fresh_ok(x)) {
+      if (t_recovered == Clock::time_point{} && succeeded_after(x, wall_restart)) t_recovered = now;
+      if (failing_since != Clock::time_point{})
+        longest_failing = std::max(longest_failing, Secs(failing_since, now));
+      failing_since = Clock::time_point{};
+    } else if (failing_since == Clock::time_point{}) {
+      failing_since = now;
+    }
+    std::this_thread::sleep_for(250ms);
+  }
+  if (failing_since != Clock::time_point{})
+    longest_failing = std::max(longest_failing, Secs(failing_since, Clock::now()));
+  auto once_r = once.get();
+  CHECK(Find(ParseExposition(once_r.out), "kafka_consumergroup_lag_sum", G(group, topic)) == 1800.0);
+  const std::string log = d.Log();
+  const bool not_coordinator_logged = log.find("Not coordinator") != std::string::npos;
+  std::fprintf(
+      stderr,
+      "[coordinator] broker %d killed, restarted after %.1f s; a successful run %s after the kill; after "
+      "the restart: --once answered in %.1f s, the daemon's first successful run in %s, longest failing "
+      "stretch %.1f s; "
+      "\"Not coordinator\" in the log: %s\n",
+      coordinator, Secs(t_kill, t_restart),
+      t_first_ok == Clock::time_point{} ? "never within 20 s"
+                                        : (std::to_string(Secs(t_kill, t_first_ok)) + " s").c_str(),
+      Secs(t_restart, t_once),
+      t_recovered == Clock::time_point{} ? "never"
+                                         : (std::to_string(Secs(t_restart, t_recovered)) + " s").c_str(),
+      longest_failing, not_coordinator_logged ? "yes" : "no");
+  INFO("daemon log (tail):\n" << log.substr(log.size() > 3000 ? log.size() - 3000 : 0));
+  const double two_intervals = 2 * std::chrono::duration<double>(interval).count();
+  REQUIRE(t_recovered != Clock::time_point{});
+  // The restart itself is measured from when StartNode returned; one run's
+  // duration of slack on top of the two intervals.
+  CHECK(Secs(t_restart, t_recovered) <= two_intervals + 2);
+  CHECK(longest_failing <= two_intervals + 2);
+  CHECK(d.Running());
   unlink(cfg.c_str());
 }
