@@ -28,15 +28,14 @@ OptionsPtr AdminOptions(rd_kafka_t* rk, rd_kafka_admin_op_t op, Millis timeout) 
   OptionsPtr opts(rd_kafka_AdminOptions_new(rk, op));
   if (!opts) return opts;
   char errstr[256];
-  rd_kafka_AdminOptions_set_request_timeout(opts.get(), static_cast<int>(timeout.count()), errstr,
-                                            sizeof errstr);
+  rd_kafka_AdminOptions_set_request_timeout(opts.get(), KafkaMs(timeout), errstr, sizeof errstr);
   return opts;
 }
 
 // Waits for the admin result event; a queue poll that returns nothing is a timeout.
 Result<EventPtr> WaitEvent(rd_kafka_queue_t* q, Millis timeout, const std::string& what) {
   // A little slack over the request timeout so librdkafka's own timeout error wins.
-  EventPtr ev(rd_kafka_queue_poll(q, static_cast<int>(timeout.count()) + 500));
+  EventPtr ev(rd_kafka_queue_poll(q, KafkaMs(timeout, 500)));
   if (!ev) return Status::Error("timeout", what + ": no response within " + FormatDuration(timeout));
   if (rd_kafka_event_error(ev.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return FromKafkaError(rd_kafka_event_error(ev.get()), what);
@@ -137,7 +136,7 @@ KafkaClient::~KafkaClient() {
 Result<ClusterMetadata> KafkaClient::Metadata(Millis timeout) {
   const rd_kafka_metadata_t* md = nullptr;
   auto start = std::chrono::steady_clock::now();
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &md, static_cast<int>(timeout.count()));
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &md, KafkaMs(timeout));
   const MetadataPtr md_owner(md);  // released however this returns (a bad_alloc below included)
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return FromKafkaError(err, "Metadata");
   if (md == nullptr) return Status::Error("kafka", "Metadata: no answer");
@@ -246,8 +245,7 @@ Result<std::vector<PartitionOffset>> KafkaClient::ListOffsets(const std::vector<
   for (const auto& tp : partitions) {
     rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = timestamp;
   }
-  rd_kafka_resp_err_t err =
-      rd_kafka_offsets_for_times(rk_.get(), list.get(), static_cast<int>(timeout.count()));
+  rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk_.get(), list.get(), KafkaMs(timeout));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return FromKafkaError(err, "ListOffsets");
   out.reserve(list->cnt);
   for (int i = 0; i < list->cnt; ++i) {
@@ -294,8 +292,7 @@ Status KafkaClient::CreateTopic(const std::string& topic, const std::vector<std:
   QueuePtr q(rd_kafka_queue_new(rk_.get()));
   auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout);
   if (!q || !opts) return Status::Error("kafka", what + ": cannot create the request");
-  rd_kafka_AdminOptions_set_operation_timeout(opts.get(), static_cast<int>(timeout.count()), errstr,
-                                              sizeof errstr);
+  rd_kafka_AdminOptions_set_operation_timeout(opts.get(), KafkaMs(timeout), errstr, sizeof errstr);
   rd_kafka_CreateTopics(rk_.get(), &nt, 1, opts.get(), q.get());
   auto ev = WaitEvent(q.get(), timeout, what);
   if (!ev.ok()) return ev.status();
@@ -325,8 +322,7 @@ Status KafkaClient::CreatePartitions(const std::string& topic, int total_count,
   QueuePtr q(rd_kafka_queue_new(rk_.get()));
   auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, timeout);
   if (!q || !opts) return Status::Error("kafka", what + ": cannot create the request");
-  rd_kafka_AdminOptions_set_operation_timeout(opts.get(), static_cast<int>(timeout.count()), errstr,
-                                              sizeof errstr);
+  rd_kafka_AdminOptions_set_operation_timeout(opts.get(), KafkaMs(timeout), errstr, sizeof errstr);
   rd_kafka_CreatePartitions(rk_.get(), &np, 1, opts.get(), q.get());
   auto ev = WaitEvent(q.get(), timeout, what);
   if (!ev.ok()) return ev.status();

@@ -60,8 +60,7 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout) {
   rd_kafka_t* rk = client.raw();
   auto deadline = std::chrono::steady_clock::now() + timeout;
   auto left_ms = [&] {
-    auto ms = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now()).count();
-    return static_cast<int>(ms > 0 ? ms : 0);
+    return KafkaMs(std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now()));
   };
   char errstr[256];
   QueuePtr q(rd_kafka_queue_new(rk));
@@ -70,7 +69,7 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout) {
   rd_kafka_AdminOptions_set_request_timeout(lopts.get(), left_ms(), errstr, sizeof errstr);
   rd_kafka_ListConsumerGroups(rk, lopts.get(), q.get());
   std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> lev(
-      rd_kafka_queue_poll(q.get(), left_ms() + 200), rd_kafka_event_destroy);
+      rd_kafka_queue_poll(q.get(), KafkaMs(Millis(left_ms()), 200)), rd_kafka_event_destroy);
   if (!lev) return Status::Error("timeout", "ListConsumerGroups: no response in time");
   if (rd_kafka_event_error(lev.get()))
     return Status::Error("kafka",
@@ -100,7 +99,7 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout) {
   rd_kafka_AdminOptions_set_request_timeout(dopts.get(), left_ms(), errstr, sizeof errstr);
   rd_kafka_DescribeConsumerGroups(rk, cnames.data(), cnames.size(), dopts.get(), q.get());
   std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> dev(
-      rd_kafka_queue_poll(q.get(), left_ms() + 200), rd_kafka_event_destroy);
+      rd_kafka_queue_poll(q.get(), KafkaMs(Millis(left_ms()), 200)), rd_kafka_event_destroy);
   if (!dev) return Status::Error("timeout", "DescribeConsumerGroups: no response in time");
   const rd_kafka_DescribeConsumerGroups_result_t* dres =
       rd_kafka_event_DescribeConsumerGroups_result(dev.get());
@@ -155,8 +154,7 @@ Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout, bool try_ch
   // Half the budget for the cheap path, the rest for the fallback.
   Millis first = timeout / 2;
   const rd_kafka_group_list* list = nullptr;
-  rd_kafka_resp_err_t err =
-      rd_kafka_list_groups(client.raw(), nullptr, &list, static_cast<int>(first.count()));
+  rd_kafka_resp_err_t err = rd_kafka_list_groups(client.raw(), nullptr, &list, KafkaMs(first));
   const GroupListPtr list_owner(list);  // released on every return, and if a copy below throws
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR || list == nullptr) {
     if (cheap_failed) *cheap_failed = true;
@@ -210,8 +208,7 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
   size_t next = 0, done = 0;
   int in_flight = 0;
   auto left_ms = [&] {
-    auto ms = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now()).count();
-    return static_cast<int>(ms > 0 ? ms : 0);
+    return KafkaMs(std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now()));
   };
   char errstr[256];
   // Each result carries its index in `groups` as the admin opaque.
@@ -234,7 +231,7 @@ std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::
     if (in_flight == 0) break;  // deadline passed before the rest could be sent
     int wait = left_ms();
     if (wait <= 0) break;
-    rd_kafka_event_t* ev = rd_kafka_queue_poll(q.get(), wait + 200);
+    rd_kafka_event_t* ev = rd_kafka_queue_poll(q.get(), KafkaMs(Millis(wait), 200));
     if (ev == nullptr) break;
     const EventPtr ev_owner(ev);  // released however this iteration ends
     --in_flight;

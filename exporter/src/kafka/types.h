@@ -1,6 +1,8 @@
 #pragma once
 // Plain structs converted from librdkafka results, so collectors and their
 // tests never touch librdkafka types.
+#include <chrono>
+#include <climits>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -8,6 +10,14 @@
 #include <vector>
 
 namespace dora {
+
+// A duration plus `slack_ms` as the int milliseconds librdkafka takes,
+// computed in 64 bits and clamped to [0, INT_MAX] (a negative remainder is 0).
+inline int KafkaMs(std::chrono::milliseconds d, int64_t slack_ms = 0) {
+  int64_t ms = d.count() + slack_ms;
+  if (ms < 0) return 0;
+  return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+}
 
 struct BrokerInfo {
   int32_t id = -1;
