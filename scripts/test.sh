@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds with warnings as
 # errors, and runs the unit tests and the integration tests against a real
-# Kafka broker (3.9.x, full suite) plus a smoke subset on Kafka 4.x.
+# Kafka broker (3.9.x, full suite) plus a smoke subset and the group-kinds test
+# ([groups4]: KIP-848 and share groups) on Kafka 4.x.
 # Env: BUILD_DIR (default build), DORA_KAFKA_VERSION (default 3.9.1),
 #      DORA_KAFKA4_VERSION (default 4.1.1; empty skips the 4.x smoke run).
 set -euo pipefail
@@ -17,8 +18,8 @@ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDORA_WERROR=
 cmake --build "$BUILD"
 
 if [[ -n "$KAFKA4" ]]; then
-  echo "== smoke subset on Kafka $KAFKA4"
-  DORA_KAFKA_VERSION="$KAFKA4" "$BUILD/tests/integration_tests" "[smoke]" --reporter compact
+  echo "== smoke subset and group kinds on Kafka $KAFKA4"
+  DORA_KAFKA_VERSION="$KAFKA4" "$BUILD/tests/integration_tests" "[smoke],[groups4]" --reporter compact
 fi
 
 echo "== unit and integration tests (Kafka $DORA_KAFKA_VERSION)"
