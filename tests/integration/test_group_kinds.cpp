@@ -179,6 +179,21 @@ TEST_CASE("Kafka 4.1: classic, new-protocol and share groups as Kafka's own tool
        << share_out << "\nexporter log:\n"
        << d.Log());
   CHECK(settled);
+  // DORA_GROUPS4_REPORT=<file>: Kafka's outputs and the exporter's group series, for docs/compatibility.md.
+  if (const char* report = std::getenv("DORA_GROUPS4_REPORT")) {
+    std::ofstream r(report);
+    r << "== kafka-consumer-groups --describe --all-groups --state\n"
+      << states_out << "\n== --members\n"
+      << members_out << "\n== offsets\n"
+      << offsets_out << "\n== kafka-share-groups --describe --state\n"
+      << share_out << "\n== exporter\n";
+    for (const auto& x : s) {
+      if (x.name.rfind("kafka_consumergroup_", 0) != 0 && x.name != "kafka_sharegroup_info") continue;
+      r << x.name;
+      for (const auto& [k, v] : x.labels) r << " " << k << "=" << v;
+      r << " " << x.value << "\n";
+    }
+  }
 
   const auto states = States(states_out);
   const std::map<std::string, std::string> types = {{"classic-empty", "classic"},
