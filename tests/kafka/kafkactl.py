@@ -1466,6 +1466,47 @@ def cmd_groups(argv):
     return r.returncode
 
 
+def cmd_tool(argv):
+    """tool --dir DIR --main CLASS [--exec] [--ctl-timeout S] [--] ARGS: any Kafka tool class (e.g.
+    FeatureCommand, ConsoleShareConsumer, ShareGroupCommand) with "{bootstrap}" in ARGS replaced by the
+    cluster's bootstrap servers. --exec replaces this process with the JVM (for a long-running consumer
+    the caller stops with a signal)."""
+    d = os.environ.get("DORA_KAFKA_DIR")
+    timeout, main_class, do_exec, rest = 120.0, None, False, []
+    i = 0
+    while i < len(argv):
+        x = argv[i]
+        if x == "--":
+            rest += argv[i + 1:]
+            break
+        if x in ("--dir", "--main", "--ctl-timeout") and i + 1 < len(argv):
+            if x == "--dir":
+                d = argv[i + 1]
+            elif x == "--main":
+                main_class = argv[i + 1]
+            else:
+                timeout = float(argv[i + 1])
+            i += 2
+            continue
+        if x == "--exec":
+            do_exec = True
+        else:
+            rest.append(x)
+        i += 1
+    if not main_class or not d:
+        raise CtlError("usage: kafkactl.py tool --dir DIR --main CLASS [--exec] [--] ARGS")
+    d = abs_dir(d)
+    c = load_cluster(d)
+    bs = _bs(c, d)
+    args = [x.replace("{bootstrap}", bs) for x in rest]
+    if do_exec:
+        cmd = tool_cmd(cluster_home(c), main_class, args)
+        sys.stdout.flush()
+        os.execv(cmd[0], cmd)
+    r = run_tool(c, d, main_class, args, timeout, passthrough=True)
+    return r.returncode
+
+
 def cmd_load(a):
     d = abs_dir(a.dir)
     c = load_cluster(d)
@@ -1608,6 +1649,8 @@ def build_parser():
     sp.add_argument("--timeout", type=float, default=180.0)
 
     sub.add_parser("groups", help="ConsumerGroupCommand passthrough: groups --dir DIR [--] ARGS...", add_help=False)
+    sub.add_parser("tool", help="any Kafka tool class: tool --dir DIR --main CLASS [--exec] [--] ARGS...",
+                   add_help=False)
 
     sp = with_dir(add("load", cmd_load, "start a background demo load"))
     sp.add_argument("--rate", type=float, default=200.0, help="records/s in total over all seed topics")
@@ -1627,6 +1670,8 @@ def main(argv):
     try:
         if argv[:1] == ["groups"]:
             return cmd_groups(argv[1:])
+        if argv[:1] == ["tool"]:
+            return cmd_tool(argv[1:])
         a = build_parser().parse_args(argv)
         return a.fn(a)
     except CtlError as e:

@@ -33,6 +33,11 @@ Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilde
   for (auto& g : obs.listing.groups) {
     if (groups_.Matches(g.name)) kept.push_back(std::move(g));
   }
+  std::vector<ShareGroup> shares;
+  for (auto& sg : obs.listing.share_groups) {
+    if (groups_.Matches(sg.name)) shares.push_back(std::move(sg));
+  }
+  obs.listing.share_groups = std::move(shares);
   obs.listing.groups = std::move(kept);
   std::vector<std::string> names;
   names.reserve(obs.listing.groups.size());
@@ -125,6 +130,12 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
   auto f_consumed = out.Family(
       "kafka_consumergroup_consumed_messages_per_second",
       "Messages the group consumed per second (committed-offset advance) over the rate window.", MT::kGauge);
+  auto f_share = out.Family("kafka_sharegroup_info",
+                            "Share group (KIP-932) and its state as ListGroups reports it; always 1. Share "
+                            "groups are in no consumer-group family.",
+                            MT::kGauge);
+  for (const auto& sg : obs.listing.share_groups)
+    out.Add(f_share, {{"group", sg.name}, {"state", sg.state}}, 1);
   const bool lx = config_.lag_exporter_metrics;
   MetricsBuilder::FamilyId lx_offset = 0, lx_lag = 0, lx_lag_s = 0, lx_max = 0, lx_max_s = 0, lx_sum = 0,
                            lx_topic_sum = 0, lx_latest = 0, lx_earliest = 0;
@@ -211,19 +222,36 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     seen_groups.insert(g.name);
     GroupState& gs = state_[g.name];
     coord = std::to_string(g.coordinator);
-    out.Add(f_members, {{"consumergroup", g.name}}, static_cast<double>(g.members.size()));
+    // Members librdkafka 2.0.2 cannot see (a new-protocol group): no number at all.
+    if (g.members_known)
+      out.Add(f_members, {{"consumergroup", g.name}}, static_cast<double>(g.members.size()));
     out.Add(f_info,
             {{"consumergroup", g.name},
              {"state", g.state},
+             {"type", g.type},
              {"protocol_type", g.protocol_type},
              {"protocol", g.protocol},
              {"coordinator", coord}},
             1);
+    if (!g.described_state.empty()) {
+      if (disagreed_.insert(g.name).second)
+        GetLogger("collector.consumer_groups")
+            ->info(
+                "group {}: DescribeGroups says {} but ListGroups says {}: a new-protocol (KIP-848) group; "
+                "its state is taken from ListGroups, its members are unknown to librdkafka 2.0.2",
+                g.name, g.described_state, g.state);
+    } else {
+      disagreed_.erase(g.name);
+    }
 
     // Which partitions a live member owns, and which member (for the lag-exporter labels).
     std::map<TopicPartition, const GroupMember*> owner;
     for (const auto& m : g.members)
       for (const auto& tp : m.assignment) owner[tp] = &m;
+    // Members unknown: a Stable group has live members, taken as one owner of
+    // every committed partition (Burrow's STALL needs a live owner; without
+    // members a partition is STOP).
+    const bool owned_by_group = !g.members_known && g.state == "Stable";
 
     if (go == nullptr || go->error != 0) continue;  // offsets unknown this run: no lag series
 
@@ -247,7 +275,7 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     next_state.reserve(go->committed.size());
     windows.clear();
     windows.reserve(go->committed.size());
-    member_moved.assign(g.members.size(), 0);  // per member: committed progress in the window
+    member_moved.assign(std::max<size_t>(g.members.size(), 1), 0);  // per member: progress in the window
     int uncommitted = 0;
     for (const auto& [tp, m] : owner) {
       if (topics_.Matches(tp.topic) && !go->HasCommitted(tp)) ++uncommitted;
@@ -350,7 +378,8 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
       if (ps.window.count() > 0 && committed > ps.window.last().offset)
         consumed_now += static_cast<double>(committed - ps.window.last().offset);
       ps.window.Add({committed, lag});
-      const int member = owned_by != nullptr ? static_cast<int>(owned_by - g.members.data()) : -1;
+      const int member =
+          owned_by != nullptr ? static_cast<int>(owned_by - g.members.data()) : (owned_by_group ? 0 : -1);
       if (member >= 0 && ps.window.Moved()) member_moved[static_cast<size_t>(member)] = 1;
       windows.push_back({next_state.size() - 1, member, &ts});
     }
@@ -414,7 +443,8 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     }
     if (!statuses.empty())
       out.Add(f_status, {{"consumergroup", g.name}, {"status", ToString(Aggregate(statuses))}}, 1);
-    out.Add(f_uncommitted, {{"consumergroup", g.name}}, uncommitted);
+    // Assignments unknown (members unknown): the count is unknown, not 0.
+    if (g.members_known) out.Add(f_uncommitted, {{"consumergroup", g.name}}, uncommitted);
 
     // Consumption rate over the rate window, from committed-offset advances.
     gs.consumed_total += consumed_now;
@@ -435,6 +465,9 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
   if (!obs.listing.partial) {
     for (auto it = state_.begin(); it != state_.end();) {
       it = seen_groups.count(it->first) ? std::next(it) : state_.erase(it);
+    }
+    for (auto it = disagreed_.begin(); it != disagreed_.end();) {
+      it = seen_groups.count(*it) ? std::next(it) : disagreed_.erase(it);
     }
   }
 }

@@ -4,7 +4,8 @@
 //
 // Exports kafka_consumergroup_{current_offset,current_offset_sum,lag,lag_sum,
 // members,info,lag_seconds,max_lag,max_lag_seconds,status,partition_status,
-// uncommitted_partitions,expired_messages,consumed_messages_per_second}, and
+// uncommitted_partitions,expired_messages,consumed_messages_per_second} and
+// kafka_sharegroup_info (share groups stay out of every other family), and
 // with lag_exporter_metrics kafka-lag-exporter's kafka_consumergroup_group_*
 // and kafka_partition_{latest,earliest}_offset families.
 //
@@ -82,6 +83,8 @@ class ConsumerGroupsCollector : public Collector {
   // Until then, groups are listed with the admin API only (see Collect).
   std::chrono::steady_clock::time_point admin_listing_until_{};
   std::map<TopicPartition, WatermarkHistory> history_;
+  // Groups whose description and listing disagree, logged once each.
+  std::set<std::string> disagreed_;
   SteadyTime last_watermarks_{};
 };
 

@@ -56,6 +56,80 @@ bool DecodeAssignment(const void* data, size_t size, std::vector<TopicPartition>
   return r.ok;  // user data that follows is ignored
 }
 
+namespace {
+
+// ListGroups v4 on every broker (rd_kafka_ListConsumerGroups): each group's
+// name, state and whether its protocol type is empty. Per-broker errors make
+// *partial_reason non-empty.
+Result<std::vector<ListedGroup>> ListListedGroups(rd_kafka_t* rk, rd_kafka_queue_t* q, int timeout_ms,
+                                                  std::string* partial_reason) {
+  char errstr[256];
+  OptionsPtr lopts(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS));
+  if (!lopts) return Status::Error("kafka", "ListConsumerGroups: cannot create the request");
+  rd_kafka_AdminOptions_set_request_timeout(lopts.get(), timeout_ms, errstr, sizeof errstr);
+  rd_kafka_ListConsumerGroups(rk, lopts.get(), q);
+  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> lev(
+      rd_kafka_queue_poll(q, KafkaMs(Millis(timeout_ms), 200)), rd_kafka_event_destroy);
+  if (!lev) return Status::Error("timeout", "ListConsumerGroups: no response in time");
+  if (rd_kafka_event_error(lev.get()))
+    return Status::Error("kafka",
+                         std::string("ListConsumerGroups: ") + rd_kafka_event_error_string(lev.get()));
+  const rd_kafka_ListConsumerGroups_result_t* lres = rd_kafka_event_ListConsumerGroups_result(lev.get());
+  if (lres == nullptr) return Status::Error("kafka", "ListConsumerGroups: unexpected event");
+  size_t nerr = 0;
+  const rd_kafka_error_t** errs = rd_kafka_ListConsumerGroups_result_errors(lres, &nerr);
+  if (nerr > 0) *partial_reason = std::string("ListConsumerGroups: ") + rd_kafka_error_string(errs[0]);
+  size_t n = 0;
+  const rd_kafka_ConsumerGroupListing_t** valid = rd_kafka_ListConsumerGroups_result_valid(lres, &n);
+  std::vector<ListedGroup> out;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < n; ++i) {
+    const char* id = rd_kafka_ConsumerGroupListing_group_id(valid[i]);
+    if (id == nullptr || !seen.insert(id).second) continue;
+    ListedGroup l;
+    l.name = id;
+    l.state = rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupListing_state(valid[i]));
+    l.simple = rd_kafka_ConsumerGroupListing_is_simple_consumer_group(valid[i]) != 0;
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+bool DeadOrUnknown(const std::string& state) {
+  return state.empty() || state == "Dead" || state == "Unknown";
+}
+
+}  // namespace
+
+void ReconcileWithListing(GroupListing* listing, const std::vector<ListedGroup>& listed,
+                          bool listed_complete) {
+  std::map<std::string, const ListedGroup*> by_name;
+  for (const auto& l : listed) by_name.emplace(l.name, &l);
+  std::vector<GroupDescription> kept;
+  kept.reserve(listing->groups.size());
+  for (auto& d : listing->groups) {
+    auto it = by_name.find(d.name);
+    if (it == by_name.end()) {
+      // Listed by ListGroups v0 but not by v4, and unknown to DescribeGroups:
+      // a share group (4.1 lists no other kind so with share.version=1).
+      if (listed_complete && DeadOrUnknown(d.state) && d.members.empty() && d.error == 0) {
+        listing->share_groups.push_back({d.name, "Unknown"});
+        continue;
+      }
+    } else if (DeadOrUnknown(d.state) && !DeadOrUnknown(it->second->state)) {
+      // DescribeGroups knows classic groups only: the listing's live state wins.
+      d.described_state = d.state.empty() ? "Unknown" : d.state;
+      d.state = it->second->state;
+      d.type = "consumer";
+      d.members_known = false;
+      d.members.clear();
+      if (d.protocol_type.empty() && !it->second->simple) d.protocol_type = "consumer";
+    }
+    kept.push_back(std::move(d));
+  }
+  listing->groups = std::move(kept);
+}
+
 Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout) {
   rd_kafka_t* rk = client.raw();
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -64,33 +138,13 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout) {
   };
   char errstr[256];
   QueuePtr q(rd_kafka_queue_new(rk));
-  OptionsPtr lopts(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS));
-  if (!q || !lopts) return Status::Error("kafka", "ListConsumerGroups: cannot create the request");
-  rd_kafka_AdminOptions_set_request_timeout(lopts.get(), left_ms(), errstr, sizeof errstr);
-  rd_kafka_ListConsumerGroups(rk, lopts.get(), q.get());
-  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> lev(
-      rd_kafka_queue_poll(q.get(), KafkaMs(Millis(left_ms()), 200)), rd_kafka_event_destroy);
-  if (!lev) return Status::Error("timeout", "ListConsumerGroups: no response in time");
-  if (rd_kafka_event_error(lev.get()))
-    return Status::Error("kafka",
-                         std::string("ListConsumerGroups: ") + rd_kafka_event_error_string(lev.get()));
-  const rd_kafka_ListConsumerGroups_result_t* lres = rd_kafka_event_ListConsumerGroups_result(lev.get());
-  if (lres == nullptr) return Status::Error("kafka", "ListConsumerGroups: unexpected event");
+  if (!q) return Status::Error("kafka", "ListConsumerGroups: cannot create the request");
   GroupListing out;
-  size_t nerr = 0;
-  const rd_kafka_error_t** errs = rd_kafka_ListConsumerGroups_result_errors(lres, &nerr);
-  if (nerr > 0) {
-    out.partial = true;
-    out.partial_reason = std::string("ListConsumerGroups: ") + rd_kafka_error_string(errs[0]);
-  }
-  size_t n = 0;
-  const rd_kafka_ConsumerGroupListing_t** valid = rd_kafka_ListConsumerGroups_result_valid(lres, &n);
+  auto listed = ListListedGroups(rk, q.get(), left_ms(), &out.partial_reason);
+  if (!listed.ok()) return listed.status();
+  out.partial = !out.partial_reason.empty();
   std::vector<std::string> names;
-  std::set<std::string> seen;
-  for (size_t i = 0; i < n; ++i) {
-    const char* id = rd_kafka_ConsumerGroupListing_group_id(valid[i]);
-    if (id != nullptr && seen.insert(id).second) names.emplace_back(id);
-  }
+  for (const auto& l : listed.value()) names.push_back(l.name);
   if (names.empty()) return out;
   std::vector<const char*> cnames;
   for (const auto& s : names) cnames.push_back(s.c_str());
@@ -144,6 +198,8 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout) {
     }
     out.groups.push_back(std::move(d));
   }
+  // The admin path lists with v4 only: share groups never reach it.
+  ReconcileWithListing(&out, listed.value(), false);
   return out;
 }
 
@@ -189,6 +245,27 @@ Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout, bool try_ch
       d.members.push_back(std::move(gm));
     }
     out.groups.push_back(std::move(d));
+  }
+  // DescribeGroups answers Dead for every group it does not know (KIP-848
+  // and share groups): only then is ListGroups v4 asked for the real state.
+  bool any_dead = false;
+  for (const auto& d : out.groups) any_dead = any_dead || DeadOrUnknown(d.state);
+  if (any_dead) {
+    auto left = timeout - std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start);
+    QueuePtr q(rd_kafka_queue_new(client.raw()));
+    std::string reason;
+    auto listed =
+        q && left.count() > 0
+            ? ListListedGroups(client.raw(), q.get(), KafkaMs(left), &reason)
+            : Result<std::vector<ListedGroup>>(Status::Error("timeout", "ListConsumerGroups: no time left"));
+    if (!listed.ok()) {
+      // States stay DescribeGroups' (possibly wrong): say so in the run's status.
+      out.partial = true;
+      out.partial_reason = listed.status().message;
+    } else {
+      if (!reason.empty()) out.partial = true, out.partial_reason = reason;
+      ReconcileWithListing(&out, listed.value(), reason.empty());
+    }
   }
   return out;
 }

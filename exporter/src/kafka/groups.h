@@ -28,13 +28,44 @@ struct GroupDescription {
   int32_t coordinator = -1;
   std::vector<GroupMember> members;
   int error = 0;
+  // "classic", or "consumer" for a new-protocol (KIP-848) group: one that
+  // DescribeGroups (the only describe librdkafka 2.0.2 has) answers as Dead
+  // while ListGroups lists it with a live state. Its state is then ListGroups'
+  // and its members are unknown (members_known false, `members` empty).
+  std::string type = "classic";
+  bool members_known = true;
+  std::string described_state;  // what DescribeGroups said, when it was overruled
+};
+
+// A share group (KIP-932): not a consumer group; only its listing is known.
+struct ShareGroup {
+  std::string name;
+  std::string state;  // "Unknown": librdkafka 2.0.2 has no request that returns it
+};
+
+// One entry of ListGroups v4 (rd_kafka_ListConsumerGroups).
+struct ListedGroup {
+  std::string name;
+  std::string state;    // Kafka's name: Stable, Empty, ...; "Unknown" when not given
+  bool simple = false;  // empty protocol type
 };
 
 struct GroupListing {
   std::vector<GroupDescription> groups;  // one entry per group name
+  std::vector<ShareGroup> share_groups;  // kept out of `groups`
   bool partial = false;                  // some broker did not answer
   std::string partial_reason;
 };
+
+// Corrects `listing` (DescribeGroups' view) with `listed` (ListGroups v4's):
+// a group described as Dead (or without a state) but listed with a live state
+// is a new-protocol group (see GroupDescription::type). A group described as
+// Dead and absent from a complete v4 listing is not a consumer group at all:
+// on Kafka 4.1, ListGroups v0 (rd_kafka_list_groups) lists share groups but
+// v4 does not; such a group moves to share_groups with state "Unknown" (no
+// librdkafka 2.0.2 request can tell its state). Pure (for tests).
+void ReconcileWithListing(GroupListing* listing, const std::vector<ListedGroup>& listed,
+                          bool listed_complete);
 
 // Lists and describes every group in the cluster. Tries rd_kafka_list_groups
 // first (one ListGroups and one DescribeGroups per broker); that call fails as
