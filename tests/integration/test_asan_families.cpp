@@ -74,8 +74,11 @@ void StopClean(Daemon& d) {
 TEST_CASE("every optional metric family and both granularities run clean against a real broker",
           "[kafka][asan-families]") {
   const bool classic_groups = KafkaCluster::DefaultVersion().rfind("3.", 0) == 0;
-  const std::set<std::string> documented = DocumentedMetrics();
+  std::set<std::string> documented = DocumentedMetrics();
   REQUIRE(documented.size() > 50);
+  // Share groups need Kafka 4.1 with share.version=1; "[groups4]"
+  // (test_group_kinds.cpp) exercises that family against a live 4.1.1 broker.
+  REQUIRE(documented.erase("kafka_sharegroup_info") == 1);
 
   auto kafka = KafkaCluster::Start(1);
   kafka->CreateTopic("audit-logs", 3, 1, {"min.insync.replicas=1"});
