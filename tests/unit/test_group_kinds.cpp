@@ -122,7 +122,7 @@ TEST_CASE("a new-protocol group has no member count, and Stable means a live own
   }
 }
 
-TEST_CASE("a new-protocol group without members is STOP; a classic group keeps its member count",
+TEST_CASE("a new-protocol group without members is STOP, and a classic group keeps its member count",
           "[consumer_groups][kip848]") {
   GroupListing g;
   g.groups = {Described("orders", "Dead")};
