@@ -40,6 +40,7 @@
 #include "collectors/runner.h"
 #include "config/loader.h"
 #include "kafka/client.h"
+#include "kafka/group_requests.h"
 #include "kafka/groups.h"
 #include "metrics/self_metrics.h"
 #include "metrics/snapshot_store.h"
@@ -348,13 +349,13 @@ int main(int argc, char** argv) {
   // WatermarkService, so the watermarks are really fetched).
   {
     auto t0 = Clock::now();
-    auto listing = dora::ListGroups(*kafka, dora::Millis(30000));
+    dora::GroupRequests requests(*kafka);
+    auto listing = dora::ListGroups(*kafka, requests, cc.consumer_groups.max_in_flight, dora::Millis(30000));
     auto t1 = Clock::now();
     std::vector<std::string> names;
     if (listing.ok())
       for (const auto& g : listing.value().groups) names.push_back(g.name);
-    auto offs =
-        dora::FetchCommittedOffsets(*kafka, names, cc.consumer_groups.max_in_flight, dora::Millis(60000));
+    auto offs = requests.FetchCommittedOffsets(names, cc.consumer_groups.max_in_flight, dora::Millis(60000));
     auto t2 = Clock::now();
     dora::WatermarkService fresh(kafka, cluster_state, cc.offsets.partitions_per_request);
     auto wm = fresh.Get(Clock::now(), Clock::now() + std::chrono::seconds(30));
@@ -376,7 +377,8 @@ int main(int argc, char** argv) {
   // OffsetFetch throughput: every group, at each max_in_flight.
   result["sweep"] = json::array();
   if (!sweep.empty()) {
-    auto listing = dora::ListGroups(*kafka, dora::Millis(30000));
+    dora::GroupRequests requests(*kafka);
+    auto listing = dora::ListGroups(*kafka, requests, cc.consumer_groups.max_in_flight, dora::Millis(30000));
     std::vector<std::string> names;
     if (listing.ok())
       for (const auto& g : listing.value().groups) names.push_back(g.name);

@@ -20,10 +20,11 @@ cmake --build "$BUILD"
 if [[ -n "$KAFKA4" ]]; then
   # The consumer-lag and cluster files whole (measured on 4.1.1: 13 cases,
   # ~6.5 min, the subscribe() cases skip with a WARN; hidden "[.]" cases stay
-  # hidden, as under ctest), the group kinds (~35 s).
+  # hidden, as under ctest; the 3-minute broker outage runs on 3.9 only), the
+  # group kinds (~35 s).
   echo "== smoke, consumer-lag, cluster and group kinds on Kafka $KAFKA4"
   DORA_KAFKA_VERSION="$KAFKA4" "$BUILD/tests/integration_tests" -# \
-    "[smoke],[groups4],[#test_consumer_lag]~[.],[#test_kafka_cluster_metrics]~[.]" --reporter compact
+    "[smoke],[groups4],[#test_consumer_lag]~[.]~[outage],[#test_kafka_cluster_metrics]~[.]" --reporter compact
 fi
 
 echo "== unit and integration tests (Kafka $DORA_KAFKA_VERSION)"

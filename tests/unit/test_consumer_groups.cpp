@@ -181,3 +181,50 @@ TEST_CASE("status: a member that moves none of its partitions in the window is S
   auto recent = RunStatuses(14, 2, [](int run, size_t p) { return run == 12 && p == 0 ? 8 : 0; }, {0, 1}, {});
   CHECK_FALSE(PartitionStatusOf(recent, "1", "STALL").has_value());
 }
+
+// Issue 14 item 7: while a group's coordinator or a partition's leader is
+// down, the run serves the group's last committed offsets or the partition's
+// last watermarks. Its lag series stay, the stale partitions are counted, and
+// the carried commit is no new observation for the status window (it would
+// read as a consumer that stopped).
+TEST_CASE("carried offsets and watermarks keep the lag series, counted as stale",
+          "[consumer_groups][carry]") {
+  ConsumerGroupsCollectorConfig config;
+  config.status_window = 3;
+  ConsumerGroupsCollector c(config, 60s, nullptr, nullptr, nullptr);
+  const GroupMember a = Member("a", {{"ledger", 0}, {"ledger", 1}});
+  // Three fresh runs: the consumer advances 10 per run on both partitions.
+  for (int run = 0; run < 3; ++run)
+    RenderOnce(
+        c, Observe("settlement", {a}, "ledger", {100 + 10 * run, 200 + 10 * run}, {500, 600}, T0 + run * 5s));
+  // Fresh, but partition 1's watermarks are carried: one stale partition.
+  auto obs = Observe("settlement", {a}, "ledger", {130, 230}, {700, 800}, T0 + 15s);
+  auto wm = std::make_shared<WatermarkSnapshot>(*obs.watermarks);
+  wm->carried[{"ledger", 1}] = T0 + 10s;
+  obs.watermarks = wm;
+  auto s = ParseExposition(RenderOnce(c, obs));
+  CHECK(Find(s, "kafka_consumergroup_stale_partitions", {{"consumergroup", "settlement"}}) == 1.0);
+  CHECK(Find(s, "kafka_consumergroup_lag", {{"consumergroup", "settlement"}, {"partition", "1"}}) == 570.0);
+  // Committed offsets carried (the coordinator is down) for several runs:
+  // every partition stale, lag from the carried commit and the new
+  // watermarks, and no partition called stalled.
+  for (int run = 4; run < 10; ++run) {
+    auto carried =
+        Observe("settlement", {a}, "ledger", {130, 230}, {700 + 50 * run, 800 + 50 * run}, T0 + run * 5s);
+    carried.carried.insert("settlement");
+    s = ParseExposition(RenderOnce(c, carried));
+    INFO("run " << run);
+    CHECK(Find(s, "kafka_consumergroup_stale_partitions", {{"consumergroup", "settlement"}}) == 2.0);
+    CHECK(Find(s, "kafka_consumergroup_lag", {{"consumergroup", "settlement"}, {"partition", "0"}}) ==
+          570.0 + 50 * run);
+    CHECK(Find(s, "kafka_consumergroup_lag_sum", {{"consumergroup", "settlement"}, {"topic", "ledger"}}) ==
+          (570.0 + 50 * run) + (570.0 + 50 * run));
+    CHECK(FindAll(s, "kafka_consumergroup_partition_status").empty());
+    CHECK(Find(s, "kafka_consumergroup_status", {{"consumergroup", "settlement"}, {"status", "OK"}}) == 1.0);
+  }
+  // The coordinator answers again: nothing stale.
+  s = ParseExposition(
+      RenderOnce(c, Observe("settlement", {a}, "ledger", {600, 700}, {1300, 1400}, T0 + 50s)));
+  CHECK(FindAll(s, "kafka_consumergroup_stale_partitions").empty());
+  CHECK(Find(s, "kafka_consumergroup_lag", {{"consumergroup", "settlement"}, {"partition", "0"}}) == 700.0);
+}

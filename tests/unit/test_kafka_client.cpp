@@ -12,7 +12,6 @@
 #include <memory>
 #include <thread>
 
-#include "collectors/registry.h"
 #include "config/config.h"
 #include "kafka/client.h"
 #include "kafka/groups.h"
@@ -57,16 +56,15 @@ TEST_CASE("OffsetFetch answered NOT_COORDINATOR is an error for that group, not 
   config.kafka.client_id = "mock-exporter";
   config.collectors.consumer_groups.enabled = true;
   // The client the daemon builds for group requests (with the admin group.id).
-  CollectorDeps deps;
-  auto collectors = BuildCollectors(config, &deps);
-  REQUIRE(collectors.ok());
-  REQUIRE(deps.groups_kafka != nullptr);
+  auto groups = KafkaClient::Create(config.kafka, GroupClientProperties(config.kafka));
+  REQUIRE(groups.ok());
+  KafkaClient& group_client = *groups.value();
 
   // Every OffsetFetch in the next few requests says the coordinator moved.
   constexpr int kErrors = 6;
   std::vector<rd_kafka_resp_err_t> errors(kErrors, RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
   rd_kafka_mock_push_request_errors_array(mock.mcluster, 9 /* OffsetFetch */, errors.size(), errors.data());
-  auto first = FetchCommittedOffsets(*deps.groups_kafka, {"workers"}, 1, 5s);
+  auto first = FetchCommittedOffsets(group_client, {"workers"}, 1, 5s);
   REQUIRE(first.size() == 1);
   CHECK(first[0].group == "workers");
   CHECK(first[0].error == RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
@@ -74,7 +72,7 @@ TEST_CASE("OffsetFetch answered NOT_COORDINATOR is an error for that group, not 
   // The client is still usable: once the errors are used up, the same call answers.
   std::vector<GroupOffsets> later;
   for (int i = 0; i < 2 * kErrors; ++i) {
-    later = FetchCommittedOffsets(*deps.groups_kafka, {"workers"}, 1, 5s);
+    later = FetchCommittedOffsets(group_client, {"workers"}, 1, 5s);
     if (later.size() == 1 && later[0].error == 0) break;
   }
   REQUIRE(later.size() == 1);
@@ -94,11 +92,11 @@ TEST_CASE("a group whose coordinator moved is asked at its new coordinator on th
   config.kafka.bootstrap_servers = {mock.bootstrap()};
   config.kafka.client_id = "mock-exporter";
   config.collectors.consumer_groups.enabled = true;
-  CollectorDeps deps;
-  auto collectors = BuildCollectors(config, &deps);
-  REQUIRE(collectors.ok());
-  REQUIRE(deps.groups_kafka != nullptr);
-  auto first = FetchCommittedOffsets(*deps.groups_kafka, {"workers"}, 1, 5s);
+  // The client the daemon builds for group requests (with the admin group.id).
+  auto groups = KafkaClient::Create(config.kafka, GroupClientProperties(config.kafka));
+  REQUIRE(groups.ok());
+  KafkaClient& group_client = *groups.value();
+  auto first = FetchCommittedOffsets(group_client, {"workers"}, 1, 5s);
   REQUIRE(first.size() == 1);
   REQUIRE(first[0].error == 0);
 
@@ -112,10 +110,56 @@ TEST_CASE("a group whose coordinator moved is asked at its new coordinator on th
   std::vector<int> errors;
   for (int run = 0; run < 3; ++run) {
     std::this_thread::sleep_for(1500ms);  // the next run, an interval later
-    auto r = FetchCommittedOffsets(*deps.groups_kafka, {"workers"}, 1, 5s);
+    auto r = FetchCommittedOffsets(group_client, {"workers"}, 1, 5s);
     REQUIRE(r.size() == 1);
     errors.push_back(r[0].error);
   }
   INFO("errors of the three runs after the move: " << errors[0] << ", " << errors[1] << ", " << errors[2]);
   CHECK(errors == std::vector<int>{0, 0, 0});
+}
+
+// Issue 14 item 7: librdkafka 2.0.2 aborts the process
+// (rd_kafka_enq_once_del_source_return: `eonce->refcnt > 0`) when a
+// coordinator-bound admin request times out while it waits for its
+// coordinator's broker, and that broker then comes back. A run's deadline must
+// therefore never be the request's timeout (GroupRequests). Here the group's
+// coordinator is down for longer than two runs' budgets; when it is back, the
+// next run answers, and the process is still there to see it.
+TEST_CASE("a coordinator down past the run's deadline neither aborts nor blocks the group when back",
+          "[kafka_client][carry]") {
+  MockCluster mock;
+  REQUIRE(rd_kafka_mock_topic_create(mock.mcluster, "task-requests", 3, 3) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  REQUIRE(rd_kafka_mock_coordinator_set(mock.mcluster, "group", "workers", 2) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  Config config;
+  config.kafka.bootstrap_servers = {mock.bootstrap()};
+  config.kafka.client_id = "mock-exporter";
+  config.collectors.consumer_groups.enabled = true;
+  // The client the daemon builds for group requests (with the admin group.id).
+  auto groups = KafkaClient::Create(config.kafka, GroupClientProperties(config.kafka));
+  REQUIRE(groups.ok());
+  KafkaClient& group_client = *groups.value();
+  REQUIRE(FetchCommittedOffsets(group_client, {"workers"}, 1, 5s).at(0).error == 0);
+
+  REQUIRE(rd_kafka_mock_broker_set_down(mock.mcluster, 2) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  int timed_out = 0;
+  for (int run = 0; run < 3; ++run) {
+    auto r = FetchCommittedOffsets(group_client, {"workers"}, 1, 1s);
+    REQUIRE(r.size() == 1);
+    INFO("run " << run << " while the coordinator is down: " << KafkaErrorString(r[0].error));
+    CHECK(r[0].error != 0);  // a transport error while it goes down, then no answer
+    timed_out += r[0].error == RD_KAFKA_RESP_ERR__TIMED_OUT;
+  }
+  CHECK(timed_out >= 1);  // at least one request left waiting for the coordinator
+  REQUIRE(rd_kafka_mock_broker_set_up(mock.mcluster, 2) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  // The requests left waiting go out now; on the old code their timed-out
+  // requests' replies abort the process here.
+  int answered_after = -1;
+  for (int run = 0; run < 10 && answered_after < 0; ++run) {
+    auto r = FetchCommittedOffsets(group_client, {"workers"}, 1, 2s);
+    REQUIRE(r.size() == 1);
+    if (r[0].error == 0) answered_after = run;
+  }
+  INFO("runs after the coordinator came back before an answer: " << answered_after);
+  CHECK(answered_after >= 0);
+  CHECK(answered_after <= 2);
 }

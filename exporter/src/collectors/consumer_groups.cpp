@@ -10,10 +10,12 @@ namespace dora {
 ConsumerGroupsCollector::ConsumerGroupsCollector(ConsumerGroupsCollectorConfig config, Millis rate_window,
                                                  std::shared_ptr<KafkaClient> kafka,
                                                  std::shared_ptr<WatermarkService> watermarks,
-                                                 SelfMetrics* self)
+                                                 SelfMetrics* self, Connect reconnect)
     : config_(std::move(config)),
       rate_window_(rate_window),
+      reconnect_(std::move(reconnect)),
       kafka_(std::move(kafka)),
+      requests_(kafka_ ? std::make_unique<GroupRequests>(*kafka_) : nullptr),  // none: Render alone (tests)
       watermarks_(std::move(watermarks)),
       self_(self),
       groups_(config_.groups),
@@ -21,14 +23,60 @@ ConsumerGroupsCollector::ConsumerGroupsCollector(ConsumerGroupsCollectorConfig c
 
 Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out) {
   GroupsObservation obs;
+  if (!requests_) return Status::Error("internal", "no Kafka client");
+  if (reconnect_ && requests_->oldest_pending() > kRebuildAfter) {
+    auto fresh_client = reconnect_();
+    if (fresh_client.ok()) {
+      GetLogger("collector.consumer_groups")
+          ->warn("group requests outstanding for {}: rebuilding the group handle",
+                 FormatDuration(requests_->oldest_pending()));
+      requests_.reset();  // before its handle
+      kafka_ = std::move(fresh_client.value());
+      requests_ = std::make_unique<GroupRequests>(*kafka_);
+    }
+  }
+  const auto start = std::chrono::steady_clock::now();
+  // Each phase has a deadline of its own: listing and committed offsets
+  // cannot leave the watermarks without time (a dead coordinator or leader
+  // would otherwise eat the whole budget and blank every lag series).
+  const auto budget = ctx.deadline - start;
+  const auto list_by = start + budget * 2 / 5, offsets_by = start + budget * 7 / 10;
+  auto until = [](std::chrono::steady_clock::time_point t) {
+    auto ms = std::chrono::duration_cast<Millis>(t - std::chrono::steady_clock::now());
+    return ms.count() > 0 ? ms : Millis(0);
+  };
+  auto fresh = [this, start](SteadyTime t) { return start - t <= config_.carry_for; };
   // After rd_kafka_list_groups failed (a broker it knew is down), the admin
   // path alone for a while, so the whole budget goes to useful requests.
-  auto now = std::chrono::steady_clock::now();
   bool cheap_failed = false;
-  auto listing = ListGroups(*kafka_, ctx.remaining(), now >= admin_listing_until_, &cheap_failed);
-  if (cheap_failed) admin_listing_until_ = now + std::chrono::minutes(1);
-  if (!listing.ok()) return listing.status();
-  obs.listing = std::move(listing.value());
+  auto listing = ListGroups(*kafka_, *requests_, config_.max_in_flight, until(list_by),
+                            start >= admin_listing_until_, &cheap_failed);
+  if (cheap_failed) admin_listing_until_ = start + std::chrono::minutes(1);
+  if (listing.ok()) {
+    obs.listing = std::move(listing.value());
+  } else {
+    // No listing at all: the groups seen lately, as they were, if any.
+    obs.listing.partial = true;
+    obs.listing.partial_reason = listing.status().message;
+  }
+  if (obs.listing.partial) {
+    // A group missing from a partial listing may only be behind the broker
+    // that did not answer; one without a description keeps its last one.
+    std::map<std::string, size_t> at;
+    for (size_t i = 0; i < obs.listing.groups.size(); ++i) at[obs.listing.groups[i].name] = i;
+    for (const auto& [name, seen] : last_) {
+      if (!fresh(seen.described)) continue;
+      auto it = at.find(name);
+      if (it == at.end()) {
+        obs.listing.groups.push_back(seen.description);
+        obs.listing.groups.back().carried = true;
+      } else if (obs.listing.groups[it->second].error != 0) {
+        obs.listing.groups[it->second] = seen.description;
+        obs.listing.groups[it->second].carried = true;
+      }
+    }
+    if (!listing.ok() && obs.listing.groups.empty()) return listing.status();
+  }
   std::vector<GroupDescription> kept;
   for (auto& g : obs.listing.groups) {
     if (groups_.Matches(g.name)) kept.push_back(std::move(g));
@@ -42,7 +90,20 @@ Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilde
   std::vector<std::string> names;
   names.reserve(obs.listing.groups.size());
   for (const auto& g : obs.listing.groups) names.push_back(g.name);
-  obs.offsets = FetchCommittedOffsets(*kafka_, names, config_.max_in_flight, ctx.remaining());
+  obs.offsets = requests_->FetchCommittedOffsets(names, config_.max_in_flight, until(offsets_by));
+  size_t failed = 0;
+  std::string example;
+  for (auto& o : obs.offsets) {
+    if (o.error == 0) continue;
+    if (example.empty()) example = o.group + ": " + KafkaErrorString(o.error);
+    auto seen = last_.find(o.group);
+    if (seen != last_.end() && seen->second.has_offsets && fresh(seen->second.fetched)) {
+      o = seen->second.offsets;
+      obs.carried.insert(o.group);
+    } else {
+      ++failed;
+    }
+  }
   // End offsets strictly after the committed offsets: the high watermark only
   // grows, so lag = high - committed cannot go negative by a race.
   auto after_commits = std::chrono::steady_clock::now();
@@ -51,20 +112,42 @@ Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilde
   obs.watermarks = wm.value();
   obs.now = obs.watermarks->finished;
   Render(obs, out);
+  Remember(obs, start);
 
-  size_t failed = 0;
-  std::string example;
-  for (const auto& o : obs.offsets) {
-    if (o.error != 0) {
-      ++failed;
-      if (example.empty()) example = o.group + ": " + KafkaErrorString(o.error);
+  if (obs.listing.partial) return Status::Error("partial", obs.listing.partial_reason);
+  if (!obs.carried.empty() || failed > 0)
+    return Status::Error("partial", "committed offsets missing for " +
+                                        std::to_string(obs.carried.size() + failed) + " group(s) (" +
+                                        std::to_string(obs.carried.size()) +
+                                        " served from an earlier run), e.g. " + example);
+  return Status::Ok();
+}
+
+void ConsumerGroupsCollector::Remember(GroupsObservation& obs, SteadyTime start) {
+  std::set<std::string> listed;
+  for (size_t i = 0; i < obs.listing.groups.size(); ++i) {
+    GroupDescription& g = obs.listing.groups[i];
+    listed.insert(g.name);
+    LastSeen& seen = last_[g.name];
+    // A carried description (or one without an answer) is not news.
+    if (g.error == 0 && !g.carried) {
+      seen.description = g;
+      seen.described = start;
+    }
+    if (i < obs.offsets.size() && obs.offsets[i].group == g.name && obs.offsets[i].error == 0 &&
+        !obs.carried.count(g.name)) {
+      seen.offsets = std::move(obs.offsets[i]);
+      seen.fetched = start;
+      seen.has_offsets = true;
     }
   }
-  if (obs.listing.partial) return Status::Error("partial", obs.listing.partial_reason);
-  if (failed > 0)
-    return Status::Error(
-        "partial", "committed offsets missing for " + std::to_string(failed) + " group(s), e.g. " + example);
-  return Status::Ok();
+  // Deleted groups go with a complete listing; anything past carry_for goes.
+  for (auto it = last_.begin(); it != last_.end();) {
+    const bool gone = !obs.listing.partial && !listed.count(it->first);
+    const bool old = start - it->second.described > config_.carry_for &&
+                     (!it->second.has_offsets || start - it->second.fetched > config_.carry_for);
+    it = gone || old ? last_.erase(it) : std::next(it);
+  }
 }
 
 void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilder& out) {
@@ -76,6 +159,7 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
   if (wm.finished != last_watermarks_) {
     last_watermarks_ = wm.finished;
     for (const auto& [tp, w] : wm.partitions) {
+      if (wm.carried.count(tp)) continue;  // an old answer is no new point
       auto it = history_.find(tp);
       if (it == history_.end()) it = history_.emplace(tp, WatermarkHistory(config_.lag_history_points)).first;
       it->second.Add(wm.finished, w.high);
@@ -130,6 +214,12 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
   auto f_consumed = out.Family(
       "kafka_consumergroup_consumed_messages_per_second",
       "Messages the group consumed per second (committed-offset advance) over the rate window.", MT::kGauge);
+  auto f_stale =
+      out.Family("kafka_consumergroup_stale_partitions",
+                 "Partitions of the group whose lag is computed from an earlier answer: its "
+                 "coordinator did not answer this run (its committed offsets are carried), or the "
+                 "partition's leader did not (its watermarks are carried). Present only when above 0.",
+                 MT::kGauge);
   auto f_share = out.Family("kafka_sharegroup_info",
                             "Share group (KIP-932) and its state as ListGroups reports it; always 1. Share "
                             "groups are in no consumer-group family.",
@@ -254,6 +344,8 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     const bool owned_by_group = !g.members_known && g.state == "Stable";
 
     if (go == nullptr || go->error != 0) continue;  // offsets unknown this run: no lag series
+    const bool carried = obs.carried.count(g.name) > 0;
+    int stale = 0;
 
     std::map<std::string, TopicSums> topics;
     std::vector<PartitionStatus> statuses;
@@ -322,6 +414,7 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
       }
       auto w = find_wm(tp);
       if (w == wm.partitions.end()) continue;  // no watermark (offline/deleted partition): no lag
+      if (carried || (!wm.carried.empty() && wm.carried.count(tp))) ++stale;
       int64_t lag = w->second.high - committed;
       if (lag < 0) {
         // Committed ahead of the end offset (truncation, unclean election): never negative.
@@ -375,9 +468,13 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
         next_state.push_back({topic_index, tp.partition, {StatusWindow(config_.status_window)}});
       }
       PartitionState& ps = next_state.back().state;
-      if (ps.window.count() > 0 && committed > ps.window.last().offset)
-        consumed_now += static_cast<double>(committed - ps.window.last().offset);
-      ps.window.Add({committed, lag});
+      // A carried commit is no new observation: the window waits for a real one.
+      if (!carried) {
+        if (ps.window.count() > 0 && committed > ps.window.last().offset)
+          consumed_now += static_cast<double>(committed - ps.window.last().offset);
+        ps.window.Add({committed, lag});
+      }
+      if (ps.window.count() == 0) continue;
       const int member =
           owned_by != nullptr ? static_cast<int>(owned_by - g.members.data()) : (owned_by_group ? 0 : -1);
       if (member >= 0 && ps.window.Moved()) member_moved[static_cast<size_t>(member)] = 1;
@@ -443,12 +540,13 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     }
     if (!statuses.empty())
       out.Add(f_status, {{"consumergroup", g.name}, {"status", ToString(Aggregate(statuses))}}, 1);
+    if (stale > 0) out.Add(f_stale, {{"consumergroup", g.name}}, stale);
     // Assignments unknown (members unknown): the count is unknown, not 0.
     if (g.members_known) out.Add(f_uncommitted, {{"consumergroup", g.name}}, uncommitted);
 
     // Consumption rate over the rate window, from committed-offset advances.
     gs.consumed_total += consumed_now;
-    gs.consumed_history.emplace_back(obs.now, gs.consumed_total);
+    if (!carried) gs.consumed_history.emplace_back(obs.now, gs.consumed_total);
     while (gs.consumed_history.size() > 2 && obs.now - gs.consumed_history[1].first >= rate_window_)
       gs.consumed_history.pop_front();
     if (gs.consumed_history.size() >= 2) {

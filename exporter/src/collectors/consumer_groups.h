@@ -13,15 +13,25 @@
 // FindCoordinator + OffsetFetch per group (rd_kafka_ListConsumerGroupOffsets,
 // max_in_flight at once), then the watermarks (shared with offsets) — always
 // fetched after the committed offsets, so lag is never negative by race.
+//
+// A broker outage costs only what that broker serves: the three phases have
+// deadlines of their own (listing by 40% of the timeout, offsets by 70%, the
+// rest for the watermarks), and a group its coordinator did not list,
+// describe or answer for keeps its last description and committed offsets for
+// collectors.consumer_groups.carry_for, counted per group in
+// kafka_consumergroup_stale_partitions (with the partitions whose watermarks
+// are carried). Such a run publishes with success 0 ("partial").
 // ACLs: DESCRIBE on the groups and topics, DESCRIBE on Cluster.
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 
 #include "collectors/collector.h"
 #include "collectors/lag_model.h"
+#include "kafka/group_requests.h"
 #include "kafka/groups.h"
 #include "kafka/watermarks.h"
 #include "metrics/self_metrics.h"
@@ -33,6 +43,9 @@ namespace dora {
 struct GroupsObservation {
   GroupListing listing;
   std::vector<GroupOffsets> offsets;  // same order as the groups it was asked for
+  // Groups whose committed offsets (and description) are an earlier run's:
+  // their coordinator did not answer this time (see carry_for).
+  std::set<std::string> carried;
   std::shared_ptr<const WatermarkSnapshot> watermarks;
   SteadyTime now;
 };
@@ -40,9 +53,18 @@ struct GroupsObservation {
 class ConsumerGroupsCollector : public Collector {
  public:
   // `rate_window` is collectors.offsets.rate_window (one window for all rates).
+  // `kafka` is the group requests' own handle (GroupClientProperties);
+  // `reconnect` makes a new one, for when requests have waited on it for
+  // most of librdkafka's hour (kRebuildAfter).
+  using Connect = std::function<Result<std::shared_ptr<KafkaClient>>()>;
   ConsumerGroupsCollector(ConsumerGroupsCollectorConfig config, Millis rate_window,
                           std::shared_ptr<KafkaClient> kafka, std::shared_ptr<WatermarkService> watermarks,
-                          SelfMetrics* self);
+                          SelfMetrics* self, Connect reconnect = nullptr);
+  // A request outstanding this long (its coordinator unreachable for most of
+  // an hour) gets the handle rebuilt: destroyed before librdkafka's hour ends,
+  // a request waiting for its coordinator is failed cleanly, where a timeout
+  // would abort the process (GroupRequests).
+  static constexpr Millis kRebuildAfter{50 * 60 * 1000};
   std::string name() const override { return "consumer_groups"; }
   Millis interval() const override { return config_.interval; }
   Millis timeout() const override { return config_.timeout; }
@@ -50,6 +72,11 @@ class ConsumerGroupsCollector : public Collector {
 
   // Renders one observation and advances the per-partition state (exposed for tests).
   void Render(const GroupsObservation& obs, MetricsBuilder& out);
+
+ private:
+  // Keeps this run's good descriptions and committed offsets (moved out of
+  // `obs`) for carrying, and forgets deleted groups and old answers.
+  void Remember(GroupsObservation& obs, SteadyTime start);
 
  private:
   struct PartitionState {
@@ -74,7 +101,10 @@ class ConsumerGroupsCollector : public Collector {
 
   ConsumerGroupsCollectorConfig config_;
   Millis rate_window_{60000};
+  Connect reconnect_;
   std::shared_ptr<KafkaClient> kafka_;
+  // After kafka_, so destroyed before the handle it sends on.
+  std::unique_ptr<GroupRequests> requests_;
   std::shared_ptr<WatermarkService> watermarks_;
   SelfMetrics* self_;
   NameFilter groups_;
@@ -83,6 +113,16 @@ class ConsumerGroupsCollector : public Collector {
   // Until then, groups are listed with the admin API only (see Collect).
   std::chrono::steady_clock::time_point admin_listing_until_{};
   std::map<TopicPartition, WatermarkHistory> history_;
+  // Each group's last good description and committed offsets, with when
+  // they came: served for carry_for while its coordinator does not answer.
+  struct LastSeen {
+    GroupDescription description;
+    SteadyTime described{};
+    GroupOffsets offsets;
+    SteadyTime fetched{};
+    bool has_offsets = false;
+  };
+  std::map<std::string, LastSeen> last_;
   // Groups whose description and listing disagree, logged once each.
   std::set<std::string> disagreed_;
   SteadyTime last_watermarks_{};

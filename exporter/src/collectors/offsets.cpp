@@ -68,6 +68,11 @@ Status OffsetsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
                  "Messages appended to internal topics (__consumer_offsets commits, __transaction_state, "
                  "the probe's topic) per second over the rate window.",
                  MT::kGauge);
+  auto stale = out.Family("kafka_topic_partition_watermarks_stale_seconds",
+                          "Age of the watermarks served for a partition whose leader did not answer this run "
+                          "(down, moving or absent): they come from its last answer, for at most "
+                          "collectors.offsets.carry_for. Present only for such partitions.",
+                          MT::kGauge);
   auto dlq_rate = out.Family("kafka_topic_dlq_messages_in_per_second",
                              "Messages landing in a dead-letter topic per second over the rate window "
                              "(an incident signal).",
@@ -89,6 +94,12 @@ Status OffsetsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
     pbuf = std::to_string(tp.partition);
     out.Add(current, {{"topic", tp.topic}, {"partition", pbuf}}, static_cast<double>(wm.high));
     out.Add(oldest, {{"topic", tp.topic}, {"partition", pbuf}}, static_cast<double>(wm.low));
+    if (auto c = snap.carried.find(tp); c != snap.carried.end()) {
+      // An old answer: no rate from it (it would read as no traffic).
+      out.Add(stale, {{"topic", tp.topic}, {"partition", pbuf}},
+              std::chrono::duration<double>(snap.finished - c->second).count());
+      continue;
+    }
     if (new_sample) rates_.Add(tp, snap.finished, wm.high);
     if (auto r = rates_.Rate(tp)) {
       out.Add(p_rate, {{"topic", tp.topic}, {"partition", pbuf}}, *r);

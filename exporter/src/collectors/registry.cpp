@@ -28,22 +28,31 @@ Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& co
   deps->kafka = std::shared_ptr<KafkaClient>(std::move(kafka.value()));
   deps->cluster_state = std::make_shared<ClusterState>();
   // The group requests go through a handle of their own, whose coordinator
-  // cache does not outlive a run (GroupClientProperties).
+  // cache does not outlive a run (GroupClientProperties), owned by the
+  // collector, which may rebuild it (ConsumerGroupsCollector::kRebuildAfter).
+  ConsumerGroupsCollector::Connect connect_groups =
+      [kc = config.kafka]() -> Result<std::shared_ptr<KafkaClient>> {
+    auto c = KafkaClient::Create(kc, GroupClientProperties(kc));
+    if (!c.ok()) return c.status();
+    return std::shared_ptr<KafkaClient>(std::move(c.value()));
+  };
+  std::shared_ptr<KafkaClient> groups_kafka;
   if (cc.consumer_groups.enabled) {
-    auto groups = KafkaClient::Create(config.kafka, GroupClientProperties(config.kafka));
+    auto groups = connect_groups();
     if (!groups.ok()) return groups.status();
-    deps->groups_kafka = std::shared_ptr<KafkaClient>(std::move(groups.value()));
+    groups_kafka = std::move(groups.value());
   }
 
-  deps->watermarks =
-      std::make_shared<WatermarkService>(deps->kafka, deps->cluster_state, cc.offsets.partitions_per_request);
+  deps->watermarks = std::make_shared<WatermarkService>(
+      deps->kafka, deps->cluster_state, cc.offsets.partitions_per_request, cc.offsets.carry_for);
 
   if (cc.cluster.enabled)
     out.push_back(std::make_unique<ClusterCollector>(cc.cluster, deps->kafka, deps->cluster_state));
   if (cc.offsets.enabled) out.push_back(std::make_unique<OffsetsCollector>(cc.offsets, deps->watermarks));
   if (cc.consumer_groups.enabled) {
-    out.push_back(std::make_unique<ConsumerGroupsCollector>(
-        cc.consumer_groups, cc.offsets.rate_window, deps->groups_kafka, deps->watermarks, deps->self));
+    out.push_back(std::make_unique<ConsumerGroupsCollector>(cc.consumer_groups, cc.offsets.rate_window,
+                                                            std::move(groups_kafka), deps->watermarks,
+                                                            deps->self, std::move(connect_groups)));
   }
   if (cc.log_dirs.enabled) out.push_back(std::make_unique<LogDirsCollector>(cc.log_dirs));
   if (cc.probe.enabled) out.push_back(std::make_unique<ProbeCollector>(cc.probe, config.kafka, deps->kafka));

@@ -13,9 +13,6 @@ namespace dora {
 
 struct CollectorDeps {
   std::shared_ptr<KafkaClient> kafka;
-  // The consumer-group requests' own handle (GroupClientProperties); null
-  // when consumer_groups is disabled.
-  std::shared_ptr<KafkaClient> groups_kafka;
   std::shared_ptr<ClusterState> cluster_state;
   std::shared_ptr<WatermarkService> watermarks;
   SelfMetrics* self = nullptr;

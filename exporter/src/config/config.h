@@ -65,6 +65,7 @@ struct OffsetsCollectorConfig : CollectorCommon {
   Millis rate_window{60000};         // window for messages-in-per-second
   RegexFilter topics{{".*"}, {}};
   std::string dlq_topics = "^dlq-";  // dead-letter topics: their inflow is an incident signal
+  Millis carry_for{300000};          // a partition without an answer keeps its last watermarks this long
 };
 
 struct ConsumerGroupsCollectorConfig : CollectorCommon {
@@ -78,6 +79,7 @@ struct ConsumerGroupsCollectorConfig : CollectorCommon {
   int lag_history_points = 60;           // (time, high watermark) points kept per partition
   bool lag_exporter_metrics = false;     // also emit kafka-lag-exporter's metric family
   std::string cluster_name = "default";  // cluster_name label of that family
+  Millis carry_for{300000};  // a group without an answer keeps its last description/offsets this long
 };
 
 struct LogDirsCollectorConfig : CollectorCommon {

@@ -66,6 +66,7 @@ FlatConfig FlattenConfig(const Config& c) {
   f.emplace_back("collectors.offsets.rate_window", D(cc.offsets.rate_window));
   Filter(f, "collectors.offsets.topics", cc.offsets.topics);
   f.emplace_back("collectors.offsets.dlq_topics", cc.offsets.dlq_topics);
+  f.emplace_back("collectors.offsets.carry_for", D(cc.offsets.carry_for));
   const auto& g = cc.consumer_groups;
   Common(f, "collectors.consumer_groups", g);
   f.emplace_back("collectors.consumer_groups.max_in_flight", std::to_string(g.max_in_flight));
@@ -77,6 +78,7 @@ FlatConfig FlattenConfig(const Config& c) {
   f.emplace_back("collectors.consumer_groups.lag_history_points", std::to_string(g.lag_history_points));
   f.emplace_back("collectors.consumer_groups.lag_exporter_metrics", B(g.lag_exporter_metrics));
   f.emplace_back("collectors.consumer_groups.cluster_name", g.cluster_name);
+  f.emplace_back("collectors.consumer_groups.carry_for", D(g.carry_for));
   Common(f, "collectors.log_dirs", cc.log_dirs);
   f.emplace_back("collectors.log_dirs.broker_id", cc.log_dirs.broker_id);
   f.emplace_back("collectors.log_dirs.paths", List(cc.log_dirs.paths));

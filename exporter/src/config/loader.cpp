@@ -175,18 +175,20 @@ void ParseRoot(const YAML::Node& root, Reader& r, Config* c) {
     r.Duration(n, "config_refresh_interval", "collectors.cluster", &cc.cluster.config_refresh_interval);
     r.String(n, "expected_topics_file", "collectors.cluster", &cc.cluster.expected_topics_file);
   }
-  if (YAML::Node n = cs["offsets"]; r.Map(
-          n, "collectors.offsets", With({"partitions_per_request", "rate_window", "topics", "dlq_topics"}))) {
+  if (YAML::Node n = cs["offsets"];
+      r.Map(n, "collectors.offsets",
+            With({"partitions_per_request", "rate_window", "topics", "dlq_topics", "carry_for"}))) {
     r.Common(n, "collectors.offsets", &cc.offsets);
     r.Int(n, "partitions_per_request", "collectors.offsets", &cc.offsets.partitions_per_request);
     r.Duration(n, "rate_window", "collectors.offsets", &cc.offsets.rate_window);
     r.Filter(n, "topics", "collectors.offsets", &cc.offsets.topics);
     r.String(n, "dlq_topics", "collectors.offsets", &cc.offsets.dlq_topics);
+    r.Duration(n, "carry_for", "collectors.offsets", &cc.offsets.carry_for);
   }
   if (YAML::Node n = cs["consumer_groups"];
       r.Map(n, "collectors.consumer_groups",
             With({"max_in_flight", "granularity", "groups", "topics", "status_window", "status_min_distance",
-                  "lag_history_points", "lag_exporter_metrics", "cluster_name"}))) {
+                  "lag_history_points", "lag_exporter_metrics", "cluster_name", "carry_for"}))) {
     const std::string p = "collectors.consumer_groups";
     auto& g = cc.consumer_groups;
     r.Common(n, p, &g);
@@ -199,6 +201,7 @@ void ParseRoot(const YAML::Node& root, Reader& r, Config* c) {
     r.Int(n, "lag_history_points", p, &g.lag_history_points);
     r.Bool(n, "lag_exporter_metrics", p, &g.lag_exporter_metrics);
     r.String(n, "cluster_name", p, &g.cluster_name);
+    r.Duration(n, "carry_for", p, &g.carry_for);
   }
   if (YAML::Node n = cs["log_dirs"];
       r.Map(n, "collectors.log_dirs", With({"broker_id", "paths", "max_entries_per_cycle"}))) {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <set>
 
+#include "kafka/group_requests.h"
 #include "kafka/handle.h"
 
 namespace dora {
@@ -130,82 +131,70 @@ void ReconcileWithListing(GroupListing* listing, const std::vector<ListedGroup>&
   listing->groups = std::move(kept);
 }
 
-Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout) {
+GroupDescription DescribedGroup(const rd_kafka_ConsumerGroupDescription_t* g) {
+  GroupDescription d;
+  const char* id = rd_kafka_ConsumerGroupDescription_group_id(g);
+  d.name = id ? id : "";
+  if (const rd_kafka_error_t* e = rd_kafka_ConsumerGroupDescription_error(g))
+    d.error = rd_kafka_error_code(e);
+  // Kafka's own state names (Stable, Empty, ...), as rd_kafka_list_groups reports them.
+  d.state = rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(g));
+  d.protocol_type = rd_kafka_ConsumerGroupDescription_is_simple_consumer_group(g) ? "" : "consumer";
+  const char* assignor = rd_kafka_ConsumerGroupDescription_partition_assignor(g);
+  d.protocol = assignor ? assignor : "";
+  if (const rd_kafka_Node_t* node = rd_kafka_ConsumerGroupDescription_coordinator(g))
+    d.coordinator = rd_kafka_Node_id(node);
+  size_t members = rd_kafka_ConsumerGroupDescription_member_count(g);
+  for (size_t m = 0; m < members; ++m) {
+    const rd_kafka_MemberDescription_t* md = rd_kafka_ConsumerGroupDescription_member(g, m);
+    GroupMember gm;
+    const char* s;
+    gm.member_id = (s = rd_kafka_MemberDescription_consumer_id(md)) ? s : "";
+    gm.client_id = (s = rd_kafka_MemberDescription_client_id(md)) ? s : "";
+    gm.client_host = (s = rd_kafka_MemberDescription_host(md)) ? s : "";
+    if (const rd_kafka_MemberAssignment_t* a = rd_kafka_MemberDescription_assignment(md)) {
+      if (const rd_kafka_topic_partition_list_t* parts = rd_kafka_MemberAssignment_partitions(a)) {
+        for (int p = 0; p < parts->cnt; ++p)
+          gm.assignment.push_back({parts->elems[p].topic, parts->elems[p].partition});
+      }
+    }
+    d.members.push_back(std::move(gm));
+  }
+  return d;
+}
+
+Result<GroupListing> ListGroupsAdmin(KafkaClient& client, GroupRequests& requests, int max_in_flight,
+                                     Millis timeout) {
   rd_kafka_t* rk = client.raw();
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto left_ms = [&] {
-    return KafkaMs(std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now()));
-  };
-  char errstr[256];
+  auto left = [&] { return std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now()); };
   QueuePtr q(rd_kafka_queue_new(rk));
   if (!q) return Status::Error("kafka", "ListConsumerGroups: cannot create the request");
   GroupListing out;
-  auto listed = ListListedGroups(rk, q.get(), left_ms(), &out.partial_reason);
+  auto listed = ListListedGroups(rk, q.get(), KafkaMs(left()), &out.partial_reason);
   if (!listed.ok()) return listed.status();
   out.partial = !out.partial_reason.empty();
   std::vector<std::string> names;
   for (const auto& l : listed.value()) names.push_back(l.name);
   if (names.empty()) return out;
-  std::vector<const char*> cnames;
-  for (const auto& s : names) cnames.push_back(s.c_str());
-  OptionsPtr dopts(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS));
-  if (!dopts) return Status::Error("kafka", "DescribeConsumerGroups: cannot create the request");
-  rd_kafka_AdminOptions_set_request_timeout(dopts.get(), left_ms(), errstr, sizeof errstr);
-  rd_kafka_DescribeConsumerGroups(rk, cnames.data(), cnames.size(), dopts.get(), q.get());
-  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> dev(
-      rd_kafka_queue_poll(q.get(), KafkaMs(Millis(left_ms()), 200)), rd_kafka_event_destroy);
-  if (!dev) return Status::Error("timeout", "DescribeConsumerGroups: no response in time");
-  const rd_kafka_DescribeConsumerGroups_result_t* dres =
-      rd_kafka_event_DescribeConsumerGroups_result(dev.get());
-  if (rd_kafka_event_error(dev.get()) || dres == nullptr)
-    return Status::Error("kafka",
-                         std::string("DescribeConsumerGroups: ") + rd_kafka_event_error_string(dev.get()));
-  size_t dn = 0;
-  const rd_kafka_ConsumerGroupDescription_t** descs =
-      rd_kafka_DescribeConsumerGroups_result_groups(dres, &dn);
-  for (size_t i = 0; i < dn; ++i) {
-    const rd_kafka_ConsumerGroupDescription_t* g = descs[i];
-    GroupDescription d;
-    d.name = rd_kafka_ConsumerGroupDescription_group_id(g);
-    if (const rd_kafka_error_t* e = rd_kafka_ConsumerGroupDescription_error(g)) {
-      d.error = rd_kafka_error_code(e);
-      out.partial = true;
-      out.partial_reason = "DescribeConsumerGroups(" + d.name + "): " + rd_kafka_error_string(e);
-    }
-    // Kafka's own state names (Stable, Empty, ...), as rd_kafka_list_groups reports them.
-    std::string state = rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(g));
-    d.state = state;
-    d.protocol_type = rd_kafka_ConsumerGroupDescription_is_simple_consumer_group(g) ? "" : "consumer";
-    const char* assignor = rd_kafka_ConsumerGroupDescription_partition_assignor(g);
-    d.protocol = assignor ? assignor : "";
-    if (const rd_kafka_Node_t* node = rd_kafka_ConsumerGroupDescription_coordinator(g))
-      d.coordinator = rd_kafka_Node_id(node);
-    size_t members = rd_kafka_ConsumerGroupDescription_member_count(g);
-    for (size_t m = 0; m < members; ++m) {
-      const rd_kafka_MemberDescription_t* md = rd_kafka_ConsumerGroupDescription_member(g, m);
-      GroupMember gm;
-      const char* s;
-      gm.member_id = (s = rd_kafka_MemberDescription_consumer_id(md)) ? s : "";
-      gm.client_id = (s = rd_kafka_MemberDescription_client_id(md)) ? s : "";
-      gm.client_host = (s = rd_kafka_MemberDescription_host(md)) ? s : "";
-      if (const rd_kafka_MemberAssignment_t* a = rd_kafka_MemberDescription_assignment(md)) {
-        if (const rd_kafka_topic_partition_list_t* parts = rd_kafka_MemberAssignment_partitions(a)) {
-          for (int p = 0; p < parts->cnt; ++p)
-            gm.assignment.push_back({parts->elems[p].topic, parts->elems[p].partition});
-        }
-      }
-      d.members.push_back(std::move(gm));
-    }
-    out.groups.push_back(std::move(d));
+  // One DescribeConsumerGroups per group, coordinator-bound: through the
+  // long-lived requests (GroupRequests says why).
+  out.groups = requests.DescribeGroups(names, max_in_flight, left());
+  for (auto& d : out.groups) {
+    if (d.error == 0) continue;
+    out.partial = true;
+    out.partial_reason = "DescribeConsumerGroups(" + d.name + "): " + KafkaErrorString(d.error);
+    if (d.state.empty()) d.state = "Unknown";
   }
   // The admin path lists with v4 only: share groups never reach it.
   ReconcileWithListing(&out, listed.value(), false);
   return out;
 }
 
-Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout, bool try_cheap, bool* cheap_failed) {
+Result<GroupListing> ListGroups(KafkaClient& client, GroupRequests& requests, int max_in_flight,
+                                Millis timeout, bool try_cheap, bool* cheap_failed) {
   if (cheap_failed) *cheap_failed = false;
-  if (!try_cheap) return ListGroupsAdmin(client, timeout);
+  if (!try_cheap) return ListGroupsAdmin(client, requests, max_in_flight, timeout);
   auto start = std::chrono::steady_clock::now();
   // Half the budget for the cheap path, the rest for the fallback.
   Millis first = timeout / 2;
@@ -217,7 +206,7 @@ Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout, bool try_ch
     auto left = timeout - std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start);
     if (left.count() <= 0)
       return Status::Error("timeout", std::string("ListGroups: ") + rd_kafka_err2str(err));
-    return ListGroupsAdmin(client, left);
+    return ListGroupsAdmin(client, requests, max_in_flight, left);
   }
   GroupListing out;
   std::set<std::string> seen;
@@ -265,97 +254,6 @@ Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout, bool try_ch
     } else {
       if (!reason.empty()) out.partial = true, out.partial_reason = reason;
       ReconcileWithListing(&out, listed.value(), reason.empty());
-    }
-  }
-  return out;
-}
-
-std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::vector<std::string>& groups,
-                                                int max_in_flight, Millis timeout) {
-  std::vector<GroupOffsets> out(groups.size());
-  for (size_t i = 0; i < groups.size(); ++i) {
-    out[i].group = groups[i];
-    out[i].error = RD_KAFKA_RESP_ERR__TIMED_OUT;
-  }
-  if (groups.empty()) return out;
-  rd_kafka_t* rk = client.raw();
-  QueuePtr q(rd_kafka_queue_new(rk));
-  if (!q) return out;  // every group stays timed out
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  size_t next = 0, done = 0;
-  int in_flight = 0;
-  auto left_ms = [&] {
-    return KafkaMs(std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now()));
-  };
-  char errstr[256];
-  // Each result carries its index in `groups` as the admin opaque.
-  while (done < groups.size()) {
-    while (in_flight < max_in_flight && next < groups.size() && left_ms() > 0) {
-      OffsetsRequestPtr req(rd_kafka_ListConsumerGroupOffsets_new(groups[next].c_str(), nullptr));
-      OptionsPtr opts(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS));
-      if (!req || !opts) {  // not sent: the group stays timed out
-        ++next;
-        ++done;
-        continue;
-      }
-      rd_kafka_AdminOptions_set_request_timeout(opts.get(), left_ms(), errstr, sizeof errstr);
-      rd_kafka_AdminOptions_set_opaque(opts.get(), reinterpret_cast<void*>(next));
-      rd_kafka_ListConsumerGroupOffsets_t* r = req.get();
-      rd_kafka_ListConsumerGroupOffsets(rk, &r, 1, opts.get(), q.get());
-      ++next;
-      ++in_flight;
-    }
-    if (in_flight == 0) break;  // deadline passed before the rest could be sent
-    int wait = left_ms();
-    if (wait <= 0) break;
-    rd_kafka_event_t* ev = rd_kafka_queue_poll(q.get(), KafkaMs(Millis(wait), 200));
-    if (ev == nullptr) break;
-    const EventPtr ev_owner(ev);  // released however this iteration ends
-    --in_flight;
-    ++done;
-    size_t idx = reinterpret_cast<size_t>(rd_kafka_event_opaque(ev));
-    if (idx < out.size()) {
-      GroupOffsets& g = out[idx];
-      g.error = rd_kafka_event_error(ev);
-      const rd_kafka_ListConsumerGroupOffsets_result_t* res =
-          rd_kafka_event_ListConsumerGroupOffsets_result(ev);
-      size_t n = 0;
-      const rd_kafka_group_result_t** gr =
-          res ? rd_kafka_ListConsumerGroupOffsets_result_groups(res, &n) : nullptr;
-      if (g.error == 0 && n == 1) {
-        const rd_kafka_error_t* gerr = rd_kafka_group_result_error(gr[0]);
-        if (gerr != nullptr) {
-          g.error = rd_kafka_error_code(gerr);
-        } else if (const rd_kafka_topic_partition_list_t* parts = rd_kafka_group_result_partitions(gr[0])) {
-          g.committed.reserve(static_cast<size_t>(parts->cnt));
-          for (int i = 0; i < parts->cnt; ++i) {
-            const auto& e = parts->elems[i];
-            // No committed offset: no entry at all (never a -1 sentinel downstream).
-            if (e.err != 0 || e.offset < 0) continue;
-            if (g.topics.empty() || g.topics.back() != e.topic) g.topics.emplace_back(e.topic);
-            g.committed.push_back({static_cast<uint32_t>(g.topics.size() - 1), e.partition, e.offset});
-          }
-          auto before = [&g](const GroupOffsets::Committed& a, const GroupOffsets::Committed& b) {
-            return PartitionLess(g.topic(a), a.partition, g.topic(b), b.partition);
-          };
-          auto same = [&g](const GroupOffsets::Committed& a, const GroupOffsets::Committed& b) {
-            return PartitionEqual(g.topic(a), a.partition, g.topic(b), b.partition);
-          };
-          std::stable_sort(g.committed.begin(), g.committed.end(), before);
-          // A partition listed twice keeps its last offset, as the map did.
-          size_t kept = 0;
-          for (size_t r = 0; r < g.committed.size(); ++r) {
-            if (kept > 0 && same(g.committed[kept - 1], g.committed[r])) {
-              g.committed[kept - 1].offset = g.committed[r].offset;
-            } else {
-              g.committed[kept++] = g.committed[r];
-            }
-          }
-          g.committed.resize(kept);
-        }
-      } else if (g.error == 0) {
-        g.error = RD_KAFKA_RESP_ERR__BAD_MSG;
-      }
     }
   }
   return out;

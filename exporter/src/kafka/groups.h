@@ -35,6 +35,9 @@ struct GroupDescription {
   std::string type = "classic";
   bool members_known = true;
   std::string described_state;  // what DescribeGroups said, when it was overruled
+  // An earlier run's description, served while the group's coordinator does
+  // not answer (ConsumerGroupsCollector, carry_for).
+  bool carried = false;
 };
 
 // A share group (KIP-932): not a consumer group; only its listing is known.
@@ -67,19 +70,28 @@ struct GroupListing {
 void ReconcileWithListing(GroupListing* listing, const std::vector<ListedGroup>& listed,
                           bool listed_complete);
 
+class GroupRequests;
+
 // Lists and describes every group in the cluster. Tries rd_kafka_list_groups
 // first (one ListGroups and one DescribeGroups per broker); that call fails as
 // a whole when any broker it once knew is down, so it then falls back to the
-// admin API (ListConsumerGroups + DescribeConsumerGroups), which skips brokers
-// that left the metadata and reports per-broker errors.
+// admin API: ListConsumerGroups on every broker (skipping brokers that left
+// the metadata, with per-broker errors) and one DescribeConsumerGroups per
+// group through `requests` (up to max_in_flight at once). A group whose
+// description did not come has error set, state "Unknown", and makes the
+// listing partial.
 // try_cheap false skips rd_kafka_list_groups (the caller saw it fail lately:
 // with a broker down it waits out half the budget before the fallback).
 // *cheap_failed, when given, is set when rd_kafka_list_groups failed.
-Result<GroupListing> ListGroups(KafkaClient& client, Millis timeout, bool try_cheap = true,
-                                bool* cheap_failed = nullptr);
+Result<GroupListing> ListGroups(KafkaClient& client, GroupRequests& requests, int max_in_flight,
+                                Millis timeout, bool try_cheap = true, bool* cheap_failed = nullptr);
 
 // The admin-API path alone (exposed for tests).
-Result<GroupListing> ListGroupsAdmin(KafkaClient& client, Millis timeout);
+Result<GroupListing> ListGroupsAdmin(KafkaClient& client, GroupRequests& requests, int max_in_flight,
+                                     Millis timeout);
+
+// One group of a DescribeConsumerGroups answer.
+GroupDescription DescribedGroup(const rd_kafka_ConsumerGroupDescription_t* g);
 
 struct GroupOffsets {
   struct Committed {
@@ -101,8 +113,10 @@ struct GroupOffsets {
 };
 
 // Fetches committed offsets of `groups`, keeping up to `max_in_flight` calls
-// outstanding. Groups whose call failed or did not answer in time come back
-// with error set. `requests_sent` (optional) counts calls issued.
+// outstanding, through a GroupRequests of its own that ends with the call
+// (requests still out are then answered into a closed queue). Groups whose
+// call failed or did not answer in time come back with error set. For one-off
+// use (tests, benchmarks); the collector keeps one GroupRequests across runs.
 std::vector<GroupOffsets> FetchCommittedOffsets(KafkaClient& client, const std::vector<std::string>& groups,
                                                 int max_in_flight, Millis timeout);
 

@@ -1,14 +1,19 @@
 #include "kafka/watermarks.h"
 
 #include <future>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
 namespace dora {
 
 WatermarkService::WatermarkService(std::shared_ptr<KafkaClient> kafka, std::shared_ptr<ClusterState> cluster,
-                                   int partitions_per_request)
-    : kafka_(std::move(kafka)), cluster_(std::move(cluster)), chunk_(partitions_per_request) {}
+                                   int partitions_per_request, Millis carry_for)
+    : kafka_(std::move(kafka)),
+      cluster_(std::move(cluster)),
+      chunk_(partitions_per_request),
+      carry_for_(carry_for) {}
 
 Result<std::shared_ptr<const WatermarkSnapshot>> WatermarkService::Get(
     std::chrono::steady_clock::time_point not_before, std::chrono::steady_clock::time_point deadline) {
@@ -56,14 +61,28 @@ Result<std::shared_ptr<const WatermarkSnapshot>> WatermarkService::Fetch(
       if (p.leader >= 0) by_leader[p.leader].push_back({t.name, p.id});
     }
   }
+  // Chunks taken round-robin over the leaders, so that one leader's many
+  // chunks do not queue up behind each other.
   std::vector<std::vector<TopicPartition>> chunks;
-  for (const auto& [leader, parts] : by_leader) {
-    snap->requested += parts.size();
-    for (size_t i = 0; i < parts.size(); i += static_cast<size_t>(chunk_)) {
+  std::vector<int32_t> chunk_leader;
+  for (size_t i = 0;; i += static_cast<size_t>(chunk_)) {
+    bool any = false;
+    for (const auto& [leader, parts] : by_leader) {
+      if (i >= parts.size()) continue;
+      any = true;
       size_t end = std::min(parts.size(), i + static_cast<size_t>(chunk_));
       chunks.emplace_back(parts.begin() + static_cast<long>(i), parts.begin() + static_cast<long>(end));
+      chunk_leader.push_back(leader);
     }
+    if (!any) break;
   }
+  for (const auto& [leader, parts] : by_leader) snap->requested += parts.size();
+  // Each call's own deadline: a dead leader costs at most half the budget,
+  // and once one of its calls timed out it is not asked again this fetch.
+  const Millis budget = left();
+  auto call_timeout = [&] { return std::min(left(), std::max(Millis(1000), budget / 2)); };
+  std::mutex dead_mu;
+  std::set<int32_t> dead_leaders;
   // Latest and earliest of every chunk, a few calls at a time: each call is one
   // ListOffsets per leader broker, and blocks until all of them answered.
   struct Answer {
@@ -78,8 +97,18 @@ Result<std::shared_ptr<const WatermarkSnapshot>> WatermarkService::Fetch(
       for (size_t k = base; k < std::min(which.size(), base + kParallel); ++k) {
         size_t i = which[k];
         jobs.push_back(std::async(std::launch::async, [&, i] {
-          answers[i].high = kafka_->ListOffsets(chunks[i], -1, left());
-          answers[i].low = kafka_->ListOffsets(chunks[i], -2, left());
+          const int32_t leader = chunk_leader[i];
+          {
+            std::lock_guard<std::mutex> lock(dead_mu);
+            if (dead_leaders.count(leader)) return;  // stays "not run": a timeout
+          }
+          answers[i].high = kafka_->ListOffsets(chunks[i], -1, call_timeout());
+          if (!answers[i].high.ok() && answers[i].high.status().reason == "timeout") {
+            std::lock_guard<std::mutex> lock(dead_mu);
+            dead_leaders.insert(leader);
+            return;
+          }
+          answers[i].low = kafka_->ListOffsets(chunks[i], -2, call_timeout());
         }));
       }
       for (auto& j : jobs) j.wait();
@@ -136,9 +165,37 @@ Result<std::shared_ptr<const WatermarkSnapshot>> WatermarkService::Fetch(
   snap->failed = total - snap->partitions.size();
   snap->finished = std::chrono::steady_clock::now();
   snap->wall = std::chrono::system_clock::now();
+  if (snap->failed > 0 && carry_for_.count() > 0) {
+    std::shared_ptr<const WatermarkSnapshot> previous;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      previous = latest_;
+    }
+    Carry(previous.get(), *md, snap.get());
+  }
   if (snap->partitions.empty() && snap->requested > 0)
     return Status::Error("kafka", "ListOffsets: no partition answered: " + snap->last_error);
   return std::shared_ptr<const WatermarkSnapshot>(std::move(snap));
+}
+
+void WatermarkService::Carry(const WatermarkSnapshot* previous, const ClusterMetadata& md,
+                             WatermarkSnapshot* snap) const {
+  if (previous == nullptr) return;
+  TopicPartition tp;
+  for (const auto& t : md.topics) {
+    tp.topic = t.name;
+    for (const auto& p : t.partitions) {
+      tp.partition = p.id;
+      if (snap->partitions.count(tp)) continue;
+      auto it = previous->partitions.find(tp);
+      if (it == previous->partitions.end()) continue;
+      auto c = previous->carried.find(tp);
+      const auto answered = c == previous->carried.end() ? previous->finished : c->second;
+      if (snap->finished - answered > carry_for_) continue;
+      snap->partitions.emplace(tp, it->second);
+      snap->carried.emplace(tp, answered);
+    }
+  }
 }
 
 }  // namespace dora
