@@ -39,9 +39,7 @@
 #include "collectors/offsets.h"
 #include "collectors/runner.h"
 #include "config/loader.h"
-#include "kafka/client.h"
-#include "kafka/group_requests.h"
-#include "kafka/groups.h"
+#include "kafka/api.h"
 #include "metrics/self_metrics.h"
 #include "metrics/snapshot_store.h"
 #include "util/log.h"
@@ -93,7 +91,7 @@ std::map<std::string, int64_t> RequestCounts(const std::string& stats) {
 }
 
 // Waits (bounded) for a statistics event generated after `after`; returns its JSON.
-std::string FreshStats(dora::KafkaClient& client, StatsTap& tap, Clock::time_point after) {
+std::string FreshStats(dora::KafkaApi& client, StatsTap& tap, Clock::time_point after) {
   auto end = Clock::now() + std::chrono::seconds(10);
   while (Clock::now() < end) {
     client.ServeCallbacks();
@@ -195,9 +193,8 @@ int main(int argc, char** argv) {
   // Collector timeouts as configured; the bench reports runs that exceed them.
   auto tap = std::make_shared<StatsTap>();
   auto store_stats = std::make_shared<dora::BrokerStatsStore>();
-  auto kafka_r = dora::KafkaClient::Create(
+  auto kafka_r = dora::ConnectKafka(
       config.kafka,
-      {{"statistics.interval.ms", std::to_string(stats_ms)}, {"group.id", dora::AdminGroupId(config.kafka)}},
       [tap, store_stats](const std::string& js) {
         {
           std::lock_guard<std::mutex> lock(tap->mu);
@@ -206,12 +203,13 @@ int main(int argc, char** argv) {
           tap->at = Clock::now();
         }
         store_stats->Set(js);
-      });
+      },
+      dora::Millis(stats_ms));
   if (!kafka_r.ok()) {
     std::fprintf(stderr, "kafka: %s\n", kafka_r.status().message.c_str());
     return 1;
   }
-  std::shared_ptr<dora::KafkaClient> kafka(std::move(kafka_r.value()));
+  std::shared_ptr<dora::KafkaApi> kafka = kafka_r.value();
   auto cluster_state = std::make_shared<dora::ClusterState>();
   auto watermarks =
       std::make_shared<dora::WatermarkService>(kafka, cluster_state, cc.offsets.partitions_per_request);
@@ -349,13 +347,12 @@ int main(int argc, char** argv) {
   // WatermarkService, so the watermarks are really fetched).
   {
     auto t0 = Clock::now();
-    dora::GroupRequests requests(*kafka);
-    auto listing = dora::ListGroups(*kafka, requests, cc.consumer_groups.max_in_flight, dora::Millis(30000));
+    auto listing = kafka->ListGroups(cc.consumer_groups.max_in_flight, dora::Millis(30000));
     auto t1 = Clock::now();
     std::vector<std::string> names;
     if (listing.ok())
       for (const auto& g : listing.value().groups) names.push_back(g.name);
-    auto offs = requests.FetchCommittedOffsets(names, cc.consumer_groups.max_in_flight, dora::Millis(60000));
+    auto offs = kafka->FetchCommittedOffsets(names, cc.consumer_groups.max_in_flight, dora::Millis(60000));
     auto t2 = Clock::now();
     dora::WatermarkService fresh(kafka, cluster_state, cc.offsets.partitions_per_request);
     auto wm = fresh.Get(Clock::now(), Clock::now() + std::chrono::seconds(30));
@@ -377,8 +374,7 @@ int main(int argc, char** argv) {
   // OffsetFetch throughput: every group, at each max_in_flight.
   result["sweep"] = json::array();
   if (!sweep.empty()) {
-    dora::GroupRequests requests(*kafka);
-    auto listing = dora::ListGroups(*kafka, requests, cc.consumer_groups.max_in_flight, dora::Millis(30000));
+    auto listing = kafka->ListGroups(cc.consumer_groups.max_in_flight, dora::Millis(30000));
     std::vector<std::string> names;
     if (listing.ok())
       for (const auto& g : listing.value().groups) names.push_back(g.name);
@@ -387,7 +383,7 @@ int main(int argc, char** argv) {
       size_t failed = 0;
       for (int r = 0; r < sweep_repeats; ++r) {
         auto t0 = Clock::now();
-        auto res = dora::FetchCommittedOffsets(*kafka, names, inflight, dora::Millis(120000));
+        auto res = kafka->FetchCommittedOffsets(names, inflight, dora::Millis(120000));
         secs.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
         for (const auto& g : res) failed += g.error != 0;
       }

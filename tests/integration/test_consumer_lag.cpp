@@ -281,8 +281,15 @@ TEST_CASE("group lag keeps reporting while the group's coordinator broker is dow
   // Stays so for several more cycles, and the daemon is still the same process.
   std::this_thread::sleep_for(5s);
   s = d.Samples();
-  CHECK(Find(s, "kafka_consumergroup_lag_sum", G("reporting", "compliance-reports")) == 400.0);
-  CHECK(Find(s, "kafka_exporter_collector_success", {{"collector", "consumer_groups"}}) == 1.0);
+  {
+    const std::string log = d.Log();
+    INFO("consumer_groups success "
+         << Find(s, "kafka_exporter_collector_success", {{"collector", "consumer_groups"}}).value_or(-1)
+         << "\ndaemon log (tail):\n"
+         << log.substr(log.size() > 30000 ? log.size() - 30000 : 0));
+    CHECK(Find(s, "kafka_consumergroup_lag_sum", G("reporting", "compliance-reports")) == 400.0);
+    CHECK(Find(s, "kafka_exporter_collector_success", {{"collector", "consumer_groups"}}) == 1.0);
+  }
   CHECK(d.Running());
   // The coordinator comes back and the group's lag is still exact.
   kafka->StartNode(coordinator);

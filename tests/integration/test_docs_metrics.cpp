@@ -25,6 +25,11 @@ TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafk
   // cannot have one. test_group_kinds.cpp ("[groups4]") checks the family
   // against a live 4.1.1 broker; it must still be documented.
   REQUIRE(documented.erase("kafka_sharegroup_info") == 1);
+  // Served only while a broker is down (carried answers): checked by the
+  // broker-outage test in test_consumer_lag.cpp ("[outage]") and, without a
+  // broker, by test_collectors_fake.cpp ("[fake][carry]").
+  REQUIRE(documented.erase("kafka_topic_partition_watermarks_stale_seconds") == 1);
+  REQUIRE(documented.erase("kafka_consumergroup_stale_partitions") == 1);
 
   auto kafka = KafkaCluster::Start(1);
   kafka->CreateTopic("audit-logs", 3, 1, {"min.insync.replicas=1"});

@@ -132,8 +132,7 @@ void RenderBrokerStats(const std::vector<BrokerStat>& brokers, MetricsBuilder& o
   }
 }
 
-BrokerStatsCollector::BrokerStatsCollector(BrokerStatsCollectorConfig config,
-                                           std::shared_ptr<KafkaClient> kafka,
+BrokerStatsCollector::BrokerStatsCollector(BrokerStatsCollectorConfig config, std::shared_ptr<KafkaApi> kafka,
                                            std::shared_ptr<BrokerStatsStore> store)
     : config_(std::move(config)),
       kafka_(std::move(kafka)),

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "kafka/client.h"
+#include "kafka/api.h"
 
 namespace dora {
 
@@ -65,7 +65,7 @@ void RenderBrokerStats(const std::vector<BrokerStat>& brokers, MetricsBuilder& o
 class BrokerStatsCollector : public Collector {
  public:
   // `kafka` is the shared client whose statistics `store` receives.
-  BrokerStatsCollector(BrokerStatsCollectorConfig config, std::shared_ptr<KafkaClient> kafka,
+  BrokerStatsCollector(BrokerStatsCollectorConfig config, std::shared_ptr<KafkaApi> kafka,
                        std::shared_ptr<BrokerStatsStore> store);
   std::string name() const override { return "broker_stats"; }
   Millis interval() const override { return config_.interval; }
@@ -74,7 +74,7 @@ class BrokerStatsCollector : public Collector {
 
  private:
   BrokerStatsCollectorConfig config_;
-  std::shared_ptr<KafkaClient> kafka_;
+  std::shared_ptr<KafkaApi> kafka_;
   std::shared_ptr<BrokerStatsStore> store_;
   std::chrono::steady_clock::time_point created_;
 };

@@ -219,7 +219,7 @@ void RenderClusterView(const ClusterView& view, std::chrono::steady_clock::time_
   out.Add(expands, {}, static_cast<double>(state->isr_expands));
 }
 
-ClusterCollector::ClusterCollector(ClusterCollectorConfig config, std::shared_ptr<KafkaClient> kafka,
+ClusterCollector::ClusterCollector(ClusterCollectorConfig config, std::shared_ptr<KafkaApi> kafka,
                                    std::shared_ptr<ClusterState> state)
     : config_(std::move(config)), kafka_(std::move(kafka)), state_(std::move(state)) {
   if (!config_.expected_topics_file.empty()) {

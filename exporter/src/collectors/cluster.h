@@ -18,10 +18,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "collectors/cluster_state.h"
 #include "collectors/collector.h"
 #include "config/topics_spec.h"
-#include "kafka/client.h"
-#include "kafka/cluster_state.h"
+#include "kafka/api.h"
 
 namespace dora {
 
@@ -47,7 +47,7 @@ void RenderClusterView(const ClusterView& view, std::chrono::steady_clock::time_
 
 class ClusterCollector : public Collector {
  public:
-  ClusterCollector(ClusterCollectorConfig config, std::shared_ptr<KafkaClient> kafka,
+  ClusterCollector(ClusterCollectorConfig config, std::shared_ptr<KafkaApi> kafka,
                    std::shared_ptr<ClusterState> state);
   std::string name() const override { return "cluster"; }
   Millis interval() const override { return config_.interval; }
@@ -58,7 +58,7 @@ class ClusterCollector : public Collector {
   void RefreshConfigs(const CollectContext& ctx, const ClusterMetadata& md);
 
   ClusterCollectorConfig config_;
-  std::shared_ptr<KafkaClient> kafka_;
+  std::shared_ptr<KafkaApi> kafka_;
   std::shared_ptr<ClusterState> state_;
   std::map<std::string, ConfigValues> topic_configs_;
   std::map<int32_t, std::string> racks_;

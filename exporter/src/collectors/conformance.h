@@ -2,8 +2,8 @@
 // Topic conformance: the live cluster against config/topics.yaml. Pure.
 // Exports kafka_topic_conformance_drift{topic,check}: 1 where the topic
 // differs from its declaration, 0 where it conforms.
+#include "collectors/cluster_state.h"
 #include "config/topics_spec.h"
-#include "kafka/cluster_state.h"
 #include "metrics/builder.h"
 
 namespace dora {

@@ -9,13 +9,14 @@
 // with lag_exporter_metrics kafka-lag-exporter's kafka_consumergroup_group_*
 // and kafka_partition_{latest,earliest}_offset families.
 //
-// Requests per run: ListGroups + DescribeGroups per broker (rd_kafka_list_groups),
-// FindCoordinator + OffsetFetch per group (rd_kafka_ListConsumerGroupOffsets,
+// Requests per run: ListGroups + DescribeGroups per broker (or, while a broker
+// is down, ListGroups v4 and DescribeGroups per group), FindCoordinator +
+// OffsetFetch per group (KafkaApi::FetchCommittedOffsets,
 // max_in_flight at once), then the watermarks (shared with offsets) — always
 // fetched after the committed offsets, so lag is never negative by race.
 //
 // A broker outage costs only what that broker serves: the three phases have
-// deadlines of their own (listing by 40% of the timeout, offsets by 70%, the
+// deadlines of their own (listing by half the timeout, offsets by 75%, the
 // rest for the watermarks), and a group its coordinator did not list,
 // describe or answer for keeps its last description and committed offsets for
 // collectors.consumer_groups.carry_for, counted per group in
@@ -31,9 +32,8 @@
 
 #include "collectors/collector.h"
 #include "collectors/lag_model.h"
-#include "kafka/group_requests.h"
-#include "kafka/groups.h"
-#include "kafka/watermarks.h"
+#include "collectors/watermarks.h"
+#include "kafka/api.h"
 #include "metrics/self_metrics.h"
 #include "util/name_filter.h"
 
@@ -53,18 +53,9 @@ struct GroupsObservation {
 class ConsumerGroupsCollector : public Collector {
  public:
   // `rate_window` is collectors.offsets.rate_window (one window for all rates).
-  // `kafka` is the group requests' own handle (GroupClientProperties);
-  // `reconnect` makes a new one, for when requests have waited on it for
-  // most of librdkafka's hour (kRebuildAfter).
-  using Connect = std::function<Result<std::shared_ptr<KafkaClient>>()>;
   ConsumerGroupsCollector(ConsumerGroupsCollectorConfig config, Millis rate_window,
-                          std::shared_ptr<KafkaClient> kafka, std::shared_ptr<WatermarkService> watermarks,
-                          SelfMetrics* self, Connect reconnect = nullptr);
-  // A request outstanding this long (its coordinator unreachable for most of
-  // an hour) gets the handle rebuilt: destroyed before librdkafka's hour ends,
-  // a request waiting for its coordinator is failed cleanly, where a timeout
-  // would abort the process (GroupRequests).
-  static constexpr Millis kRebuildAfter{50 * 60 * 1000};
+                          std::shared_ptr<KafkaApi> kafka, std::shared_ptr<WatermarkService> watermarks,
+                          SelfMetrics* self);
   std::string name() const override { return "consumer_groups"; }
   Millis interval() const override { return config_.interval; }
   Millis timeout() const override { return config_.timeout; }
@@ -101,17 +92,12 @@ class ConsumerGroupsCollector : public Collector {
 
   ConsumerGroupsCollectorConfig config_;
   Millis rate_window_{60000};
-  Connect reconnect_;
-  std::shared_ptr<KafkaClient> kafka_;
-  // After kafka_, so destroyed before the handle it sends on.
-  std::unique_ptr<GroupRequests> requests_;
+  std::shared_ptr<KafkaApi> kafka_;
   std::shared_ptr<WatermarkService> watermarks_;
   SelfMetrics* self_;
   NameFilter groups_;
   NameFilter topics_;
   std::map<std::string, GroupState> state_;
-  // Until then, groups are listed with the admin API only (see Collect).
-  std::chrono::steady_clock::time_point admin_listing_until_{};
   std::map<TopicPartition, WatermarkHistory> history_;
   // Each group's last good description and committed offsets, with when
   // they came: served for carry_for while its coordinator does not answer.
@@ -123,6 +109,7 @@ class ConsumerGroupsCollector : public Collector {
     bool has_offsets = false;
   };
   std::map<std::string, LastSeen> last_;
+  bool had_complete_listing_ = false;
   // Groups whose description and listing disagree, logged once each.
   std::set<std::string> disagreed_;
   SteadyTime last_watermarks_{};

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "kafka/watermarks.h"
+#include "collectors/watermarks.h"
 #include "util/name_filter.h"
 
 namespace dora {

@@ -335,7 +335,7 @@ struct ProbeCollector::Impl {
 
   ProbeCollectorConfig config;
   KafkaConfig kafka_config;
-  std::shared_ptr<KafkaClient> admin;
+  std::shared_ptr<KafkaApi> admin;
   std::shared_ptr<ProbeTracker> tracker;
   std::shared_ptr<spdlog::logger> log = GetLogger("collector.probe");
   uint64_t instance = 0;
@@ -755,7 +755,7 @@ struct ProbeCollector::Impl {
 };
 
 ProbeCollector::ProbeCollector(ProbeCollectorConfig config, KafkaConfig kafka_config,
-                               std::shared_ptr<KafkaClient> kafka)
+                               std::shared_ptr<KafkaApi> kafka)
     : config_(std::move(config)),
       kafka_config_(std::move(kafka_config)),
       kafka_(std::move(kafka)),

@@ -38,7 +38,7 @@
 #include <vector>
 
 #include "collectors/collector.h"
-#include "kafka/client.h"
+#include "kafka/api.h"
 #include "kafka/types.h"
 
 namespace dora {
@@ -148,7 +148,7 @@ class ProbeCollector : public Collector {
  public:
   // `kafka` (the shared client) serves the admin requests; the probe's own
   // producer and consumer are built from `kafka_config`.
-  ProbeCollector(ProbeCollectorConfig config, KafkaConfig kafka_config, std::shared_ptr<KafkaClient> kafka);
+  ProbeCollector(ProbeCollectorConfig config, KafkaConfig kafka_config, std::shared_ptr<KafkaApi> kafka);
   // Stops the probe threads and destroys its handles (bounded).
   ~ProbeCollector() override;
   std::string name() const override { return "probe"; }
@@ -162,7 +162,7 @@ class ProbeCollector : public Collector {
  private:
   ProbeCollectorConfig config_;
   KafkaConfig kafka_config_;
-  std::shared_ptr<KafkaClient> kafka_;
+  std::shared_ptr<KafkaApi> kafka_;
   std::shared_ptr<ProbeTracker> tracker_;
   std::unique_ptr<Impl> impl_;
 };

@@ -13,35 +13,19 @@ namespace dora {
 Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& config, CollectorDeps* deps) {
   std::vector<std::unique_ptr<Collector>> out;
   const auto& cc = config.collectors;
-  // broker_stats reads the statistics of this shared client: librdkafka emits
+  // broker_stats reads the statistics of the shared client: librdkafka emits
   // them every statistics.interval.ms into the store the callback holds.
   std::shared_ptr<BrokerStatsStore> stats;
-  std::map<std::string, std::string> extra;
   std::function<void(const std::string&)> stats_cb;
   if (cc.broker_stats.enabled) {
     stats = std::make_shared<BrokerStatsStore>();
-    extra["statistics.interval.ms"] = std::to_string(cc.broker_stats.interval.count());
     stats_cb = [stats](const std::string& json) { stats->Set(json); };
   }
-  auto kafka = KafkaClient::Create(config.kafka, extra, stats_cb);
+  // Group requests get a handle of their own inside (kafka/rdkafka_api.h).
+  auto kafka = ConnectKafka(config.kafka, stats_cb, cc.broker_stats.interval);
   if (!kafka.ok()) return kafka.status();
-  deps->kafka = std::shared_ptr<KafkaClient>(std::move(kafka.value()));
+  deps->kafka = std::move(kafka.value());
   deps->cluster_state = std::make_shared<ClusterState>();
-  // The group requests go through a handle of their own, whose coordinator
-  // cache does not outlive a run (GroupClientProperties), owned by the
-  // collector, which may rebuild it (ConsumerGroupsCollector::kRebuildAfter).
-  ConsumerGroupsCollector::Connect connect_groups =
-      [kc = config.kafka]() -> Result<std::shared_ptr<KafkaClient>> {
-    auto c = KafkaClient::Create(kc, GroupClientProperties(kc));
-    if (!c.ok()) return c.status();
-    return std::shared_ptr<KafkaClient>(std::move(c.value()));
-  };
-  std::shared_ptr<KafkaClient> groups_kafka;
-  if (cc.consumer_groups.enabled) {
-    auto groups = connect_groups();
-    if (!groups.ok()) return groups.status();
-    groups_kafka = std::move(groups.value());
-  }
 
   deps->watermarks = std::make_shared<WatermarkService>(
       deps->kafka, deps->cluster_state, cc.offsets.partitions_per_request, cc.offsets.carry_for);
@@ -51,8 +35,7 @@ Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& co
   if (cc.offsets.enabled) out.push_back(std::make_unique<OffsetsCollector>(cc.offsets, deps->watermarks));
   if (cc.consumer_groups.enabled) {
     out.push_back(std::make_unique<ConsumerGroupsCollector>(cc.consumer_groups, cc.offsets.rate_window,
-                                                            std::move(groups_kafka), deps->watermarks,
-                                                            deps->self, std::move(connect_groups)));
+                                                            deps->kafka, deps->watermarks, deps->self));
   }
   if (cc.log_dirs.enabled) out.push_back(std::make_unique<LogDirsCollector>(cc.log_dirs));
   if (cc.probe.enabled) out.push_back(std::make_unique<ProbeCollector>(cc.probe, config.kafka, deps->kafka));

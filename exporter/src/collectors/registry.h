@@ -3,16 +3,16 @@
 #include <memory>
 #include <vector>
 
+#include "collectors/cluster_state.h"
 #include "collectors/collector.h"
-#include "kafka/client.h"
-#include "kafka/cluster_state.h"
-#include "kafka/watermarks.h"
+#include "collectors/watermarks.h"
+#include "kafka/api.h"
 #include "metrics/self_metrics.h"
 
 namespace dora {
 
 struct CollectorDeps {
-  std::shared_ptr<KafkaClient> kafka;
+  std::shared_ptr<KafkaApi> kafka;
   std::shared_ptr<ClusterState> cluster_state;
   std::shared_ptr<WatermarkService> watermarks;
   SelfMetrics* self = nullptr;

@@ -1,5 +1,6 @@
 #pragma once
-// KafkaClient: the one place that owns a librdkafka handle. Thread-safe: every
+// KafkaClient: one librdkafka handle, internal to kafka/ (the rest of the
+// daemon sees kafka/api.h). Thread-safe: every
 // method may be called from any collector thread concurrently (librdkafka
 // handles are thread-safe; each admin call uses its own temporary queue).
 // Methods block for at most their timeout (plus librdkafka's own slack).
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "kafka/api.h"
 #include "kafka/types.h"
 #include "util/duration.h"
 #include "util/status.h"
@@ -111,11 +113,5 @@ std::string AdminGroupId(const KafkaConfig& config);
 // leadership happened to return to it. The short age also expires that
 // handle's topic metadata, which it never uses, so it is a handle of its own.
 std::map<std::string, std::string> GroupClientProperties(const KafkaConfig& config);
-
-// Error text for an rd_kafka_resp_err_t.
-std::string KafkaErrorString(int err);
-
-// True when the error means "we could not reach the cluster in time".
-bool IsTimeoutError(int err);
 
 }  // namespace dora

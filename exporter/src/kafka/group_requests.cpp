@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "util/log.h"
+
 namespace dora {
 
 GroupRequests::GroupRequests(KafkaClient& client, size_t max_pending)
@@ -71,7 +73,7 @@ void GroupRequests::Exchange(Kind kind, const std::vector<std::string>& groups, 
     w->second.newest = std::max(w->second.newest, p.sent);
   }
   std::set<uint64_t> mine;  // this run's own requests still out: max_in_flight bounds them
-  size_t answered = 0, next = 0;
+  size_t answered = 0, next = 0, skipped_young = 0;
   for (;;) {
     // Send: a group with a request younger than one run budget waits for
     // that one; an older one (its coordinator frozen, say) gets one more.
@@ -80,7 +82,14 @@ void GroupRequests::Exchange(Kind kind, const std::vector<std::string>& groups, 
       Want& w = want.at(groups[next++]);
       if (w.good || w.pos != next - 1) continue;
       const bool young = w.outstanding > 0 && start - w.newest < timeout;
-      if (young || w.outstanding >= kMaxPendingPerGroup || pending_.size() >= max_pending_) continue;
+      if (young) {
+        ++skipped_young;
+        continue;
+      }
+      if (w.outstanding >= kMaxPendingPerGroup || pending_.size() >= max_pending_) {
+        starved_ = true;
+        continue;
+      }
       const uint64_t id = next_id_++;
       if (!Send(kind, groups[w.pos], id)) continue;
       w.newest = std::chrono::steady_clock::now();
@@ -108,7 +117,20 @@ void GroupRequests::Exchange(Kind kind, const std::vector<std::string>& groups, 
     if (take(w->second.pos, ev.get())) {
       w->second.good = true;
       ++answered;
+    } else {
+      GetLogger("kafka")->debug(
+          "{} {}: answer after {} ms without the group: {}",
+          kind == Kind::kOffsets ? "OffsetFetch" : "DescribeConsumerGroups", p.group,
+          std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - p.sent).count(),
+          rd_kafka_event_error_string(ev.get()));
     }
+  }
+  if (answered < want.size()) {
+    GetLogger("kafka")->debug(
+        "{}: {} of {} group(s) answered in {} ms; {} waited on an earlier request, {} outstanding",
+        kind == Kind::kOffsets ? "OffsetFetch" : "DescribeConsumerGroups", answered, want.size(),
+        std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start).count(), skipped_young,
+        pending_.size());
   }
 }
 

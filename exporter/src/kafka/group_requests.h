@@ -14,11 +14,17 @@
 // coordinator broker is down is exactly that case. So every request here
 // carries librdkafka's longest request timeout (1 h) and is never abandoned
 // inside librdkafka; the run waits for answers until its own deadline only,
-// and an answer that arrives later is taken by the next run. A group keeps at
-// most kMaxPendingPerGroup requests outstanding, and the whole at most
-// max_pending(): past that, a group is not asked this run (it comes back with
-// an error, as a timeout would). ConsumerGroupsCollector replaces the handle
-// before the oldest request reaches its hour (see oldest_pending()).
+// and an answer that arrives later is taken by the next run.
+//
+// A coordinator wait can also stall for good: it is woken only by broker state
+// changes (librdkafka's "rely on state broadcast to trigger retry"), and once
+// the dead broker has left the metadata nothing changes any more. So a group
+// whose newest request is older than one run's budget is asked again, up to
+// kMaxPendingPerGroup outstanding, and the whole at most max_pending(); past
+// either, the group is not asked (it comes back with an error, as a timeout
+// would) and starved() says so. The owner then replaces the handle
+// (RdKafkaApi): a handle destroyed before librdkafka's hour fails its waiting
+// requests cleanly.
 //
 // Not thread-safe: one collector thread uses it. It must be destroyed before
 // the KafkaClient it was given.
@@ -39,7 +45,7 @@ class GroupRequests {
  public:
   // librdkafka's longest admin request timeout.
   static constexpr Millis kRequestTimeout{3600 * 1000};
-  static constexpr int kMaxPendingPerGroup = 2;
+  static constexpr int kMaxPendingPerGroup = 4;
 
   // `max_pending` bounds the requests outstanding at once across runs.
   explicit GroupRequests(KafkaClient& client, size_t max_pending = 4096);
@@ -62,6 +68,8 @@ class GroupRequests {
   size_t pending() const { return pending_.size(); }
   Millis oldest_pending() const;
   size_t max_pending() const { return max_pending_; }
+  // A group was left unasked because of the bounds above.
+  bool starved() const { return starved_; }
 
  private:
   enum class Kind { kOffsets, kDescribe };
@@ -82,6 +90,7 @@ class GroupRequests {
   size_t max_pending_;
   QueuePtr queue_;
   uint64_t next_id_ = 1;
+  bool starved_ = false;
   std::map<uint64_t, Pending> pending_;  // by request id (the admin opaque)
 };
 

@@ -7,6 +7,7 @@
 
 #include "kafka/group_requests.h"
 #include "kafka/handle.h"
+#include "util/log.h"
 
 namespace dora {
 namespace {
@@ -171,7 +172,14 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, GroupRequests& request
   QueuePtr q(rd_kafka_queue_new(rk));
   if (!q) return Status::Error("kafka", "ListConsumerGroups: cannot create the request");
   GroupListing out;
-  auto listed = ListListedGroups(rk, q.get(), KafkaMs(left()), &out.partial_reason);
+  // ListConsumerGroups asks every broker the handle knows and waits out its
+  // time for one that just stopped: at most half the budget, so that the
+  // describes of the groups it did list still have time.
+  const Millis list_time = std::min(left(), std::max(Millis(1000), left() / 2));
+  auto listed = ListListedGroups(rk, q.get(), KafkaMs(list_time), &out.partial_reason);
+  GetLogger("kafka")->debug("ListConsumerGroups: {} ({}), {} ms left",
+                            listed.ok() ? "answered" : listed.status().message, out.partial_reason,
+                            left().count());
   if (!listed.ok()) return listed.status();
   out.partial = !out.partial_reason.empty();
   std::vector<std::string> names;
@@ -196,14 +204,18 @@ Result<GroupListing> ListGroups(KafkaClient& client, GroupRequests& requests, in
   if (cheap_failed) *cheap_failed = false;
   if (!try_cheap) return ListGroupsAdmin(client, requests, max_in_flight, timeout);
   auto start = std::chrono::steady_clock::now();
-  // Half the budget for the cheap path, the rest for the fallback.
-  Millis first = timeout / 2;
+  // A third of the budget for the cheap path (it answers in milliseconds, or
+  // waits out its time when a broker is down), the rest for the fallback:
+  // ListConsumerGroups, then one DescribeConsumerGroups per group.
+  Millis first = timeout / 3;
   const rd_kafka_group_list* list = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_list_groups(client.raw(), nullptr, &list, KafkaMs(first));
   const GroupListPtr list_owner(list);  // released on every return, and if a copy below throws
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR || list == nullptr) {
     if (cheap_failed) *cheap_failed = true;
     auto left = timeout - std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start);
+    GetLogger("kafka")->debug("ListGroups (all brokers) failed after {} ms ({}); the admin listing has {} ms",
+                              (timeout - left).count(), rd_kafka_err2str(err), left.count());
     if (left.count() <= 0)
       return Status::Error("timeout", std::string("ListGroups: ") + rd_kafka_err2str(err));
     return ListGroupsAdmin(client, requests, max_in_flight, left);

@@ -1,6 +1,6 @@
 #pragma once
 // WatermarkService fetches every partition's high and low watermark with
-// batched ListOffsets (rd_kafka_offsets_for_times with -1 / -2, in chunks of
+// batched ListOffsets (KafkaApi::ListOffsets with -1 / -2, in chunks of
 // partitions_per_request: the call's cost grows quadratically with its list)
 // and shares the latest fetch between the offsets and consumer_groups
 // collectors, so a cycle makes the requests once. Thread-safe.
@@ -15,8 +15,8 @@
 #include <memory>
 #include <mutex>
 
-#include "kafka/client.h"
-#include "kafka/cluster_state.h"
+#include "collectors/cluster_state.h"
+#include "kafka/api.h"
 
 namespace dora {
 
@@ -46,7 +46,7 @@ class WatermarkService {
  public:
   // `carry_for` bounds how long a partition without an answer is served
   // from its last one (0: never).
-  WatermarkService(std::shared_ptr<KafkaClient> kafka, std::shared_ptr<ClusterState> cluster,
+  WatermarkService(std::shared_ptr<KafkaApi> kafka, std::shared_ptr<ClusterState> cluster,
                    int partitions_per_request, Millis carry_for = Millis(0));
 
   // Returns a fetch that started no earlier than `not_before`, fetching now if
@@ -60,7 +60,7 @@ class WatermarkService {
   // partitions that this fetch did not answer.
   void Carry(const WatermarkSnapshot* previous, const ClusterMetadata& md, WatermarkSnapshot* snap) const;
 
-  std::shared_ptr<KafkaClient> kafka_;
+  std::shared_ptr<KafkaApi> kafka_;
   std::shared_ptr<ClusterState> cluster_;
   int chunk_;
   Millis carry_for_;

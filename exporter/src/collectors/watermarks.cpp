@@ -1,4 +1,4 @@
-#include "kafka/watermarks.h"
+#include "collectors/watermarks.h"
 
 #include <future>
 #include <mutex>
@@ -8,7 +8,7 @@
 
 namespace dora {
 
-WatermarkService::WatermarkService(std::shared_ptr<KafkaClient> kafka, std::shared_ptr<ClusterState> cluster,
+WatermarkService::WatermarkService(std::shared_ptr<KafkaApi> kafka, std::shared_ptr<ClusterState> cluster,
                                    int partitions_per_request, Millis carry_for)
     : kafka_(std::move(kafka)),
       cluster_(std::move(cluster)),
