@@ -103,7 +103,9 @@ struct ProbeCollectorConfig : CollectorCommon {
 
 struct BrokerStatsCollectorConfig : CollectorCommon {};
 
-struct SchemaRegistryEndpoint {
+// A REST service the exporter probes over HTTP(S): a schema registry
+// (collectors/http_client.h).
+struct HttpEndpoint {
   std::string name;
   std::string url;
   std::string username;
@@ -115,6 +117,7 @@ struct SchemaRegistryEndpoint {
   bool insecure_skip_verify = false;
   Millis timeout{5000};
 };
+using SchemaRegistryEndpoint = HttpEndpoint;
 
 struct SchemaRegistryCollectorConfig : CollectorCommon {
   SchemaRegistryCollectorConfig() { timeout = Millis(5000); }
