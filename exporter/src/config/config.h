@@ -103,8 +103,8 @@ struct ProbeCollectorConfig : CollectorCommon {
 
 struct BrokerStatsCollectorConfig : CollectorCommon {};
 
-// A REST service the exporter probes over HTTP(S): a schema registry
-// (collectors/http_client.h).
+// A REST service the exporter probes over HTTP(S): a schema registry, a Kafka
+// Connect cluster (collectors/http_client.h).
 struct HttpEndpoint {
   std::string name;
   std::string url;
@@ -118,10 +118,18 @@ struct HttpEndpoint {
   Millis timeout{5000};
 };
 using SchemaRegistryEndpoint = HttpEndpoint;
+using ConnectEndpoint = HttpEndpoint;
 
 struct SchemaRegistryCollectorConfig : CollectorCommon {
   SchemaRegistryCollectorConfig() { timeout = Millis(5000); }
   std::vector<SchemaRegistryEndpoint> registries;
+};
+
+struct ConnectCollectorConfig : CollectorCommon {
+  ConnectCollectorConfig() { timeout = Millis(5000); }
+  std::vector<ConnectEndpoint> clusters;
+  int max_connectors = 1000;   // connectors exported per Connect cluster; the rest are counted, not exported
+  int max_trace_length = 200;  // characters of a failed connector's or task's first trace line
 };
 
 struct CollectorsConfig {
@@ -132,6 +140,7 @@ struct CollectorsConfig {
   ProbeCollectorConfig probe;
   BrokerStatsCollectorConfig broker_stats;
   SchemaRegistryCollectorConfig schema_registry;
+  ConnectCollectorConfig connect;
 };
 
 struct Config {

@@ -122,7 +122,7 @@ class Reader : public YamlReader {
     StringList(n, "exclude", sub, &f->exclude);
   }
 
-  // A list of HTTP endpoints (schema registries); each
+  // A list of HTTP endpoints (schema registries, Connect clusters); each
   // endpoint's timeout defaults to the collector's.
   void Endpoints(const YAML::Node& p, const std::string& k, const std::string& path, const std::string& what,
                  Millis default_timeout, std::vector<HttpEndpoint>* out) {
@@ -199,9 +199,9 @@ void ParseRoot(const YAML::Node& root, Reader& r, Config* c) {
   }
 
   YAML::Node cs = root["collectors"];
-  if (!r.Map(
-          cs, "collectors",
-          {"cluster", "offsets", "consumer_groups", "log_dirs", "probe", "broker_stats", "schema_registry"}))
+  if (!r.Map(cs, "collectors",
+             {"cluster", "offsets", "consumer_groups", "log_dirs", "probe", "broker_stats", "schema_registry",
+              "connect"}))
     return;
   auto& cc = c->collectors;
   if (YAML::Node n = cs["cluster"];
@@ -259,6 +259,14 @@ void ParseRoot(const YAML::Node& root, Reader& r, Config* c) {
     const std::string p = "collectors.schema_registry";
     r.Common(n, p, &cc.schema_registry);
     r.Endpoints(n, "registries", p, "registries", cc.schema_registry.timeout, &cc.schema_registry.registries);
+  }
+  if (YAML::Node n = cs["connect"];
+      r.Map(n, "collectors.connect", With({"clusters", "max_connectors", "max_trace_length"}))) {
+    const std::string p = "collectors.connect";
+    r.Common(n, p, &cc.connect);
+    r.Endpoints(n, "clusters", p, "Connect clusters", cc.connect.timeout, &cc.connect.clusters);
+    r.Int(n, "max_connectors", p, &cc.connect.max_connectors);
+    r.Int(n, "max_trace_length", p, &cc.connect.max_trace_length);
   }
 }
 
@@ -471,6 +479,12 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
   CheckCommon("collectors.broker_stats", cc.broker_stats, e);
   CheckCommon("collectors.schema_registry", cc.schema_registry, e);
   CheckEndpoints("collectors.schema_registry.registries", "registry", cc.schema_registry.registries, e);
+  CheckCommon("collectors.connect", cc.connect, e);
+  CheckEndpoints("collectors.connect.clusters", "Connect cluster", cc.connect.clusters, e);
+  if (cc.connect.max_connectors < 1 || cc.connect.max_connectors > 100000)
+    e->errors.push_back("collectors.connect.max_connectors: must be between 1 and 100000");
+  if (cc.connect.max_trace_length < 20 || cc.connect.max_trace_length > 1000)
+    e->errors.push_back("collectors.connect.max_trace_length: must be between 20 and 1000");
 }
 
 }  // namespace
