@@ -171,8 +171,9 @@ TEST_CASE("a failed trace is reduced to its bounded first line without secrets",
   CHECK(line == "java.io.IOException: login as svc with [");
   CHECK(ReduceTrace("", {}, 200).empty());
   CHECK(ReduceTrace("caf\xc3\xa9 \x01\r\nnext", {}, 200) == "caf?? ?");
-  // A huge one-line trace costs a bounded amount of work.
+  // A huge one-line trace costs a bounded amount of work, also as one long "secret".
   CHECK(ReduceTrace(std::string(1000000, 'x'), {}, 200).size() == 200);
+  CHECK(ReduceTrace("password=" + std::string(1000000, 'x'), {}, 1000) == "password=[redacted]");
 
   CHECK(IsSecretConfigKey("connection.password"));
   CHECK(IsSecretConfigKey("sasl.jaas.config"));

@@ -108,6 +108,9 @@ std::string ReduceTrace(const std::string& trace, const std::vector<std::string>
             [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   for (const auto& v : secrets) ReplaceAll(&line, v);
   RedactUrlCredentials(&line);
+  // What follows is cut at max_length anyway; a short input also keeps
+  // libstdc++'s recursive regex matcher shallow.
+  if (line.size() > 2 * max_length + 64) line.resize(2 * max_length + 64);
   static const std::regex kPair(
       R"(((?:password|passwd|pwd|secret|token|credentials?|apikey|api_key)[A-Za-z0-9_.\-]*"?\s*[=:]\s*"?)([^\s&;,'"()\]\[]+))",
       std::regex::ECMAScript | std::regex::icase);
