@@ -7,6 +7,7 @@
 // one collector interval, and the stopped worker: up 0 while the other
 // collectors keep running.
 #include <httplib.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -271,6 +272,12 @@ TEST_CASE("a real Connect worker: RUNNING, FAILED with its trace, pause/resume/r
     CHECK(Find(s, "kafka_exporter_collector_success", {{"collector", c}}) == 1.0);
   }
   CHECK(Find(s, "kafka_brokers") == 1.0);
+  // A clean exit (in the sanitized build a memory error would have aborted the daemon).
+  d.Signal(SIGTERM);
+  CHECK(d.Wait(20s) == 0);
+  const std::string log = d.Log();
+  for (const char* m : {"AddressSanitizer", "LeakSanitizer", "runtime error:"})
+    CHECK(log.find(m) == std::string::npos);
   WARN("Kafka start " << t_kafka << " s, Connect worker start " << t_worker << " s, whole test "
                       << Since(t_start) << " s");
   unlink(cfg.c_str());
