@@ -880,6 +880,120 @@ def slo_probe():
                      "latency per broker.", extra, items)
 
 
+CONNECT_STATES = ["UNASSIGNED", "RUNNING", "PAUSED", "STOPPED", "FAILED", "RESTARTING"]
+CONNECT_STATE_COLORS = {"UNASSIGNED": ORANGE, "RUNNING": GREEN, "PAUSED": BLUE,
+                        "STOPPED": "purple", "FAILED": RED, "RESTARTING": YELLOW}
+
+
+def connect_state_code(metric, sel):
+    """One value per connector (or task): the index of its state in CONNECT_STATES."""
+    return " + ".join(f'{i} * max without (state) ({metric}{{{sel}, state="{st}"}})'
+                      for i, st in enumerate(CONNECT_STATES))
+
+
+def connect_state_timeline(title, expr, legend, description="", w=24, h=8):
+    mappings = {str(i): {"text": st, "color": CONNECT_STATE_COLORS[st], "index": i}
+                for i, st in enumerate(CONNECT_STATES)}
+    return {
+        "type": "state-timeline",
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "targets": [target(expr, legend)],
+        "fieldConfig": {
+            "defaults": {
+                "color": {"mode": "thresholds"},
+                "thresholds": steps(BLUE),
+                "mappings": [{"type": "value", "options": mappings}],
+                "custom": {"fillOpacity": 80, "lineWidth": 0},
+            },
+            "overrides": [],
+        },
+        "options": {"mergeValues": True, "showValue": "auto", "rowHeight": 0.9,
+                    "legend": {"displayMode": "list", "placement": "bottom", "showLegend": False},
+                    "tooltip": {"mode": "single", "sort": "none"}},
+        "_size": (w, h),
+    }
+
+
+def connect_overview():
+    c = SEL + ', connect=~"$connect"'
+    k = c + ', connector=~"$connector"'
+    # A sink connector's consumer group is connect-<connector name> (Connect's
+    # default; consumer.override.group.id changes it, docs/connect.md).
+    sink_lag = (
+        f'sum by (cluster, connector) ('
+        f'label_replace(kafka_consumergroup_lag_sum{{{SEL}, consumergroup=~"connect-.+"}}, '
+        f'"connector", "$1", "consumergroup", "connect-(.+)")'
+        f' * on (job, instance, cluster, connector) group_left () '
+        f'max by (job, instance, cluster, connector) (kafka_connect_connector_info{{{k}, type="sink"}}))')
+    lag_panel = timeseries(
+        "Sink lag by connector", [(sink_lag, "{{connector}} {{cluster}}")],
+        thresholds=LAG_STEPS, w=24,
+        description="Lag of each sink connector's consumer group connect-<connector> (the "
+                    "consumer_groups collector's kafka_consumergroup_lag_sum), in messages. "
+                    "Click a series for the group on the Consumer lag dashboard.")
+    lag_panel["fieldConfig"]["defaults"]["links"] = [{
+        "title": "Consumer lag of connect-${__field.labels.connector}",
+        "url": "/d/dora-kafka-consumer-lag/?var-consumergroup=connect-${__field.labels.connector}"
+               "&${job:queryparam}&${cluster:queryparam}&${__url_time_range}",
+        "targetBlank": False,
+    }]
+    items = [
+        row("Connect clusters"),
+        stat("Connect clusters down", count_or_zero(f"kafka_connect_up{{{c}}} == 0"),
+             thresholds=ALERT_STEPS, description="Alert KafkaConnectDown."),
+        stat("Connectors", f"sum(kafka_connect_connectors{{{c}}})"),
+        stat("Connectors FAILED",
+             count_or_zero(f'kafka_connect_connector_state{{{k}, state="FAILED"}} == 1'),
+             thresholds=ALERT_STEPS, description="Alert KafkaConnectConnectorFailed."),
+        stat("Tasks FAILED", count_or_zero(f'kafka_connect_task_state{{{k}, state="FAILED"}} == 1'),
+             thresholds=ALERT_STEPS, description="Alert KafkaConnectTaskFailed."),
+        stat("Tasks RUNNING", f'sum(kafka_connect_task_state{{{k}, state="RUNNING"}})'),
+        stat("REST latency", f"max(kafka_connect_request_latency_seconds{{{c}}})", unit="s"),
+        state_timeline("Connect REST up", f"kafka_connect_up{{{c}}}", "{{connect}} {{cluster}}",
+                       description="The exporter's GET / and GET /connectors of each Connect "
+                                   "cluster; DOWN = REST unreachable or answering wrongly."),
+        row("States over time"),
+        connect_state_timeline("Connector states",
+                               connect_state_code("kafka_connect_connector_state", k),
+                               "{{connector}} ({{connect}})"),
+        connect_state_timeline("Task states",
+                               connect_state_code("kafka_connect_task_state", k),
+                               "{{connector}}/{{task}} ({{connect}})"),
+        timeseries("Tasks by state",
+                   [(f"sum by (cluster, connect, state) (kafka_connect_task_state{{{k}}})",
+                     "{{state}} {{connect}}")],
+                   stack=True),
+        timeseries("Tasks per worker",
+                   [(f"kafka_connect_worker_tasks{{{c}}}", "{{worker}} {{connect}}")],
+                   description="Tasks assigned to each worker: an uneven spread or a worker "
+                               "with none shows a rebalance problem."),
+        row("Failures"),
+        table("Failed tasks with their first trace line",
+              [(f"kafka_connect_task_failure_info{{{k}}}", "Failed")],
+              ["cluster", "connect", "connector", "task", "trace"], hide=("Failed",), w=24,
+              description="First line of each FAILED task's trace, bounded, secrets removed "
+                          "(GET /connectors/<name>/status has the whole trace)."),
+        table("Failed connectors",
+              [(f"kafka_connect_connector_failure_info{{{k}}}", "Failed")],
+              ["cluster", "connect", "connector", "trace"], hide=("Failed",), w=24),
+        table("Connectors",
+              [(f"kafka_connect_connector_info{{{k}}}", "Info")],
+              ["cluster", "connect", "connector", "type", "class", "worker"], hide=("Info",), w=24),
+        row("Sink lag"),
+        lag_panel,
+    ]
+    extra = [query_var("connect", "Connect cluster",
+                       f"label_values(kafka_connect_up{{{SEL}}}, connect)"),
+             query_var("connector", "Connector",
+                       f'label_values(kafka_connect_connector_info{{{SEL}, connect=~"$connect"}}, connector)')]
+    return dashboard("dora-kafka-connect", "Kafka Connect",
+                     "Kafka Connect clusters as seen by the exporter's REST checks: connector "
+                     "and task states over time, failed tasks with their first trace line, "
+                     "tasks per worker, and the lag of sink connectors.", extra, items)
+
+
 DASHBOARDS = {
     "cluster-overview.json": cluster_overview,
     "consumer-lag.json": consumer_lag,
@@ -887,6 +1001,7 @@ DASHBOARDS = {
     "brokers-disk-replication.json": brokers_disk_replication,
     "schema-registry.json": schema_registry,
     "slo-probe.json": slo_probe,
+    "kafka-connect.json": connect_overview,
 }
 
 

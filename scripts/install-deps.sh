@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything dora-kafka-exporter needs to build, test and run its demo,
-# from Debian bookworm packages (and the Kafka broker jars via Maven). Idempotent:
+# from Debian bookworm packages (and the Kafka broker and Connect jars via Maven). Idempotent:
 # a second run installs nothing and takes a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,5 +46,7 @@ scripts/install-helm.sh
 scripts/install-kyverno.sh
 scripts/install-fuzz-deps.sh
 
-# The real Kafka broker used by the demo and the integration tests (cached).
-python3 tests/kafka/kafkactl.py fetch --version "${DORA_KAFKA_VERSION:-3.9.1}"
+# The real Kafka broker used by the demo and the integration tests, and the
+# same release's Kafka Connect worker and connect-file plugin (the [connect]
+# integration test), all cached.
+python3 tests/kafka/kafkactl.py fetch --connect --version "${DORA_KAFKA_VERSION:-3.9.1}"

@@ -23,7 +23,7 @@ import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MOUNT = "/etc/dora-kafka-exporter/"
-CLUSTER_WIDE = ["cluster", "offsets", "consumer_groups", "probe", "schema_registry"]
+CLUSTER_WIDE = ["cluster", "offsets", "consumer_groups", "probe", "schema_registry", "connect"]
 failures = []
 
 

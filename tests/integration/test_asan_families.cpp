@@ -1,7 +1,7 @@
 // Every configurable metric family against a real broker, in one run per
 // consumer-group granularity: with every optional collector and setting on
 // (conformance, DLQ rates, kafka-lag-exporter labels with a live member, log
-// dirs, probe, broker stats, schema registry). .ci/run runs it from the
+// dirs, probe, broker stats, schema registry, Kafka Connect). .ci/run runs it from the
 // ASan/UBSan build ("[asan-families]"), where the daemon under test is the
 // sanitized binary: a memory or UB error aborts it, and the test reads its log.
 #include <signal.h>
@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "support/daemon.h"
+#include "support/fake_connect.h"
 #include "support/fake_registry.h"
 #include "support/kafka_clients.h"
 #include "support/kafka_cluster.h"
@@ -30,7 +31,8 @@ std::string Write(const std::string& name, const std::string& body) {
 
 // The exporter.yaml of one run: every optional family on.
 std::string Config(const std::string& granularity, const std::string& topics_file,
-                   const std::string& data_dir, const std::string& registry_url) {
+                   const std::string& data_dir, const std::string& registry_url,
+                   const std::string& connect_url, const std::string& connect_password_file) {
   return "collectors:\n"
          "  cluster: {interval: 1s, config_refresh_interval: 2s, expected_topics_file: " +
          topics_file +
@@ -47,7 +49,14 @@ std::string Config(const std::string& granularity, const std::string& topics_fil
          "  probe: {enabled: true, interval: 500ms, sla: 3s, topic_check_interval: 2s}\n"
          "  broker_stats: {interval: 1s}\n"
          "  schema_registry:\n    interval: 1s\n    registries:\n      - {name: main, url: '" +
-         registry_url + "'}\n";
+         registry_url +
+         "'}\n"
+         // Every connect setting: the cap cuts one of the fake's four connectors,
+         // basic auth from a file, a short trace bound, a per-cluster timeout.
+         "  connect:\n    interval: 1s\n    timeout: 2s\n    max_connectors: 3\n    max_trace_length: 40\n"
+         "    clusters:\n      - {name: main, url: '" +
+         connect_url + "', username: monitor, password_file: '" + connect_password_file +
+         "', timeout: 1500ms}\n";
 }
 
 // What a sanitizer prints when it finds an error (the daemon's stderr is its log).
@@ -92,6 +101,13 @@ TEST_CASE("every optional metric family and both granularities run clean against
   FakeRegistry registry;
   REQUIRE(registry.running());
   registry.SetSubject("audit-logs-value", 2);
+  FakeRegistry::Options connect_options;
+  connect_options.username = "monitor";
+  connect_options.password = "asan-connect-password";
+  FakeRegistry connect(connect_options);
+  REQUIRE(connect.running());
+  ServeConnect(connect, FailingConnectCluster());
+  const std::string connect_password = Write("connect-password", "asan-connect-password\n");
   const std::string data_dir = kafka->DataDir();
   REQUIRE_FALSE(data_dir.empty());
   const std::string topics = Write(
@@ -109,7 +125,8 @@ TEST_CASE("every optional metric family and both granularities run clean against
 
   {
     // granularity partition: every documented family.
-    const std::string cfg = Write("partition.yaml", Config("partition", topics, data_dir, registry.url()));
+    const std::string cfg = Write("partition.yaml", Config("partition", topics, data_dir, registry.url(),
+                                                           connect.url(), connect_password));
     Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
     REQUIRE(d.WaitHealthy());
     std::set<std::string> missing;
@@ -140,11 +157,18 @@ TEST_CASE("every optional metric family and both granularities run clean against
     INFO(Tail(d.Log()));
     CHECK(missing.empty());
     CHECK(IsValidUtf8(text));
-    for (const char* c :
-         {"cluster", "offsets", "consumer_groups", "log_dirs", "probe", "broker_stats", "schema_registry"}) {
+    for (const char* c : {"cluster", "offsets", "consumer_groups", "log_dirs", "probe", "broker_stats",
+                          "schema_registry", "connect"}) {
       INFO("collector " << c);
       CHECK(Find(s, "kafka_exporter_collector_success", {{"collector", c}}) == 1.0);
     }
+    // The connect settings took effect: 4 connectors counted, 3 exported, traces cut at 40.
+    CHECK(Find(s, "kafka_connect_up", {{"connect", "main"}}) == 1.0);
+    CHECK(Find(s, "kafka_connect_connectors", {{"connect", "main"}}) == 4.0);
+    CHECK(FindAll(s, "kafka_connect_connector_info", {{"connect", "main"}}).size() == 3);
+    for (const auto& t : FindAll(s, "kafka_connect_task_failure_info"))
+      CHECK(t.labels.at("trace").size() <= 40);
+    CHECK(text.find("asan-connect-password") == std::string::npos);
     CHECK_FALSE(FindAll(s, "kafka_consumergroup_partition_status",
                         {{"consumergroup", "auditors"}, {"partition", "0"}})
                     .empty());
@@ -162,7 +186,8 @@ TEST_CASE("every optional metric family and both granularities run clean against
 
   {
     // granularity topic: per-topic sums and statuses, no per-partition group series.
-    const std::string cfg = Write("topic.yaml", Config("topic", topics, data_dir, registry.url()));
+    const std::string cfg = Write(
+        "topic.yaml", Config("topic", topics, data_dir, registry.url(), connect.url(), connect_password));
     Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
     REQUIRE(d.WaitHealthy());
     std::vector<Sample> s;
@@ -201,4 +226,5 @@ TEST_CASE("every optional metric family and both granularities run clean against
     unlink(cfg.c_str());
   }
   unlink(topics.c_str());
+  unlink(connect_password.c_str());
 }

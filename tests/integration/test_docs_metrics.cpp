@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "support/daemon.h"
+#include "support/fake_connect.h"
 #include "support/fake_registry.h"
 #include "support/kafka_clients.h"
 #include "support/kafka_cluster.h"
@@ -40,6 +41,11 @@ TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafk
   FakeRegistry registry;
   REQUIRE(registry.running());
   registry.SetSubject("audit-logs-value", 2);
+  // A Connect cluster with a FAILED connector and a FAILED task, so every
+  // connect family (the failure infos too) is exported.
+  FakeRegistry connect;
+  REQUIRE(connect.running());
+  ServeConnect(connect, FailingConnectCluster());
   std::string data_dir = kafka->DataDir();
   REQUIRE_FALSE(data_dir.empty());
 
@@ -59,7 +65,10 @@ TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafk
                         "  probe: {enabled: true, interval: 500ms}\n"
                         "  broker_stats: {interval: 1s}\n"
                         "  schema_registry:\n    interval: 1s\n    registries:\n      - {name: main, url: '"
-                     << registry.url() << "'}\n";
+                     << registry.url()
+                     << "'}\n"
+                        "  connect:\n    interval: 1s\n    clusters:\n      - {name: main, url: '"
+                     << connect.url() << "'}\n";
   Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
   REQUIRE(d.WaitHealthy());
   SteadyProducer producer(kafka->bootstrap(), "audit-logs", 30, 0);

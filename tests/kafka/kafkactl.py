@@ -7,7 +7,7 @@ ${DORA_KAFKA_CACHE:-$HOME/.cache/dora-kafka-exporter}/kafka-<version>/libs.
 Subcommands (see `kafkactl.py <cmd> --help`):
   fetch, start, stop, status, stop-node, start-node, freeze-node, thaw-node,
   topic-create, topic-delete, topic-describe, seed-topics, produce, consume,
-  groups, load, stop-load
+  groups, load, stop-load, connect-start, connect-stop
 
 Layout of a cluster directory DIR:
   DIR/cluster.json           written once every node is ready (and updated by
@@ -17,6 +17,9 @@ Layout of a cluster directory DIR:
   DIR/node-<id>/data              log.dirs (KRaft metadata + partitions)
   DIR/watchdog.pid, DIR/watchdog.log   (with --watch-pid)
   DIR/load.pids, DIR/load.log          (with `load`)
+  DIR/connect/worker.properties, pid, connect.json, logs/connect.log
+                                       (with `connect-start`; `fetch --connect`
+                                       caches the worker's jars)
 
 Every wait is bounded.  Output: one short human line on stdout; errors go to
 stderr with a non-zero exit status.
@@ -333,6 +336,97 @@ def ensure_fetched(version):
                 r = run_bounded(cmd, timeout=600)
                 if r.returncode != 0:
                     warn("could not fetch %s %s (broker logs will be empty):\n%s" % (art, core, r.stdout[-2000:]))
+            with open(os.path.join(tmp, ".complete"), "w") as f:
+                f.write("%s %d jars\n" % (version, len(os.listdir(libs))))
+            if os.path.exists(home):
+                shutil.rmtree(home)
+            os.rename(tmp, home)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return home, True
+
+
+# --------------------------------------------------------------------------
+# Kafka Connect: a worker of the same release (connect-runtime and its
+# dependencies) in ${cache}/connect-<version>/libs, and the release's
+# FileStream connectors (connect-file) alone in .../plugins/connect-file, the
+# worker's plugin.path.  Kept apart from the broker's libs/, which stay exactly
+# what the broker tests ran with.
+
+CONNECT_POM = os.path.join(SCRIPT_DIR, "connect-pom.xml")
+CONNECT_MAIN = "org.apache.kafka.connect.cli.ConnectDistributed"
+
+
+def connect_home(version):
+    return os.path.join(cache_root(), "connect-" + version)
+
+
+def connect_complete(home, version):
+    return (os.path.isfile(os.path.join(home, ".complete")) and
+            os.path.isfile(os.path.join(home, "libs", "connect-runtime-%s.jar" % version)) and
+            os.path.isfile(os.path.join(home, "plugins", "connect-file", "connect-file-%s.jar" % version)))
+
+
+def ensure_connect_fetched(version):
+    """Returns the connect home dir (libs/, plugins/).  Idempotent and atomic."""
+    home = connect_home(version)
+    if connect_complete(home, version):
+        return home, False
+    if not os.path.isfile(CONNECT_POM):
+        raise CtlError("pom not found: %s" % CONNECT_POM)
+    if shutil.which("mvn") is None:
+        raise CtlError("mvn not found on PATH")
+    root = cache_root()
+    os.makedirs(root, exist_ok=True)
+    with file_lock(os.path.join(root, ".connect-%s.lock" % version)):
+        if connect_complete(home, version):
+            return home, False
+        tmp = os.path.join(root, ".connect-%s.tmp-%d" % (version, os.getpid()))
+        shutil.rmtree(tmp, ignore_errors=True)
+        libs = os.path.join(tmp, "libs")
+        plugins = os.path.join(tmp, "plugins", "connect-file")
+        os.makedirs(libs)
+        os.makedirs(plugins)
+        try:
+            cmd = ["mvn", "-q", "-B", "-f", CONNECT_POM, "-Dkafka.version=" + version,
+                   "dependency:copy-dependencies", "-DoutputDirectory=" + libs,
+                   "-DincludeScope=runtime"]
+            r = run_bounded(cmd, timeout=1800)
+            if r.returncode != 0:
+                raise CtlError("mvn dependency:copy-dependencies failed for connect %s:\n%s%s"
+                               % (version, r.stdout[-4000:], r.stderr[-4000:]))
+            cmd = ["mvn", "-q", "-B", "-f", CONNECT_POM, "dependency:copy",
+                   "-Dartifact=org.apache.kafka:connect-file:%s" % version,
+                   "-DoutputDirectory=" + plugins]
+            r = run_bounded(cmd, timeout=600)
+            if r.returncode != 0:
+                raise CtlError("mvn dependency:copy of connect-file %s failed:\n%s%s"
+                               % (version, r.stdout[-4000:], r.stderr[-4000:]))
+            for need in (os.path.join(libs, "connect-runtime-%s.jar" % version),
+                         os.path.join(plugins, "connect-file-%s.jar" % version)):
+                if not os.path.isfile(need):
+                    raise CtlError("mvn did not produce %s" % os.path.basename(need))
+            # connect-runtime declares a logging backend (reload4j on 3.x, log4j2
+            # on 4.x) but not the slf4j binding the release's distribution ships:
+            # without it the worker logs nothing at all.
+            has_binding = any(j.startswith(BINDING_PREFIXES) for j in os.listdir(libs))
+            core = _jar_version(libs, "log4j-core-")
+            reload4j = _jar_version(libs, "reload4j-")
+            slf4j = _jar_version(libs, "slf4j-api-") or "1"
+            artifact = None
+            if not has_binding and core:
+                art = "log4j-slf4j2-impl" if slf4j.startswith("2") else "log4j-slf4j-impl"
+                artifact = "org.apache.logging.log4j:%s:%s" % (art, core)
+            elif not has_binding and reload4j and slf4j != "1":
+                art, core = "slf4j-reload4j", slf4j
+                artifact = "org.slf4j:slf4j-reload4j:%s" % slf4j
+            if artifact:
+                cmd = ["mvn", "-q", "-B", "-f", CONNECT_POM, "dependency:copy",
+                       "-Dartifact=" + artifact,
+                       "-DoutputDirectory=" + libs]
+                r = run_bounded(cmd, timeout=600)
+                if r.returncode != 0:
+                    warn("could not fetch %s %s (worker logs will be empty):\n%s" % (art, core, r.stdout[-2000:]))
             with open(os.path.join(tmp, ".complete"), "w") as f:
                 f.write("%s %d jars\n" % (version, len(os.listdir(libs))))
             if os.path.exists(home):
@@ -866,6 +960,12 @@ def cmd_fetch(a):
     home, fetched = ensure_fetched(v)
     n = len(os.listdir(os.path.join(home, "libs")))
     info("kafka %s %s: %s (%d jars, %.1fs)" % (v, "fetched" if fetched else "cached", os.path.join(home, "libs"), n, time.monotonic() - t0))
+    if a.connect:
+        t0 = time.monotonic()
+        chome, fetched = ensure_connect_fetched(v)
+        n = len(os.listdir(os.path.join(chome, "libs")))
+        info("connect %s %s: %s (%d jars + connect-file, %.1fs)"
+             % (v, "fetched" if fetched else "cached", chome, n, time.monotonic() - t0))
     return 0
 
 
@@ -997,6 +1097,7 @@ def stop_nodes(d, grace):
 
 def stop_all(d, grace=20.0, from_watchdog=False):
     nload = stop_load(d, grace=min(grace, 5.0))
+    stop_connect(d, grace=min(grace, 10.0))
     nnodes, killed = stop_nodes(d, grace)
     if not from_watchdog:
         wpid = read_pid(os.path.join(d, "watchdog.pid"))
@@ -1561,6 +1662,142 @@ def cmd_stop_load(a):
 
 
 # --------------------------------------------------------------------------
+# Kafka Connect worker (distributed mode) next to a cluster: DIR/connect/
+#   worker.properties, pid, logs/connect.log, connect.json (url, port, pid)
+# `stop` and the watchdog stop it with the cluster.
+
+CONNECT_LOG4J1 = LOG4J1_NODE + """log4j.logger.org.reflections=ERROR
+log4j.logger.org.apache.kafka.connect.runtime.isolation=WARN
+log4j.logger.org.eclipse.jetty=WARN
+"""
+
+
+def connect_dir(d):
+    return os.path.join(d, "connect")
+
+
+def connect_marker(d):
+    return os.path.join(connect_dir(d), "worker.properties")
+
+
+def connect_running(d):
+    pid = read_pid(os.path.join(connect_dir(d), "pid"))
+    return pid if pid_alive(pid, connect_marker(d)) else 0
+
+
+def stop_connect(d, grace=10.0):
+    pid = read_pid(os.path.join(connect_dir(d), "pid"))
+    if not pid_alive(pid, connect_marker(d)):
+        return 0
+    terminate_pids([(pid, connect_marker(d))], grace, "connect worker")
+    return 1
+
+
+def http_get(url, timeout=2.0):
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=timeout) as r:   # noqa: S310 - loopback only
+        return r.status, r.read().decode("utf-8", "replace")
+
+
+def cmd_connect_start(a):
+    d = abs_dir(a.dir)
+    c = load_cluster(d)
+    v = c["version"]
+    t0 = time.monotonic()
+    home, _ = ensure_connect_fetched(v)
+    if connect_running(d):
+        raise CtlError("a connect worker is already running in %s; run `connect-stop` first" % d)
+    cd = connect_dir(d)
+    shutil.rmtree(cd, ignore_errors=True)
+    os.makedirs(os.path.join(cd, "logs"))
+    port = a.port or free_ports(1)[0]
+    props = {
+        "bootstrap.servers": live_bootstrap(c, d),
+        "group.id": a.group,
+        "config.storage.topic": a.group + "-configs",
+        "offset.storage.topic": a.group + "-offsets",
+        "status.storage.topic": a.group + "-status",
+        "config.storage.replication.factor": "1",
+        "offset.storage.replication.factor": "1",
+        "status.storage.replication.factor": "1",
+        "offset.storage.partitions": "1",
+        "status.storage.partitions": "1",
+        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "listeners": "http://%s:%d" % (HOST, port),
+        "rest.advertised.host.name": HOST,
+        "rest.advertised.port": str(port),
+        "plugin.path": os.path.join(home, "plugins"),
+        # Kafka's own plugins carry ServiceLoader manifests (KIP-898): no
+        # reflective scan of the classpath, a much faster start.
+        "plugin.discovery": "service_load",
+        "offset.flush.interval.ms": "1000",
+        "task.shutdown.graceful.timeout.ms": "2000",
+        "scheduled.rebalance.max.delay.ms": "0",
+    }
+    for kv in a.config or []:
+        if "=" not in kv:
+            raise CtlError("--config expects K=V, got %r" % kv)
+        k, val = kv.split("=", 1)
+        props[k] = val
+    write_text_atomic(connect_marker(d), "".join("%s=%s\n" % kv for kv in props.items()))
+    log_path = os.path.join(cd, "logs", "connect.log")
+    logopts = []
+    if log_binding(home) == "log4j1":
+        lp = os.path.join(cd, "connect-log4j.properties")
+        write_text_atomic(lp, CONNECT_LOG4J1)
+        logopts = ["-Dlog4j.configuration=file:" + lp]
+    else:
+        logopts = log_opts(home, "node")
+    cmd = ([java_bin()] + NODE_JVM_OPTS + shlex.split(os.environ.get("DORA_KAFKA_NODE_JVM_OPTS", "")) +
+           ["-Dkafka.logs.dir=" + os.path.join(cd, "logs")] + logopts +
+           ["-cp", classpath(home), CONNECT_MAIN, connect_marker(d)])
+    with deferred_interrupts():
+        with open(log_path, "ab") as lf:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT,
+                                 cwd=cd, start_new_session=True, close_fds=True)
+        write_text_atomic(os.path.join(cd, "pid"), "%d\n" % p.pid)
+    url = "http://%s:%d" % (HOST, port)
+    deadline = time.monotonic() + a.timeout
+    last = "not started"
+    try:
+        # Ready: GET / answers, and GET /connectors answers 200 (the worker has
+        # joined its group and read the config topic; before that it says 503 or 409).
+        while True:
+            if p.poll() is not None:
+                raise CtlError("connect worker exited during startup (exit %s); %s"
+                               % (p.returncode, failure_summary(log_path, 0)))
+            try:
+                st, _ = http_get(url + "/", timeout=2.0)
+                st2, _ = http_get(url + "/connectors", timeout=2.0)
+                if st == 200 and st2 == 200:
+                    break
+                last = "GET / %d, GET /connectors %d" % (st, st2)
+            except Exception as e:  # noqa: BLE001 - any failure means "not yet"
+                last = str(e)
+            if time.monotonic() > deadline:
+                raise CtlError("connect worker not ready after %.0fs (%s); last log lines:\n%s"
+                               % (a.timeout, last, tail(log_path, 30)))
+            time.sleep(0.25)
+    except BaseException:
+        with deferred_interrupts():
+            stop_connect(d, grace=2.0)
+        raise
+    write_json_atomic(os.path.join(cd, "connect.json"), {"url": url, "port": port, "pid": p.pid,
+                                                         "version": v, "log_file": log_path})
+    info("connect %s worker ready in %.1fs: %s" % (v, time.monotonic() - t0, url))
+    return 0
+
+
+def cmd_connect_stop(a):
+    d = abs_dir(a.dir)
+    t0 = time.monotonic()
+    n = stop_connect(d, grace=0.0 if a.kill else a.grace)
+    info("connect worker %s in %.1fs" % ("stopped" if n else "was not running", time.monotonic() - t0))
+    return 0
+
+
+# --------------------------------------------------------------------------
 
 def build_parser():
     p = argparse.ArgumentParser(prog="kafkactl.py", description="Run a real Kafka (KRaft) cluster on 127.0.0.1 for tests.",
@@ -1580,6 +1817,8 @@ def build_parser():
 
     sp = add("fetch", cmd_fetch, "download the Kafka jars into the cache")
     sp.add_argument("--version")
+    sp.add_argument("--connect", action="store_true",
+                    help="also the Kafka Connect worker and the connect-file plugin of that release")
 
     sp = with_dir(add("start", cmd_start, "format and start a cluster"))
     sp.add_argument("--version")
@@ -1660,6 +1899,17 @@ def build_parser():
                     help="also write to the dead-letter topics (dlq-*); off by default")
 
     with_dir(add("stop-load", cmd_stop_load, "stop the background load"))
+
+    sp = with_dir(add("connect-start", cmd_connect_start,
+                      "start a Kafka Connect worker (distributed mode) on the cluster"))
+    sp.add_argument("--port", type=int, default=0, help="REST port (default: a free one)")
+    sp.add_argument("--group", default="dora-connect", help="group.id, also the prefix of its topics")
+    sp.add_argument("--timeout", type=float, default=120.0)
+    sp.add_argument("--config", action="append", metavar="K=V", help="extra/overriding worker config")
+
+    sp = with_dir(add("connect-stop", cmd_connect_stop, "stop the Kafka Connect worker"))
+    sp.add_argument("--grace", type=float, default=10.0)
+    sp.add_argument("--kill", action="store_true", help="SIGKILL right away")
 
     sp = with_dir(add("_watchdog", cmd_watchdog, None))   # internal
     sp.add_argument("--pid", type=int, required=True)

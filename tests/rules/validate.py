@@ -43,6 +43,7 @@ REQUIRED_THRESHOLDS = {
     "brokers-disk-replication.json": [0.8, 5],
     "schema-registry.json": [1],
     "slo-probe.json": [0.9999, 0.01, 5],
+    "kafka-connect.json": [1, 10000],
 }
 BASE_VARIABLES = ("datasource", "job", "cluster")
 KUBELET_SERIES = re.compile(r"^(kubelet_volume_stats_|broker_pvc:kubelet_volume_stats_)")

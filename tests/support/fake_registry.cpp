@@ -192,6 +192,15 @@ void FakeRegistry::RemoveSubject(const std::string& subject) {
   subjects_.erase(subject);
 }
 
+void FakeRegistry::SetJson(const std::string& path, const std::string& body) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (body.empty()) {
+    routes_.erase(path);
+  } else {
+    routes_[path] = body;
+  }
+}
+
 void FakeRegistry::SetMode(const std::string& mode) {
   std::lock_guard<std::mutex> lock(mu_);
   mode_ = mode;
@@ -286,6 +295,9 @@ FakeRegistry::Reply FakeRegistry::Handle(const std::string& method, const std::s
   if (method != "GET") {
     r.status = 405;
     r.body = ErrorBody(405, "HTTP 405 Method Not Allowed");
+  } else if (auto route = routes_.find(path); route != routes_.end()) {
+    r.type = "application/json";
+    r.body = route->second;
   } else if (path == "/") {
     r.body = "{}";
   } else if (path == kSubjects) {

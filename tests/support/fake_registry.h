@@ -72,6 +72,10 @@ class FakeRegistry {
   void SetFailure(Failure failure, const std::string& path_prefix = "");
   void SetSubject(const std::string& subject, int versions);  // versions 1..n
   void RemoveSubject(const std::string& subject);
+  // A fixed JSON answer (200) for GET <path> (query ignored), checked before the
+  // registry API: fakes other REST services such as Kafka Connect
+  // (support/fake_connect.h). An empty body removes the route.
+  void SetJson(const std::string& path, const std::string& body);
   void SetMode(const std::string& mode);
   void SetCompatibility(const std::string& level);
   // Requests seen whose path (below base_path) starts with `path_prefix`.
@@ -94,6 +98,7 @@ class FakeRegistry {
   Failure failure_ = Failure::kNone;
   std::string failure_prefix_;
   std::map<std::string, int> subjects_;
+  std::map<std::string, std::string> routes_;
   std::string mode_ = "READWRITE";
   std::string compatibility_ = "BACKWARD";
   std::vector<std::string> seen_;

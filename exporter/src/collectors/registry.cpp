@@ -2,6 +2,7 @@
 
 #include "collectors/broker_stats.h"
 #include "collectors/cluster.h"
+#include "collectors/connect.h"
 #include "collectors/consumer_groups.h"
 #include "collectors/log_dirs.h"
 #include "collectors/offsets.h"
@@ -43,6 +44,8 @@ Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& co
     out.push_back(std::make_unique<BrokerStatsCollector>(cc.broker_stats, deps->kafka, stats));
   if (cc.schema_registry.enabled && !cc.schema_registry.registries.empty())
     out.push_back(std::make_unique<SchemaRegistryCollector>(cc.schema_registry));
+  if (cc.connect.enabled && !cc.connect.clusters.empty())
+    out.push_back(std::make_unique<ConnectCollector>(cc.connect));
   return out;
 }
 

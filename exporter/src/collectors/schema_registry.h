@@ -11,10 +11,10 @@
 // most kMaxVersionRequestsPerRun subjects (round robin, counts cached across runs).
 // Kafka ACLs: none. Registry permissions: read subjects, mode and global config.
 //
-// Registries are probed concurrently, each within its own timeout and the
-// collector's deadline, so one slow or dead registry never delays the others.
-// A registry being down is not a collector failure: Collect() succeeds and
-// reports up 0 for it (docs/schema-registry.md).
+// Registries are probed concurrently (RunBoundedProbes, collectors/http_client.h),
+// each within its own timeout and the collector's deadline, so one slow or dead registry never delays the
+// others. A registry being down is not a collector failure: Collect() succeeds and reports up 0 for it
+// (docs/schema-registry.md).
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -22,12 +22,13 @@
 #include <vector>
 
 #include "collectors/collector.h"
+#include "collectors/http_client.h"
 
 namespace dora {
 
-// The `class` label of kafka_schema_registry_last_error.
-enum class RegistryErrorClass { kNone, kTimeout, kConnection, kTls, kAuth, kHttp5xx, kHttp4xx, kBadResponse };
-const char* RegistryErrorClassName(RegistryErrorClass c);
+// The `class` label of kafka_schema_registry_last_error (collectors/http_client.h).
+using RegistryErrorClass = HttpErrorClass;
+inline const char* RegistryErrorClassName(RegistryErrorClass c) { return HttpErrorClassName(c); }
 
 // The outcome of probing one registry once: plain data, rendered by RenderRegistryProbe.
 struct RegistryProbe {
@@ -42,21 +43,11 @@ struct RegistryProbe {
 };
 
 // scheme://host:port plus the path prefix the API lives under ("" or "/apis/ccompat/v7").
-struct RegistryUrl {
-  std::string scheme;  // http|https
-  std::string host;    // IPv6 literals keep their brackets
-  int port = 0;
-  std::string base_path;  // no trailing slash
-  bool has_userinfo = false;
-  std::string origin() const { return scheme + "://" + host + ":" + std::to_string(port); }
-};
-std::optional<RegistryUrl> ParseRegistryUrl(const std::string& url);
+using RegistryUrl = HttpUrl;
+inline std::optional<RegistryUrl> ParseRegistryUrl(const std::string& url) { return ParseHttpUrl(url); }
 
 // The `registry` label: the name, or the URL; any user:password@ part is removed.
-std::string RegistryLabel(const SchemaRegistryEndpoint& endpoint);
-
-// Percent-encodes a subject name for use as one path segment.
-std::string EncodePathSegment(const std::string& segment);
+inline std::string RegistryLabel(const SchemaRegistryEndpoint& endpoint) { return EndpointLabel(endpoint); }
 
 // Renders the series of one registry. `last_success_unix` is 0 when it never succeeded.
 void RenderRegistryProbe(const std::string& label, const RegistryProbe& probe, double last_success_unix,

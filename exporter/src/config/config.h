@@ -105,7 +105,9 @@ struct ProbeCollectorConfig : CollectorCommon {
 
 struct BrokerStatsCollectorConfig : CollectorCommon {};
 
-struct SchemaRegistryEndpoint {
+// A REST service the exporter probes over HTTP(S): a schema registry, a Kafka
+// Connect cluster (collectors/http_client.h).
+struct HttpEndpoint {
   std::string name;
   std::string url;
   std::string username;
@@ -117,10 +119,19 @@ struct SchemaRegistryEndpoint {
   bool insecure_skip_verify = false;
   Millis timeout{5000};
 };
+using SchemaRegistryEndpoint = HttpEndpoint;
+using ConnectEndpoint = HttpEndpoint;
 
 struct SchemaRegistryCollectorConfig : CollectorCommon {
   SchemaRegistryCollectorConfig() { timeout = Millis(5000); }
   std::vector<SchemaRegistryEndpoint> registries;
+};
+
+struct ConnectCollectorConfig : CollectorCommon {
+  ConnectCollectorConfig() { timeout = Millis(5000); }
+  std::vector<ConnectEndpoint> clusters;
+  int max_connectors = 1000;   // connectors exported per Connect cluster; the rest are counted, not exported
+  int max_trace_length = 200;  // characters of a failed connector's or task's first trace line
 };
 
 struct CollectorsConfig {
@@ -131,6 +142,7 @@ struct CollectorsConfig {
   ProbeCollectorConfig probe;
   BrokerStatsCollectorConfig broker_stats;
   SchemaRegistryCollectorConfig schema_registry;
+  ConnectCollectorConfig connect;
 };
 
 struct Config {

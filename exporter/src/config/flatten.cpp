@@ -98,6 +98,15 @@ FlatConfig FlattenConfig(const Config& c) {
     regs += (i ? ", " : "") + std::string("{name: ") + r.name + ", url: " + r.url + "}";
   }
   f.emplace_back("collectors.schema_registry.registries", regs + "]");
+  Common(f, "collectors.connect", cc.connect);
+  std::string clusters = "[";
+  for (size_t i = 0; i < cc.connect.clusters.size(); ++i) {
+    const auto& r = cc.connect.clusters[i];
+    clusters += (i ? ", " : "") + std::string("{name: ") + r.name + ", url: " + r.url + "}";
+  }
+  f.emplace_back("collectors.connect.clusters", clusters + "]");
+  f.emplace_back("collectors.connect.max_connectors", std::to_string(cc.connect.max_connectors));
+  f.emplace_back("collectors.connect.max_trace_length", std::to_string(cc.connect.max_trace_length));
   return f;
 }
 

@@ -121,6 +121,41 @@ class Reader : public YamlReader {
     StringList(n, "include", sub, &f->include);
     StringList(n, "exclude", sub, &f->exclude);
   }
+
+  // A list of HTTP endpoints (schema registries, Connect clusters); each
+  // endpoint's timeout defaults to the collector's.
+  void Endpoints(const YAML::Node& p, const std::string& k, const std::string& path, const std::string& what,
+                 Millis default_timeout, std::vector<HttpEndpoint>* out) {
+    YAML::Node list = p[k];
+    if (!list.IsDefined() || list.IsNull()) return;
+    if (!list.IsSequence()) {
+      Error(list, Join(path, k), "expected a list of " + what);
+      return;
+    }
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string rp = Join(path, k) + "[" + std::to_string(i) + "]";
+      HttpEndpoint e;
+      e.timeout = default_timeout;
+      Locate(list[i], rp);
+      if (Map(list[i], rp,
+              {"name", "url", "username", "password_file", "password_env", "ca_file", "cert_file", "key_file",
+               "insecure_skip_verify", "timeout"})) {
+        String(list[i], "name", rp, &e.name);
+        String(list[i], "url", rp, &e.url);
+        String(list[i], "username", rp, &e.username);
+        String(list[i], "password_file", rp, &e.password_file);
+        String(list[i], "password_env", rp, &e.password_env);
+        String(list[i], "ca_file", rp, &e.ca_file);
+        String(list[i], "cert_file", rp, &e.cert_file);
+        String(list[i], "key_file", rp, &e.key_file);
+        Bool(list[i], "insecure_skip_verify", rp, &e.insecure_skip_verify);
+        Duration(list[i], "timeout", rp, &e.timeout);
+      } else if (!list[i].IsMap()) {
+        Error(list[i], rp, "expected a mapping");
+      }
+      out->push_back(std::move(e));
+    }
+  }
 };
 
 const std::set<std::string> kCommonKeys = {"enabled", "interval", "timeout"};
@@ -164,9 +199,9 @@ void ParseRoot(const YAML::Node& root, Reader& r, Config* c) {
   }
 
   YAML::Node cs = root["collectors"];
-  if (!r.Map(
-          cs, "collectors",
-          {"cluster", "offsets", "consumer_groups", "log_dirs", "probe", "broker_stats", "schema_registry"}))
+  if (!r.Map(cs, "collectors",
+             {"cluster", "offsets", "consumer_groups", "log_dirs", "probe", "broker_stats", "schema_registry",
+              "connect"}))
     return;
   auto& cc = c->collectors;
   if (YAML::Node n = cs["cluster"];
@@ -226,36 +261,15 @@ void ParseRoot(const YAML::Node& root, Reader& r, Config* c) {
   if (YAML::Node n = cs["schema_registry"]; r.Map(n, "collectors.schema_registry", With({"registries"}))) {
     const std::string p = "collectors.schema_registry";
     r.Common(n, p, &cc.schema_registry);
-    YAML::Node regs = n["registries"];
-    if (regs.IsDefined() && !regs.IsNull()) {
-      if (!regs.IsSequence()) {
-        r.Error(regs, p + ".registries", "expected a list of registries");
-      } else {
-        for (size_t i = 0; i < regs.size(); ++i) {
-          const std::string rp = p + ".registries[" + std::to_string(i) + "]";
-          SchemaRegistryEndpoint e;
-          e.timeout = cc.schema_registry.timeout;
-          r.Locate(regs[i], rp);
-          if (r.Map(regs[i], rp,
-                    {"name", "url", "username", "password_file", "password_env", "ca_file", "cert_file",
-                     "key_file", "insecure_skip_verify", "timeout"})) {
-            r.String(regs[i], "name", rp, &e.name);
-            r.String(regs[i], "url", rp, &e.url);
-            r.String(regs[i], "username", rp, &e.username);
-            r.String(regs[i], "password_file", rp, &e.password_file);
-            r.String(regs[i], "password_env", rp, &e.password_env);
-            r.String(regs[i], "ca_file", rp, &e.ca_file);
-            r.String(regs[i], "cert_file", rp, &e.cert_file);
-            r.String(regs[i], "key_file", rp, &e.key_file);
-            r.Bool(regs[i], "insecure_skip_verify", rp, &e.insecure_skip_verify);
-            r.Duration(regs[i], "timeout", rp, &e.timeout);
-          } else if (!regs[i].IsMap()) {
-            r.Error(regs[i], rp, "expected a mapping");
-          }
-          cc.schema_registry.registries.push_back(std::move(e));
-        }
-      }
-    }
+    r.Endpoints(n, "registries", p, "registries", cc.schema_registry.timeout, &cc.schema_registry.registries);
+  }
+  if (YAML::Node n = cs["connect"];
+      r.Map(n, "collectors.connect", With({"clusters", "max_connectors", "max_trace_length"}))) {
+    const std::string p = "collectors.connect";
+    r.Common(n, p, &cc.connect);
+    r.Endpoints(n, "clusters", p, "Connect clusters", cc.connect.timeout, &cc.connect.clusters);
+    r.Int(n, "max_connectors", p, &cc.connect.max_connectors);
+    r.Int(n, "max_trace_length", p, &cc.connect.max_trace_length);
   }
 }
 
@@ -277,6 +291,20 @@ void CheckRegexes(const std::string& path, const RegexFilter& f, ConfigErrors* e
   };
   check(f.include, "include");
   check(f.exclude, "exclude");
+}
+
+void CheckEndpoints(const std::string& path, const std::string& what, const std::vector<HttpEndpoint>& list,
+                    ConfigErrors* e) {
+  std::set<std::string> names;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const auto& r = list[i];
+    const std::string p = path + "[" + std::to_string(i) + "]";
+    if (r.url.rfind("http://", 0) != 0 && r.url.rfind("https://", 0) != 0)
+      e->errors.push_back(p + ".url: expected an http:// or https:// URL, got \"" + r.url + "\"");
+    std::string name = r.name.empty() ? r.url : r.name;
+    if (!names.insert(name).second) e->errors.push_back(p + ".name: duplicate " + what + " \"" + name + "\"");
+    if (r.timeout.count() <= 0) e->errors.push_back(p + ".timeout: must be greater than 0");
+  }
 }
 
 }  // namespace
@@ -453,16 +481,13 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
   if (cc.probe.sla.count() <= 0) e->errors.push_back("collectors.probe.sla: must be greater than 0");
   CheckCommon("collectors.broker_stats", cc.broker_stats, e);
   CheckCommon("collectors.schema_registry", cc.schema_registry, e);
-  std::set<std::string> names;
-  for (size_t i = 0; i < cc.schema_registry.registries.size(); ++i) {
-    const auto& r = cc.schema_registry.registries[i];
-    const std::string p = "collectors.schema_registry.registries[" + std::to_string(i) + "]";
-    if (r.url.rfind("http://", 0) != 0 && r.url.rfind("https://", 0) != 0)
-      e->errors.push_back(p + ".url: expected an http:// or https:// URL, got \"" + r.url + "\"");
-    std::string name = r.name.empty() ? r.url : r.name;
-    if (!names.insert(name).second) e->errors.push_back(p + ".name: duplicate registry \"" + name + "\"");
-    if (r.timeout.count() <= 0) e->errors.push_back(p + ".timeout: must be greater than 0");
-  }
+  CheckEndpoints("collectors.schema_registry.registries", "registry", cc.schema_registry.registries, e);
+  CheckCommon("collectors.connect", cc.connect, e);
+  CheckEndpoints("collectors.connect.clusters", "Connect cluster", cc.connect.clusters, e);
+  if (cc.connect.max_connectors < 1 || cc.connect.max_connectors > 100000)
+    e->errors.push_back("collectors.connect.max_connectors: must be between 1 and 100000");
+  if (cc.connect.max_trace_length < 20 || cc.connect.max_trace_length > 1000)
+    e->errors.push_back("collectors.connect.max_trace_length: must be between 20 and 1000");
 }
 
 }  // namespace

@@ -107,7 +107,7 @@ strimzi.io/broker-role: "true"
 {{- end -}}
 {{- $collectors := mergeOverwrite $defaults (deepCopy (default dict .Values.collectors)) -}}
 {{- if $sidecar -}}
-{{- range $c := list "cluster" "offsets" "consumer_groups" "probe" "schema_registry" -}}
+{{- range $c := list "cluster" "offsets" "consumer_groups" "probe" "schema_registry" "connect" -}}
 {{- $cfg := deepCopy (default dict (get $collectors $c)) -}}
 {{- $_ := set $cfg "enabled" false -}}
 {{- $_ := set $collectors $c $cfg -}}
