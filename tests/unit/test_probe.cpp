@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include "collectors/probe.h"
+#include "collectors/probe/partition_planner.h"
+#include "collectors/probe/payload.h"
 #include "support/metrics_text.h"
 
 using namespace dora;

@@ -26,18 +26,22 @@
 // (or Cluster) and ALTER on the topic for manage_topic; DESCRIBE on the group
 // "<client_id>-probe" (librdkafka looks up its coordinator; nothing is joined
 // or committed). See docs/probe.md.
+//
+// Where the parts live (split like kminion's e2e package): collectors/probe/
+// histogram.h (latency buckets), payload.h (message codec),
+// partition_planner.h (the topic's layout), message_tracker.h (accounting and
+// the metrics), shared_state.h (what the threads share), producer.h (sender
+// thread), consumer.h (receiver thread), topic.h (maintainer thread); the
+// librdkafka producer and consumer are kafka/probe_transport.h.
 #include <memory>
 #include <string>
 
 #include "collectors/collector.h"
-#include "collectors/probe/histogram.h"
 #include "collectors/probe/message_tracker.h"
-#include "collectors/probe/partition_planner.h"
-#include "collectors/probe/payload.h"
-#include "kafka/client.h"
-#include "kafka/types.h"
 
 namespace dora {
+
+class KafkaClient;
 
 class ProbeCollector : public Collector {
  public:
@@ -52,7 +56,7 @@ class ProbeCollector : public Collector {
   // Starts the probe on the first call; renders its current state.
   Status Collect(const CollectContext& ctx, MetricsBuilder& out) override;
 
-  struct Impl;  // librdkafka handles and threads (probe.cpp)
+  struct Impl;  // the transport, the shared state and the three threads (probe.cpp)
 
  private:
   ProbeCollectorConfig config_;
