@@ -436,7 +436,7 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
   CheckCommon("collectors.probe", cc.probe, e);
   {
     // Kafka's own rule for topic names: 1-249 of [a-zA-Z0-9._-], not "." or "..".
-    // librdkafka refuses any other name (rd_kafka_topic_new answers NULL).
+    // librdkafka refuses any other name (its topic constructor answers NULL).
     const std::string& t = cc.probe.topic;
     const bool legal_chars = std::all_of(t.begin(), t.end(), [](char ch) {
       return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-';
