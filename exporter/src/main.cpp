@@ -7,11 +7,10 @@
 
 #include "app/app.h"
 #include "config/loader.h"
+#include "kafka/library_version.h"
 #include "util/fd_limit.h"
 #include "util/log.h"
 #include "version.h"
-
-#include <librdkafka/rdkafka.h>
 
 int main(int argc, char** argv) {
   // Two malloc arenas unless MALLOC_ARENA_MAX says otherwise: glibc's default
@@ -41,7 +40,7 @@ int main(int argc, char** argv) {
   }
   if (flags->version) {
     std::cout << "dora-kafka-exporter " << dora::kVersion << " (revision " << dora::kRevision
-              << ", librdkafka " << rd_kafka_version_str() << ")\n";
+              << ", librdkafka " << dora::KafkaLibraryVersion() << ")\n";
     return 0;
   }
   dora::ConfigErrors errors;

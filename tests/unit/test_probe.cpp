@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include "collectors/probe.h"
+#include "collectors/probe/partition_planner.h"
+#include "collectors/probe/payload.h"
+#include "collectors/probe/shared_state.h"
 #include "support/metrics_text.h"
 
 using namespace dora;
@@ -246,4 +249,44 @@ TEST_CASE("probe: a topic name librdkafka refuses is an error and no crash", "[p
   Status s = probe.Collect(ctx, out);
   CHECK_FALSE(s.ok);
   CHECK(s.message.find("probe: cannot use topic") != std::string::npos);
+}
+
+TEST_CASE("probe shared state: only assigned partitions are probed, labelled by leader or preferred leader",
+          "[probe]") {
+  ProbeSharedState state("t");
+  PartitionMetadata p0, p1, p2;
+  p0.id = 0;
+  p0.leader = 1;
+  p0.replicas = {1, 2};
+  p1.id = 1;
+  p1.leader = -1;  // offline: the preferred leader names it
+  p1.replicas = {2, 3};
+  p2.id = 2;
+  p2.leader = 3;
+  p2.replicas = {3, 1};
+  state.SetLayout({p0, p1, p2});
+  CHECK(state.Targets().empty());  // nothing is read back yet: nothing is sent
+  CHECK(state.Unassigned() == std::vector<int32_t>{0, 1, 2});
+
+  state.MarkAssigned({0, 1, 7});  // 7 is unknown: ignored
+  using Targets = std::vector<std::pair<int32_t, std::string>>;
+  CHECK(state.Targets() == Targets{{0, "1"}, {1, "2"}});
+  CHECK(state.Unassigned() == std::vector<int32_t>{2});
+
+  // A new layout keeps what is assigned and drops what is gone.
+  p0.leader = 2;
+  state.SetLayout({p0, p2});
+  CHECK(state.Targets() == Targets{{0, "2"}});
+  CHECK(state.Unassigned() == std::vector<int32_t>{2});
+
+  CHECK(state.Clear() == std::vector<int32_t>{0});
+  CHECK(state.Targets().empty());
+  CHECK(state.Unassigned().empty());
+
+  CHECK(state.Problem().empty());
+  state.SetProblem("topic missing");
+  CHECK(state.Problem() == "topic missing");
+  state.Fatal("sender stopped");
+  state.SetProblem("");
+  CHECK(state.Problem() == "sender stopped");  // a stopped thread stays reported
 }

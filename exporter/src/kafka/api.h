@@ -74,7 +74,5 @@ std::string KafkaErrorString(int err);
 bool IsTimeoutError(int err);
 // The error code of a local timeout (RD_KAFKA_RESP_ERR__TIMED_OUT).
 int KafkaTimedOutError();
-// librdkafka's version, for the build info.
-std::string KafkaLibraryVersion();
 
 }  // namespace dora

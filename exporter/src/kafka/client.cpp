@@ -83,8 +83,6 @@ std::string KafkaErrorString(int err) { return rd_kafka_err2str(static_cast<rd_k
 
 int KafkaTimedOutError() { return RD_KAFKA_RESP_ERR__TIMED_OUT; }
 
-std::string KafkaLibraryVersion() { return rd_kafka_version_str(); }
-
 bool IsTimeoutError(int err) {
   return err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
          err == RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE || err == RD_KAFKA_RESP_ERR__TRANSPORT ||

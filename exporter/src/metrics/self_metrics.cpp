@@ -1,11 +1,11 @@
 #include "metrics/self_metrics.h"
 
-#include <librdkafka/rdkafka.h>
 #include <prometheus/text_serializer.h>
 
 #include <chrono>
 #include <sstream>
 
+#include "kafka/library_version.h"
 #include "version.h"
 
 namespace dora {
@@ -20,7 +20,7 @@ SelfMetrics::SelfMetrics() : registry_(std::make_shared<prometheus::Registry>())
                     .Name("kafka_exporter_build_info")
                     .Help("Build information of dora-kafka-exporter; always 1.")
                     .Register(*registry_);
-  build.Add({{"version", kVersion}, {"revision", kRevision}, {"librdkafka_version", rd_kafka_version_str()}})
+  build.Add({{"version", kVersion}, {"revision", kRevision}, {"librdkafka_version", KafkaLibraryVersion()}})
       .Set(1);
   success_ = &prometheus::BuildGauge()
                   .Name("kafka_exporter_collector_success")
