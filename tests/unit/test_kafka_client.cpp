@@ -40,6 +40,16 @@ struct MockCluster {
   rd_kafka_mock_cluster_t* mcluster = nullptr;
 };
 
+// The client the daemon builds for group requests (with the admin group.id).
+std::unique_ptr<KafkaClient> GroupClientOf(const MockCluster& mock) {
+  KafkaConfig config;
+  config.bootstrap_servers = {mock.bootstrap()};
+  config.client_id = "mock-exporter";
+  auto client = KafkaClient::Create(config, GroupClientProperties(config));
+  REQUIRE(client.ok());
+  return std::move(client.value());
+}
+
 }  // namespace
 
 TEST_CASE("the admin group id is the client id plus -admin", "[kafka_client]") {
@@ -51,14 +61,8 @@ TEST_CASE("the admin group id is the client id plus -admin", "[kafka_client]") {
 TEST_CASE("OffsetFetch answered NOT_COORDINATOR is an error for that group, not a crash", "[kafka_client]") {
   MockCluster mock;
   REQUIRE(rd_kafka_mock_topic_create(mock.mcluster, "task-requests", 3, 3) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  Config config;
-  config.kafka.bootstrap_servers = {mock.bootstrap()};
-  config.kafka.client_id = "mock-exporter";
-  config.collectors.consumer_groups.enabled = true;
-  // The client the daemon builds for group requests (with the admin group.id).
-  auto groups = KafkaClient::Create(config.kafka, GroupClientProperties(config.kafka));
-  REQUIRE(groups.ok());
-  KafkaClient& group_client = *groups.value();
+  auto groups = GroupClientOf(mock);
+  KafkaClient& group_client = *groups;
 
   // Every OffsetFetch in the next few requests says the coordinator moved.
   constexpr int kErrors = 6;
@@ -88,14 +92,8 @@ TEST_CASE("a group whose coordinator moved is asked at its new coordinator on th
   MockCluster mock;
   REQUIRE(rd_kafka_mock_topic_create(mock.mcluster, "task-requests", 3, 3) == RD_KAFKA_RESP_ERR_NO_ERROR);
   REQUIRE(rd_kafka_mock_coordinator_set(mock.mcluster, "group", "workers", 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  Config config;
-  config.kafka.bootstrap_servers = {mock.bootstrap()};
-  config.kafka.client_id = "mock-exporter";
-  config.collectors.consumer_groups.enabled = true;
-  // The client the daemon builds for group requests (with the admin group.id).
-  auto groups = KafkaClient::Create(config.kafka, GroupClientProperties(config.kafka));
-  REQUIRE(groups.ok());
-  KafkaClient& group_client = *groups.value();
+  auto groups = GroupClientOf(mock);
+  KafkaClient& group_client = *groups;
   auto first = FetchCommittedOffsets(group_client, {"workers"}, 1, 5s);
   REQUIRE(first.size() == 1);
   REQUIRE(first[0].error == 0);
@@ -130,14 +128,8 @@ TEST_CASE("a coordinator down past the run's deadline neither aborts nor blocks 
   MockCluster mock;
   REQUIRE(rd_kafka_mock_topic_create(mock.mcluster, "task-requests", 3, 3) == RD_KAFKA_RESP_ERR_NO_ERROR);
   REQUIRE(rd_kafka_mock_coordinator_set(mock.mcluster, "group", "workers", 2) == RD_KAFKA_RESP_ERR_NO_ERROR);
-  Config config;
-  config.kafka.bootstrap_servers = {mock.bootstrap()};
-  config.kafka.client_id = "mock-exporter";
-  config.collectors.consumer_groups.enabled = true;
-  // The client the daemon builds for group requests (with the admin group.id).
-  auto groups = KafkaClient::Create(config.kafka, GroupClientProperties(config.kafka));
-  REQUIRE(groups.ok());
-  KafkaClient& group_client = *groups.value();
+  auto groups = GroupClientOf(mock);
+  KafkaClient& group_client = *groups;
   REQUIRE(FetchCommittedOffsets(group_client, {"workers"}, 1, 5s).at(0).error == 0);
 
   REQUIRE(rd_kafka_mock_broker_set_down(mock.mcluster, 2) == RD_KAFKA_RESP_ERR_NO_ERROR);

@@ -7,6 +7,7 @@
 
 #include "kafka/handle.h"
 #include "kafka/log_callbacks.h"
+#include "kafka/metadata_convert.h"
 #include "kafka/properties.h"
 #include "util/log.h"
 
@@ -143,34 +144,9 @@ Result<ClusterMetadata> KafkaClient::Metadata(Millis timeout) {
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return FromKafkaError(err, "Metadata");
   if (md == nullptr) return Status::Error("kafka", "Metadata: no answer");
   ClusterMetadata out;
-  out.brokers.reserve(md->broker_cnt);
-  for (int i = 0; i < md->broker_cnt; ++i) {
-    out.brokers.push_back(
-        {md->brokers[i].id, md->brokers[i].host ? md->brokers[i].host : "", md->brokers[i].port});
-  }
+  out.brokers = ConvertBrokers(*md);
   out.topics.reserve(md->topic_cnt);
-  for (int i = 0; i < md->topic_cnt; ++i) {
-    const auto& t = md->topics[i];
-    TopicMetadata tm;
-    tm.name = t.topic ? t.topic : "";
-    tm.error = t.err;
-    tm.partitions.reserve(t.partition_cnt);
-    for (int p = 0; p < t.partition_cnt; ++p) {
-      const auto& pm = t.partitions[p];
-      PartitionMetadata out_p;
-      out_p.id = pm.id;
-      out_p.leader = pm.leader;
-      out_p.error = pm.err;
-      out_p.replicas.assign(pm.replicas, pm.replicas + pm.replica_cnt);
-      out_p.isr.assign(pm.isrs, pm.isrs + pm.isr_cnt);
-      tm.partitions.push_back(std::move(out_p));
-    }
-    std::sort(tm.partitions.begin(), tm.partitions.end(),
-              [](const PartitionMetadata& a, const PartitionMetadata& b) { return a.id < b.id; });
-    out.topics.push_back(std::move(tm));
-  }
-  std::sort(out.brokers.begin(), out.brokers.end(),
-            [](const BrokerInfo& a, const BrokerInfo& b) { return a.id < b.id; });
+  for (int i = 0; i < md->topic_cnt; ++i) out.topics.push_back(ConvertTopic(md->topics[i]));
   // Brokers answer topics in no fixed order: sorted, equal metadata compares
   // equal (and the exposition keeps one order).
   std::sort(out.topics.begin(), out.topics.end(),

@@ -1,8 +1,8 @@
 #pragma once
 // librdkafka's metadata answer as the plain structs of kafka/types.h: brokers
 // sorted by id, each topic's partitions sorted by id, with replicas and ISR.
-// One conversion for every handle that asks for metadata (the probe's producer
-// uses it; KafkaClient::Metadata still has its own copy of the same loop).
+// One conversion for every handle that asks for metadata (KafkaClient::Metadata
+// and the probe's producer).
 #include <librdkafka/rdkafka.h>
 
 #include <vector>
