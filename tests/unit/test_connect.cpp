@@ -385,7 +385,7 @@ TEST_CASE("connection refused, a cluster that comes up later, and one hanging am
   late.SetFailure(Failure::kNone);
 }
 
-TEST_CASE("basic auth from password_file; the password never shows", "[connect]") {
+TEST_CASE("basic auth from password_file, and the password never shows", "[connect]") {
   LogCapture log;
   const std::string password = "c0nnect-Secret-42";
   FakeRegistry::Options o;
