@@ -27,7 +27,7 @@ Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilde
   // cannot leave the watermarks without time (a dead coordinator or leader
   // would otherwise eat the whole budget and blank every lag series).
   const auto budget = ctx.deadline - start;
-  const auto list_by = start + budget / 2, offsets_by = start + budget * 3 / 4;
+  const auto list_by = start + budget * 3 / 5, offsets_by = start + budget * 4 / 5;
   auto until = [](std::chrono::steady_clock::time_point t) {
     auto ms = std::chrono::duration_cast<Millis>(t - std::chrono::steady_clock::now());
     return ms.count() > 0 ? ms : Millis(0);

@@ -16,7 +16,7 @@
 // fetched after the committed offsets, so lag is never negative by race.
 //
 // A broker outage costs only what that broker serves: the three phases have
-// deadlines of their own (listing by half the timeout, offsets by 75%, the
+// deadlines of their own (listing by 60% of the timeout, offsets by 80%, the
 // rest for the watermarks), and a group its coordinator did not list,
 // describe or answer for keeps its last description and committed offsets for
 // collectors.consumer_groups.carry_for, counted per group in

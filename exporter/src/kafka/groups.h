@@ -24,7 +24,7 @@ class GroupRequests;
 // description did not come has error set, state "Unknown", and makes the
 // listing partial.
 // try_cheap false skips rd_kafka_list_groups (the caller saw it fail lately:
-// with a broker down it waits out a third of the budget before the fallback).
+// with a broker down it can take half the budget before the fallback).
 // *cheap_failed, when given, is set when rd_kafka_list_groups failed.
 Result<GroupListing> ListGroups(KafkaClient& client, GroupRequests& requests, int max_in_flight,
                                 Millis timeout, bool try_cheap = true, bool* cheap_failed = nullptr);
