@@ -462,11 +462,12 @@ TEST_CASE("lag stays published in every scrape while one of three brokers is dow
   CHECK(scrapes >= 150);
   CHECK(with_all == scrapes);
   CHECK(alerting == scrapes);
-  // The stopped leader's partitions were served from their last answer while
-  // leadership moved (the ~9 s of broker.session.timeout.ms), and marked as
-  // such. The group's own count shows only when its run fell in that window
-  // (seen in 6 and in 0 scrapes in two runs), so it is reported, not required.
-  CHECK(wm_stale_seen > 0);
+  // Whether a fetch falls in the leader move (the ~9 s of
+  // broker.session.timeout.ms) and so serves carried, marked answers depends
+  // on timing: the markers were seen in 6/4, 0/4, 0/4 and 0/0 scrapes
+  // (group/watermarks) in four runs. They are reported above; that carried
+  // answers are marked is asserted without timing in test_collectors_fake.cpp
+  // ("[fake][carry]").
   // The broker is back: fresh answers again, nothing marked stale.
   bool healed = d.WaitFor(
       [&](const auto& x) {
