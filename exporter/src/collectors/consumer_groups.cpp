@@ -32,7 +32,7 @@ Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilde
     auto ms = std::chrono::duration_cast<Millis>(t - std::chrono::steady_clock::now());
     return ms.count() > 0 ? ms : Millis(0);
   };
-  auto fresh = [this, start](SteadyTime t) { return start - t <= config_.carry_for; };
+  auto fresh = [this, start](SteadyTime t) { return Fresh(t, start); };
   auto listing = kafka_->ListGroups(config_.max_in_flight, until(list_by));
   if (listing.ok()) {
     obs.listing = std::move(listing.value());
@@ -133,8 +133,8 @@ void ConsumerGroupsCollector::Remember(GroupsObservation& obs, SteadyTime start)
   // Deleted groups go with a complete listing; anything past carry_for goes.
   for (auto it = last_.begin(); it != last_.end();) {
     const bool gone = !obs.listing.partial && !listed.count(it->first);
-    const bool old = start - it->second.described > config_.carry_for &&
-                     (!it->second.has_offsets || start - it->second.fetched > config_.carry_for);
+    const bool old =
+        !Fresh(it->second.described, start) && (!it->second.has_offsets || !Fresh(it->second.fetched, start));
     it = gone || old ? last_.erase(it) : std::next(it);
   }
 }

@@ -68,6 +68,8 @@ class ConsumerGroupsCollector : public Collector {
   // Keeps this run's good descriptions and committed offsets (moved out of
   // `obs`) for carrying, and forgets deleted groups and old answers.
   void Remember(GroupsObservation& obs, SteadyTime start);
+  // An answer from `t` may still be served by a run started at `start`.
+  bool Fresh(SteadyTime t, SteadyTime start) const { return start - t <= config_.carry_for; }
 
  private:
   struct PartitionState {
