@@ -315,7 +315,10 @@ TEST_CASE("kafka-lag-exporter labels are the live member's consumer_id and clien
   }
   auto kafka = KafkaCluster::Start(1);
   kafka->CreateTopic("agent-events", 3, 1);
-  REQUIRE(ProduceMessages(kafka->bootstrap(), "agent-events", 600) == 600);
+  // 200 per partition: keyless messages from librdkafka's sticky
+  // partitioner can all land on one partition, and a partition without
+  // messages gets no commit and so no lag series.
+  for (int32_t p = 0; p < 3; ++p) REQUIRE(ProduceMessages(kafka->bootstrap(), "agent-events", 200, 0, p) == 200);
   GroupMember member(kafka->bootstrap(), "agent-events", "agents", GroupMember::Mode::kConsume);
   std::string cfg = Config("lagexporter",
                            "collectors:\n"
@@ -325,20 +328,31 @@ TEST_CASE("kafka-lag-exporter labels are the live member's consumer_id and clien
   Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
   REQUIRE(d.WaitHealthy());
   // Bounded: the member joins, commits, and the daemon sees all three partitions owned.
-  std::string id;
+  std::string id, waiting;
   std::vector<Sample> s;
   bool seen = d.WaitFor(
       [&](const auto& x) {
         id = member.member_id();
-        if (id.empty() || member.consumed() < 600) return false;
+        if (id.empty() || member.consumed() < 600) {
+          waiting = "the member: id \"" + id + "\", consumed " + std::to_string(member.consumed());
+          return false;
+        }
         auto lag = FindAll(x, "kafka_consumergroup_group_lag", {{"group", "agents"}});
-        if (lag.size() != 3) return false;
-        for (const auto& l : lag)
-          if (l.labels.at("consumer_id").empty()) return false;
+        if (lag.size() != 3) {
+          waiting = std::to_string(lag.size()) + " of 3 group_lag series";
+          return false;
+        }
+        for (const auto& l : lag) {
+          if (l.labels.at("consumer_id").empty()) {
+            waiting = "a consumer_id on partition " + l.labels.at("partition");
+            return false;
+          }
+        }
         return true;
       },
       90s, &s);
   std::string text = d.Metrics();
+  INFO("still waiting for " << waiting);
   INFO(d.Log().substr(d.Log().size() > 4000 ? d.Log().size() - 4000 : 0));
   REQUIRE(seen);
   CHECK(IsValidUtf8(text));
