@@ -37,12 +37,12 @@ class ScriptedCollector : public Collector {
     steps_.pop_front();
     if (s.kind == Step::kFail) return Status::Error("kafka", "broker down");
     MetricsBuilder& live = out.Live();
-    live.Add(live.Family("scripted_run", "Runs so far.", MetricType::kGauge), {}, ++runs_);
+    live.Add(live.Family({"scripted_run", MetricType::kGauge, "", "", "", "Runs so far."}), {}, ++runs_);
     if (s.kind == Step::kKeep && ctx.previous_published) {
       out.KeepPublished();
       return Status::Ok();
     }
-    auto f = out.Family("scripted_value", "A scripted value.", MetricType::kGauge);
+    auto f = out.Family({"scripted_value", MetricType::kGauge, "", "", "", "A scripted value."});
     out.Add(f, {{"run", "x"}}, s.value);
     return Status::Ok();
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "metrics/catalogue.h"
 #include "util/log.h"
 
 namespace dora {
@@ -140,7 +141,6 @@ void ConsumerGroupsCollector::Remember(GroupsObservation& obs, SteadyTime start)
 }
 
 void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilder& out) {
-  using MT = MetricType;
   const bool per_partition = config_.granularity == "partition";
   const WatermarkSnapshot& wm = *obs.watermarks;
 
@@ -159,83 +159,37 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     }
   }
 
-  auto f_offset = out.Family("kafka_consumergroup_current_offset",
-                             "Committed offset of the group on the partition.", MT::kGauge);
-  auto f_offset_sum = out.Family("kafka_consumergroup_current_offset_sum",
-                                 "Sum of the group's committed offsets on the topic.", MT::kGauge);
-  auto f_lag =
-      out.Family("kafka_consumergroup_lag",
-                 "Messages between the group's committed offset and the high watermark. Absent when the "
-                 "group has no committed offset on the partition.",
-                 MT::kGauge);
-  auto f_lag_sum =
-      out.Family("kafka_consumergroup_lag_sum", "Sum of the group's lag on the topic.", MT::kGauge);
-  auto f_members = out.Family("kafka_consumergroup_members", "Members of the consumer group.", MT::kGauge);
-  auto f_info = out.Family("kafka_consumergroup_info",
-                           "Group state, protocol and coordinator broker; always 1.", MT::kGauge);
-  auto f_lag_s =
-      out.Family("kafka_consumergroup_lag_seconds",
-                 "Estimated age in seconds of the oldest unconsumed message: interpolated from the "
-                 "exporter's own history of high watermarks (an estimate; absent while that history "
-                 "is too short).",
-                 MT::kGauge);
-  auto f_max_lag =
-      out.Family("kafka_consumergroup_max_lag", "Largest partition lag of the group.", MT::kGauge);
-  auto f_max_lag_s =
-      out.Family("kafka_consumergroup_max_lag_seconds",
-                 "Largest estimated partition lag of the group in seconds (an estimate).", MT::kGauge);
-  auto f_status = out.Family("kafka_consumergroup_status",
-                             "Burrow-style group status (OK, WARN, ERR) as a label; always 1.", MT::kGauge);
-  auto f_pstatus = out.Family("kafka_consumergroup_partition_status",
-                              "Burrow-style partition status (WARN, STALL, STOP, REWIND) as a label, 1; "
-                              "only partitions that are not OK. With granularity topic, per topic without "
-                              "the partition label: the number of partitions in that status.",
-                              MT::kGauge);
-  auto f_uncommitted =
-      out.Family("kafka_consumergroup_uncommitted_partitions",
-                 "Partitions assigned to the group's members that have no committed offset.", MT::kGauge);
-  auto f_expired =
-      out.Family("kafka_consumergroup_expired_messages",
-                 "Messages deleted by retention before the group consumed them (committed offset below "
-                 "the log start offset): data loss. Present only when above 0. With granularity topic, "
-                 "summed per topic without the partition label.",
-                 MT::kGauge);
-  auto f_consumed = out.Family(
-      "kafka_consumergroup_consumed_messages_per_second",
-      "Messages the group consumed per second (committed-offset advance) over the rate window.", MT::kGauge);
-  auto f_stale =
-      out.Family("kafka_consumergroup_stale_partitions",
-                 "Partitions of the group whose lag is computed from an earlier answer: its "
-                 "coordinator did not answer this run (its committed offsets are carried), or the "
-                 "partition's leader did not (its watermarks are carried). Present only when above 0.",
-                 MT::kGauge);
-  auto f_share = out.Family("kafka_sharegroup_info",
-                            "Share group (KIP-932) and its state as ListGroups reports it; always 1. Share "
-                            "groups are in no consumer-group family.",
-                            MT::kGauge);
+  auto f_offset = out.Family(DORA_METRIC("kafka_consumergroup_current_offset"));
+  auto f_offset_sum = out.Family(DORA_METRIC("kafka_consumergroup_current_offset_sum"));
+  auto f_lag = out.Family(DORA_METRIC("kafka_consumergroup_lag"));
+  auto f_lag_sum = out.Family(DORA_METRIC("kafka_consumergroup_lag_sum"));
+  auto f_members = out.Family(DORA_METRIC("kafka_consumergroup_members"));
+  auto f_info = out.Family(DORA_METRIC("kafka_consumergroup_info"));
+  auto f_lag_s = out.Family(DORA_METRIC("kafka_consumergroup_lag_seconds"));
+  auto f_max_lag = out.Family(DORA_METRIC("kafka_consumergroup_max_lag"));
+  auto f_max_lag_s = out.Family(DORA_METRIC("kafka_consumergroup_max_lag_seconds"));
+  auto f_status = out.Family(DORA_METRIC("kafka_consumergroup_status"));
+  auto f_pstatus = out.Family(DORA_METRIC("kafka_consumergroup_partition_status"));
+  auto f_uncommitted = out.Family(DORA_METRIC("kafka_consumergroup_uncommitted_partitions"));
+  auto f_expired = out.Family(DORA_METRIC("kafka_consumergroup_expired_messages"));
+  auto f_consumed = out.Family(DORA_METRIC("kafka_consumergroup_consumed_messages_per_second"));
+  auto f_stale = out.Family(DORA_METRIC("kafka_consumergroup_stale_partitions"));
+  auto f_share = out.Family(DORA_METRIC("kafka_sharegroup_info"));
   for (const auto& sg : obs.listing.share_groups)
     out.Add(f_share, {{"group", sg.name}, {"state", sg.state}}, 1);
   const bool lx = config_.lag_exporter_metrics;
   MetricsBuilder::FamilyId lx_offset = 0, lx_lag = 0, lx_lag_s = 0, lx_max = 0, lx_max_s = 0, lx_sum = 0,
                            lx_topic_sum = 0, lx_latest = 0, lx_earliest = 0;
   if (lx) {
-    lx_offset =
-        out.Family("kafka_consumergroup_group_offset", "kafka-lag-exporter: committed offset.", MT::kGauge);
-    lx_lag = out.Family("kafka_consumergroup_group_lag", "kafka-lag-exporter: lag in messages.", MT::kGauge);
-    lx_lag_s = out.Family("kafka_consumergroup_group_lag_seconds",
-                          "kafka-lag-exporter: estimated lag in seconds (an estimate).", MT::kGauge);
-    lx_max = out.Family("kafka_consumergroup_group_max_lag", "kafka-lag-exporter: max lag of the group.",
-                        MT::kGauge);
-    lx_max_s = out.Family("kafka_consumergroup_group_max_lag_seconds",
-                          "kafka-lag-exporter: max estimated lag in seconds of the group.", MT::kGauge);
-    lx_sum = out.Family("kafka_consumergroup_group_sum_lag", "kafka-lag-exporter: summed lag of the group.",
-                        MT::kGauge);
-    lx_topic_sum = out.Family("kafka_consumergroup_group_topic_sum_lag",
-                              "kafka-lag-exporter: summed lag of the group on the topic.", MT::kGauge);
-    lx_latest =
-        out.Family("kafka_partition_latest_offset", "kafka-lag-exporter: high watermark.", MT::kGauge);
-    lx_earliest =
-        out.Family("kafka_partition_earliest_offset", "kafka-lag-exporter: log start offset.", MT::kGauge);
+    lx_offset = out.Family(DORA_METRIC("kafka_consumergroup_group_offset"));
+    lx_lag = out.Family(DORA_METRIC("kafka_consumergroup_group_lag"));
+    lx_lag_s = out.Family(DORA_METRIC("kafka_consumergroup_group_lag_seconds"));
+    lx_max = out.Family(DORA_METRIC("kafka_consumergroup_group_max_lag"));
+    lx_max_s = out.Family(DORA_METRIC("kafka_consumergroup_group_max_lag_seconds"));
+    lx_sum = out.Family(DORA_METRIC("kafka_consumergroup_group_sum_lag"));
+    lx_topic_sum = out.Family(DORA_METRIC("kafka_consumergroup_group_topic_sum_lag"));
+    lx_latest = out.Family(DORA_METRIC("kafka_partition_latest_offset"));
+    lx_earliest = out.Family(DORA_METRIC("kafka_partition_earliest_offset"));
     const std::string& cn = config_.cluster_name;
     std::string pb;
     for (const auto& [tp, w] : wm.partitions) {
