@@ -105,7 +105,7 @@ TEST_CASE("catalogue entries are complete and follow the naming conventions", "[
 TEST_CASE("the self metrics render as the catalogue declares them", "[catalogue]") {
   dora::SelfMetrics self;
   self.Declare("cluster");
-  self.RecordRun("cluster", false, "kafka", 0.5);
+  self.RecordRun("cluster", dora::Status::Partial(dora::Reason::kKafka, "a broker did not answer"), 0.5);
   self.lag_clamped().Increment();
   const std::string text = self.Render();
   CHECK(ExpositionCatalogueMismatches(text) == std::vector<std::string>{});
@@ -117,7 +117,7 @@ TEST_CASE("the self metrics render as the catalogue declares them", "[catalogue]
     CHECK(text.find("# TYPE " + std::string(def.name) + " " + std::string(dora::TypeName(def.type)) + "\n") !=
           std::string::npos);
   }
-  CHECK(families == 10);
+  CHECK(families == 11);
 }
 
 TEST_CASE("the exposition check reports a foreign family or another HELP or TYPE or an unknown label",

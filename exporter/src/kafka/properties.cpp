@@ -38,13 +38,14 @@ Result<std::map<std::string, std::string>> ResolveKafkaProperties(
   for (const auto& [k, file] : config.property_files) {
     auto text = ReadRegularFile(file);
     if (!text.ok())
-      return Status::Error(
-          "config", "kafka.property_files." + k + ": cannot read \"" + file + "\": " + text.status().message);
+      return Status::Error(Reason::kConfig, "kafka.property_files." + k + ": cannot read \"" + file +
+                                                "\": " + text.status().message);
     props[k] = TrimTrailingNewline(text.value());
   }
   for (const auto& [k, var] : config.property_env) {
     const char* v = std::getenv(var.c_str());
-    if (v == nullptr) return Status::Error("config", "kafka.property_env." + k + ": " + var + " is not set");
+    if (v == nullptr)
+      return Status::Error(Reason::kConfig, "kafka.property_env." + k + ": " + var + " is not set");
     props[k] = v;
   }
   for (const auto& [k, v] : extra) props[k] = v;
@@ -60,7 +61,7 @@ Result<ConfPtr> BuildKafkaConf(const KafkaConfig& config, const std::map<std::st
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
       // librdkafka echoes the value in some messages; never for a secret.
       std::string detail = IsSecretProperty(k) ? "invalid value (not shown: secret)" : errstr;
-      return Status::Error("config", "kafka property \"" + k + "\": " + detail);
+      return Status::Error(Reason::kConfig, "kafka property \"" + k + "\": " + detail);
     }
   }
   return conf;

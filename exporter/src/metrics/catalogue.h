@@ -36,7 +36,12 @@ inline constexpr FamilyDef kCatalogue[] = {
     {"kafka_exporter_collector_last_success_timestamp_seconds", kGauge, "collector", "exporter", "runner",
      "Unix time of the collector's last successful run (0 if never)."},
     {"kafka_exporter_collector_errors_total", kCounter, "collector, reason", "exporter", "runner",
-     "Failed collector runs by reason (timeout, kafka, partial, config, http, internal)."},
+     "Failed collector runs by cause (timeout, kafka, unavailable, config, http, bind, internal), partial "
+     "runs "
+     "included."},
+    {"kafka_exporter_collector_partial", kGauge, "collector", "exporter", "runner",
+     "1 if the collector's last run failed in part and published what it had (its cause is counted in "
+     "kafka_exporter_collector_errors_total), 0 otherwise."},
     {"kafka_exporter_config_last_reload_successful", kGauge, "", "exporter", "SIGHUP",
      "1 if the last configuration (re)load succeeded, 0 if the last SIGHUP reload failed."},
     {"kafka_exporter_config_last_reload_success_timestamp_seconds", kGauge, "", "exporter", "SIGHUP",

@@ -40,6 +40,7 @@ SelfMetrics::SelfMetrics() : registry_(std::make_shared<prometheus::Registry>())
   last_success_ =
       &BuildGauge(DORA_METRIC("kafka_exporter_collector_last_success_timestamp_seconds"), *registry_);
   errors_ = &BuildCounter(DORA_METRIC("kafka_exporter_collector_errors_total"), *registry_);
+  partial_ = &BuildGauge(DORA_METRIC("kafka_exporter_collector_partial"), *registry_);
   reload_ok_ = &BuildGauge(DORA_METRIC("kafka_exporter_config_last_reload_successful"), *registry_).Add({});
   reload_ts_ =
       &BuildGauge(DORA_METRIC("kafka_exporter_config_last_reload_success_timestamp_seconds"), *registry_)
@@ -60,20 +61,21 @@ void SelfMetrics::Declare(const std::string& collector) {
   success_->Add({{"collector", collector}});
   duration_->Add({{"collector", collector}});
   last_success_->Add({{"collector", collector}});
-  // Counters start at 0 for the usual reasons, so increase() sees the first error.
-  for (const char* reason : {"timeout", "kafka", "partial", "internal"}) {
-    errors_->Add({{"collector", collector}, {"reason", reason}});
+  partial_->Add({{"collector", collector}});
+  // Counters start at 0 for every reason, so increase() sees the first error.
+  for (Reason reason : kAllReasons) {
+    errors_->Add({{"collector", collector}, {"reason", std::string(ReasonName(reason))}});
   }
 }
 
-void SelfMetrics::RecordRun(const std::string& collector, bool success, const std::string& reason,
-                            double duration_seconds) {
-  success_->Add({{"collector", collector}}).Set(success ? 1 : 0);
+void SelfMetrics::RecordRun(const std::string& collector, const Status& status, double duration_seconds) {
+  success_->Add({{"collector", collector}}).Set(status.ok ? 1 : 0);
   duration_->Add({{"collector", collector}}).Set(duration_seconds);
-  if (success) {
+  partial_->Add({{"collector", collector}}).Set(!status.ok && status.partial ? 1 : 0);
+  if (status.ok) {
     last_success_->Add({{"collector", collector}}).Set(NowSeconds());
   } else {
-    errors_->Add({{"collector", collector}, {"reason", reason.empty() ? "internal" : reason}}).Increment();
+    errors_->Add({{"collector", collector}, {"reason", std::string(status.reason_name())}}).Increment();
   }
 }
 
