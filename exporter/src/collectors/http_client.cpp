@@ -191,7 +191,7 @@ void HttpCancel::Reset() {
 // ---- HttpSession ----
 
 HttpSession::HttpSession(const HttpEndpoint& ep, Clock::time_point deadline, HttpCancel* cancel,
-                         std::string accept)
+                         std::string accept, const std::string& bearer_token_file)
     : deadline_(deadline), cancel_(cancel) {
   auto fail = [&](EC cls, std::string message) {
     error_ = cls;
@@ -220,6 +220,15 @@ HttpSession::HttpSession(const HttpEndpoint& ep, Clock::time_point deadline, Htt
       password = v;
     }
   }
+  std::string token;
+  if (!bearer_token_file.empty()) {
+    auto secret = ReadSecretFile(bearer_token_file);
+    if (!secret) {
+      fail(EC::kAuth, "cannot read bearer_token_file " + bearer_token_file);
+      return;
+    }
+    token = std::move(*secret);
+  }
   base_ = url->base_path;
   bool https = url->scheme == "https";
   if (https && (!ep.cert_file.empty() || !ep.key_file.empty())) {
@@ -240,6 +249,7 @@ HttpSession::HttpSession(const HttpEndpoint& ep, Clock::time_point deadline, Htt
   client_->set_tcp_nodelay(true);  // small requests; no Nagle/delayed-ACK stalls on keep-alive
   client_->set_follow_location(false);
   if (!ep.username.empty()) client_->set_basic_auth(ep.username, password);
+  if (!bearer_token_file.empty()) client_->set_bearer_token_auth(token);
   client_->set_default_headers({{"Accept", std::move(accept)}, {"User-Agent", "dora-kafka-exporter"}});
   if (cancel_ && !cancel_->Attach(client_.get())) {
     fail(EC::kTimeout, "no time left before the collector deadline");
@@ -251,9 +261,17 @@ HttpSession::~HttpSession() {
   if (cancel_ && client_) cancel_->Attach(nullptr);
 }
 
-HttpSession::Reply HttpSession::Get(const std::string& path) {
+HttpSession::Reply HttpSession::Get(const std::string& path) { return Send(path, nullptr, ""); }
+
+HttpSession::Reply HttpSession::Post(const std::string& path, const std::string& body,
+                                     const std::string& content_type) {
+  return Send(path, &body, content_type);
+}
+
+HttpSession::Reply HttpSession::Send(const std::string& path, const std::string* body,
+                                     const std::string& content_type) {
   Reply r;
-  const std::string what = "GET " + path;
+  const std::string what = (body ? "POST " : "GET ") + path;
   if (!ok()) {
     r.cls = error_;
     r.message = message_;
@@ -272,7 +290,8 @@ HttpSession::Reply HttpSession::Get(const std::string& path) {
   client_->set_read_timeout(sec, usec);
   client_->set_write_timeout(sec, usec);
   ERR_clear_error();  // this thread's OpenSSL error queue tells TLS alerts from plain resets below
-  auto res = client_->Get((base_ + path).c_str());
+  auto res = body ? client_->Post((base_ + path).c_str(), *body, content_type.c_str())
+                  : client_->Get((base_ + path).c_str());
   // A request that ends at (or after) the deadline is a timeout, whatever
   // socket error reported it: a slow endpoint counts as timed out.
   bool late = Clock::now() >= deadline_ - Millis(5) || cancelled();
@@ -311,6 +330,10 @@ HttpSession::Reply HttpSession::Get(const std::string& path) {
   if (Clock::now() > deadline_) {
     r.cls = EC::kTimeout;
     r.message = what + ": answered after the timeout";
+    return r;
+  }
+  if (body && res->status >= 200 && res->status <= 299) {
+    r.ok = true;
     return r;
   }
   if (res->status != 200) {

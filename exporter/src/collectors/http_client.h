@@ -1,7 +1,9 @@
 #pragma once
 // The HTTP(S) client of the collectors that probe REST services (schema
-// registries, Kafka Connect clusters): one endpoint's TLS settings, basic auth
-// with the password from a file or an environment variable, a per-request
+// registries, Kafka Connect clusters) and of the Alertmanager notifier
+// (alerting/notifier.h): one endpoint's TLS settings, basic auth or a bearer
+// token from a file,
+// basic auth with the password from a file or an environment variable, a per-request
 // deadline, error classes, and bounded concurrent probing of several endpoints
 // with a watchdog that aborts a request still running at its deadline.
 //
@@ -81,9 +83,10 @@ class HttpSession {
     nlohmann::json json;
   };
 
-  // `accept` is the Accept header.
+  // `accept` is the Accept header. `bearer_token_file` (optional) holds a
+  // token sent as "Authorization: Bearer", read at construction.
   HttpSession(const HttpEndpoint& endpoint, std::chrono::steady_clock::time_point deadline,
-              HttpCancel* cancel, std::string accept);
+              HttpCancel* cancel, std::string accept, const std::string& bearer_token_file = "");
   ~HttpSession();
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
@@ -96,8 +99,13 @@ class HttpSession {
 
   // GET base_path + path (path may carry a query string).
   Reply Get(const std::string& path);
+  // POST `body` to base_path + path. ok: any 2xx (the body is not read).
+  Reply Post(const std::string& path, const std::string& body, const std::string& content_type);
 
  private:
+  // body null: GET, expecting a JSON 200.
+  Reply Send(const std::string& path, const std::string* body, const std::string& content_type);
+
   std::chrono::steady_clock::time_point deadline_;
   HttpCancel* cancel_;
   std::unique_ptr<httplib::Client> client_;
