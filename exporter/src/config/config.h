@@ -136,6 +136,21 @@ struct ConnectCollectorConfig : CollectorCommon {
   int max_trace_length = 200;  // characters of a failed connector's or task's first trace line
 };
 
+// An Alertmanager the daemon pushes its alerts to (alerting/notifier.h): an
+// HTTP endpoint plus a bearer token file (at most one of basic auth and token).
+struct AlertmanagerEndpoint : HttpEndpoint {
+  AlertmanagerEndpoint() { timeout = Millis(10000); }
+  std::string bearer_token_file;
+};
+
+// alerting: the daemon's own alerts. Push to Alertmanager starts when
+// `alertmanagers` is not empty.
+struct AlertingConfig {
+  Millis resend_delay{60000};                          // a firing alert is sent again this often
+  std::map<std::string, std::string> external_labels;  // added to every pushed alert, never overriding
+  std::vector<AlertmanagerEndpoint> alertmanagers;     // POST /api/v2/alerts to each
+};
+
 struct CollectorsConfig {
   ClusterCollectorConfig cluster;
   OffsetsCollectorConfig offsets;
@@ -153,6 +168,7 @@ struct Config {
   LogConfig log;
   RetryConfig retry;
   CollectorsConfig collectors;
+  AlertingConfig alerting;
   std::string source_file;  // "" when running on defaults
   // Where each key was set, by key path ("kafka.properties.acks",
   // "collectors.offsets.topics.include[0]"): "<file>:<line>:<column>", or

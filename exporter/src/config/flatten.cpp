@@ -43,7 +43,8 @@ class FlattenVisitor {
     Put(k, Map(v, secret_values));
   }
   // Name and URL only: the rest is credentials and TLS files.
-  void Endpoints(const char* k, const std::vector<HttpEndpoint>& list, Millis, const char*) {
+  template <typename E>
+  void Endpoints(const char* k, const std::vector<E>& list, Millis, const char*) {
     std::string out = "[";
     for (size_t i = 0; i < list.size(); ++i)
       out += (i ? ", " : "") + std::string("{name: ") + list[i].name + ", url: " + list[i].url + "}";

@@ -143,7 +143,8 @@ class ReadVisitor {
   void StringMap(const char* k, std::map<std::string, std::string>& v, bool /*secret_values*/) {
     r_.StringMap(Node(k), k, Here(), &v);
   }
-  void Endpoints(const char* k, std::vector<HttpEndpoint>& out, Millis default_timeout, const char* what) {
+  template <typename E>
+  void Endpoints(const char* k, std::vector<E>& out, Millis default_timeout, const char* what) {
     const YAML::Node list = Child(k);
     const std::string path = Path(k);
     if (!list.IsDefined() || list.IsNull()) return;
@@ -153,7 +154,7 @@ class ReadVisitor {
     }
     for (size_t i = 0; i < list.size(); ++i) {
       const std::string rp = path + "[" + std::to_string(i) + "]";
-      HttpEndpoint e;
+      E e;
       e.timeout = default_timeout;
       r_.Locate(list[i], rp);
       if (r_.OpenMap(list[i], rp)) {
@@ -229,7 +230,8 @@ class CheckVisitor {
     for (size_t i = 0; i < v.size(); ++i) CheckRegex(std::string(k) + "[" + std::to_string(i) + "]", v[i]);
   }
   void StringMap(const char*, const std::map<std::string, std::string>&, bool) {}
-  void Endpoints(const char* k, const std::vector<HttpEndpoint>& list, Millis, const char* what) {
+  template <typename E>
+  void Endpoints(const char* k, const std::vector<E>& list, Millis, const char* what) {
     std::set<std::string> names;
     for (size_t i = 0; i < list.size(); ++i) {
       const auto& r = list[i];
@@ -374,6 +376,24 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
     LoadTopicsSpec(cc.cluster.expected_topics_file, &topic_errors);
     for (const auto& err : topic_errors.errors)
       e->errors.push_back("collectors.cluster.expected_topics_file: " + err);
+  }
+  for (const auto& [name, value] : c.alerting.external_labels) {
+    const bool valid = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                       std::all_of(name.begin(), name.end(), [](char ch) {
+                         return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
+                       });
+    if (!valid || name.rfind("__", 0) == 0)
+      e->errors.push_back("alerting.external_labels." + name +
+                          ": not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)");
+    else if (value.empty())
+      e->errors.push_back("alerting.external_labels." + name + ": empty value (a label without a value)");
+  }
+  for (size_t i = 0; i < c.alerting.alertmanagers.size(); ++i) {
+    const auto& am = c.alerting.alertmanagers[i];
+    if (!am.username.empty() && !am.bearer_token_file.empty())
+      e->errors.push_back(
+          "alerting.alertmanagers[" + std::to_string(i) +
+          "].bearer_token_file: set either username (basic auth) or bearer_token_file, not both");
   }
   if (cc.log_dirs.enabled && cc.log_dirs.paths.empty())
     e->errors.push_back("collectors.log_dirs.paths: at least one log dir is required when enabled");

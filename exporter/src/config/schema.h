@@ -14,6 +14,7 @@
 // A visitor V offers Section, Bool, Int, Duration, String, StringList,
 // StringMap and Endpoints (see the calls below); C is Config or const Config.
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "config/config.h"
@@ -63,6 +64,8 @@ void VisitEndpoint(V& v, E& e) {
   v.String("key_file", e.key_file);
   v.Bool("insecure_skip_verify", e.insecure_skip_verify);
   v.Duration("timeout", e.timeout, Positive());
+  if constexpr (std::is_base_of_v<AlertmanagerEndpoint, std::remove_const_t<E>>)
+    v.String("bearer_token_file", e.bearer_token_file);
 }
 
 template <class V, class C>
@@ -145,6 +148,11 @@ void VisitConfig(V& v, C& c) {
       v.Int("max_connectors", cc.connect.max_connectors, Between(1, 100000));
       v.Int("max_trace_length", cc.connect.max_trace_length, Between(20, 1000));
     });
+  });
+  v.Section("alerting", [&] {
+    v.Duration("resend_delay", c.alerting.resend_delay, Positive());
+    v.StringMap("external_labels", c.alerting.external_labels, false);  // names checked in ValidateConfig
+    v.Endpoints("alertmanagers", c.alerting.alertmanagers, AlertmanagerEndpoint().timeout, "Alertmanager");
   });
 }
 
