@@ -269,6 +269,10 @@ void HttpServer::Handle(bool protected_endpoint, const HttpRequest& req, HttpRes
     res->shared = std::move(body);
   } else if (protected_endpoint && req.path == "/") {
     res->SetContent(IndexPage(config_.telemetry_path), "text/html; charset=utf-8");
+  } else if (protected_endpoint && req.path == "/api/v1/alerts") {
+    // Same TLS and auth as /metrics; rendered from the last published snapshot.
+    res->SetContent(handlers_.alerts ? handlers_.alerts() : R"({"status":"success","data":{"alerts":[]}})",
+                    "application/json");
   } else if (req.path == "/healthz") {
     res->SetContent("ok\n", "text/plain");
   } else if (req.path == "/ready") {

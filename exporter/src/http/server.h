@@ -1,5 +1,5 @@
 #pragma once
-// The exporter's HTTP endpoint: /metrics, /healthz, /ready, /.
+// The exporter's HTTP endpoint: /metrics, /healthz, /ready, /, /api/v1/alerts.
 // Handlers never touch Kafka: they render what the collectors last published.
 // Connections are served by http/event_server.h (one event loop per listener,
 // request workers only for complete requests), within the web.* connection
@@ -38,6 +38,9 @@ struct HttpHandlers {
   // immutable, so a scrape copies nothing. Null gzip: serve the plain text.
   std::function<std::shared_ptr<const ExpositionBody>(bool gzip)> metrics;
   std::function<bool()> ready;  // every collector ran once
+  // GET /api/v1/alerts: the JSON of the current alerts (alerting/api_json.h).
+  // Null: no alerts are evaluated; an empty list is served.
+  std::function<std::string()> alerts;
   // Optional: told whether each live reload of the web config applied (false:
   // it did not load, or it was refused as a security downgrade).
   std::function<void(bool applied)> web_config_reloaded;
