@@ -54,6 +54,22 @@ inline constexpr FamilyDef kCatalogue[] = {
     {"kafka_exporter_lag_negative_clamped_total", kCounter, "", "exporter", "consumer_groups",
      "Lag values that came out negative (committed offset ahead of the fetched end offset) and were reported "
      "as 0."},
+    // exporter: alerting (alerting/notifier_metrics.cpp)
+    {"kafka_exporter_alerts", kGauge, "state", "exporter", "evaluator snapshot",
+     "Alerts of the daemon's own evaluation by state (pending, firing, resolved and kept for re-sending)."},
+    {"kafka_exporter_notifications_sent_total", kCounter, "alertmanager", "exporter", "POST /api/v2/alerts",
+     "Alerts delivered to the Alertmanager (answered 2xx)."},
+    {"kafka_exporter_notifications_failed_total", kCounter, "alertmanager", "exporter", "POST /api/v2/alerts",
+     "Alerts in sends to the Alertmanager that failed (connection, timeout, TLS, auth or HTTP error); "
+     "retried with backoff unless the Alertmanager rejected them."},
+    {"kafka_exporter_notifications_dropped_total", kCounter, "alertmanager", "exporter",
+     "POST /api/v2/alerts",
+     "Alerts dropped without delivery to the Alertmanager: the oldest when its queue was full, or a batch it "
+     "rejected as invalid (HTTP 400, 413, 422)."},
+    {"kafka_exporter_notifications_queue_length", kGauge, "alertmanager", "exporter", "notifier",
+     "Alerts waiting to be sent to the Alertmanager."},
+    {"kafka_exporter_notifications_latency_seconds", kHistogram, "alertmanager", "exporter",
+     "POST /api/v2/alerts", "Duration of the sends to the Alertmanager that got an HTTP answer."},
     // cluster
     {"kafka_brokers", kGauge, "", "cluster", "Metadata", "Number of brokers in the cluster metadata."},
     {"kafka_broker_info", kGauge, "id, address, rack", "cluster",
