@@ -7,11 +7,34 @@
 #include <cstdlib>
 #include <thread>
 
+#include "alerting/api_json.h"
 #include "config/loader.h"
 #include "http/web_config.h"
 #include "util/log.h"
 
 namespace dora {
+namespace {
+
+// The alerting keys that change what the notifier does (the endpoints' credentials included).
+std::string FlattenAlerting(const Config& c) {
+  std::string out = FormatDuration(c.alerting.resend_delay) + "\n";
+  for (const auto& [k, v] : c.alerting.external_labels) out += k + "=" + v + "\n";
+  return out;
+}
+
+std::vector<std::string> NotifierEndpoints(const Config& c) {
+  std::vector<std::string> out;
+  for (const auto& e : c.alerting.alertmanagers) {
+    for (const std::string* field : {&e.name, &e.url, &e.username, &e.password_file, &e.password_env,
+                                     &e.bearer_token_file, &e.ca_file, &e.cert_file, &e.key_file})
+      out.push_back(*field);
+    out.push_back(e.insecure_skip_verify ? "1" : "0");
+    out.push_back(std::to_string(e.timeout.count()));
+  }
+  return out;
+}
+
+}  // namespace
 
 Config LoadEffectiveConfig(const Flags& flags, ConfigErrors* errors) {
   Config config = flags.config_file.empty() ? Config{} : LoadConfigFile(flags.config_file, errors);
@@ -28,7 +51,35 @@ App::App(Config config, Flags flags) : config_(std::move(config)), flags_(std::m
 
 App::~App() {
   if (http_) http_->Stop();
+  StopNotifier();
   StopCollectors();
+}
+
+void App::StartNotifier() {
+  StopNotifier();
+  if (alert_source_ == nullptr || config_.alerting.alertmanagers.empty()) return;
+  if (!notifier_metrics_) notifier_metrics_ = std::make_unique<alerting::NotifierMetrics>(*self_.registry());
+  alerting::NotifierOptions options = alerting::NotifierOptionsFrom(config_);
+  options.metrics_changed = [this] { PublishSelf(); };
+  auto notifier =
+      std::make_unique<alerting::Notifier>(alert_source_, std::move(options), notifier_metrics_.get());
+  notifier->Start();
+  std::lock_guard<std::mutex> lock(notifier_mu_);
+  notifier_ = std::move(notifier);
+}
+
+void App::StopNotifier() {
+  std::unique_ptr<alerting::Notifier> notifier;
+  {
+    std::lock_guard<std::mutex> lock(notifier_mu_);
+    notifier = std::move(notifier_);
+  }
+  if (notifier) notifier->Stop();  // aborts its requests in flight: within the shutdown budget
+}
+
+void App::AlertsPublished() {
+  std::lock_guard<std::mutex> lock(notifier_mu_);
+  if (notifier_) notifier_->Wake();
 }
 
 void App::BlockSignals() {
@@ -147,7 +198,10 @@ bool App::Reload() {
   old_runner.reset();
   old_deps = CollectorDeps{};  // the old Kafka client goes last
   SetupLogging(next.log.level, next.log.format);
+  const bool alerting_changed = FlattenAlerting(next) != FlattenAlerting(config_) ||
+                                NotifierEndpoints(next) != NotifierEndpoints(config_);
   config_ = std::move(next);
+  if (alerting_changed) StartNotifier();  // the new Alertmanagers; firing alerts are re-sent at once
   self_.RecordReload(true);
   PublishSelf();
   log->info("configuration reloaded");
@@ -163,6 +217,9 @@ int App::Run() {
     std::lock_guard<std::mutex> lock(mu_);
     return runner_ && runner_->AllRanOnce();
   };
+  if (alert_source_ != nullptr) {
+    handlers.alerts = [this] { return alerting::RenderAlertsApi(*alert_source_->Current()); };
+  }
   handlers.web_config_reloaded = [this](bool applied) {
     self_.RecordWebConfigReload(applied);
     PublishSelf();
@@ -176,6 +233,9 @@ int App::Run() {
     log->error("{}", s.message);
     return 1;
   }
+  if (alert_source_ == nullptr && !config_.alerting.alertmanagers.empty())
+    log->warn("alerting.alertmanagers is set but no alerts are evaluated in this build: nothing is pushed");
+  StartNotifier();
   std::atomic<bool> http_failed{false};
   std::thread http_thread([&] {
     if (!http_->Serve() && !stop_requested_.load()) http_failed.store(true);
@@ -215,6 +275,7 @@ int App::Run() {
   });
   http_->Stop();
   http_thread.join();
+  StopNotifier();
   StopCollectors();
   {
     std::lock_guard<std::mutex> lock(done_mu);

@@ -7,6 +7,9 @@
 #include <mutex>
 #include <string>
 
+#include "alerting/alert.h"
+#include "alerting/notifier.h"
+#include "alerting/notifier_metrics.h"
 #include "app/flags.h"
 #include "collectors/registry.h"
 #include "collectors/runner.h"
@@ -45,12 +48,25 @@ class App {
 
   static void BlockSignals();
 
+  // The seam for the alert evaluator (alerting/evaluator.h): set before Run().
+  // With a source, /api/v1/alerts serves its snapshots and, when
+  // alerting.alertmanagers is set, the notifier pushes them. Without one
+  // (today), /api/v1/alerts lists nothing and nothing is pushed: no alert is
+  // invented. `source` outlives Run().
+  void UseAlertSource(const alerting::AlertSource* source) { alert_source_ = source; }
+  // Tells the notifier a new snapshot is out (the evaluator, after each
+  // publish). Never blocks.
+  void AlertsPublished();
+
  private:
   Status StartCollectors();
   // The collectors of `config` (and the Kafka client they share, into *deps).
   Result<std::unique_ptr<CollectorRunner>> BuildRunner(const Config& config, CollectorDeps* deps);
   void PublishSelf();  // the self metrics into the store (after a reload)
   void StopCollectors();
+  // (Re)starts the notifier for config_.alerting (none without a source or an Alertmanager).
+  void StartNotifier();
+  void StopNotifier();
 
   Config config_;
   Flags flags_;
@@ -61,6 +77,11 @@ class App {
   std::unique_ptr<CollectorRunner> runner_;
   std::unique_ptr<HttpServer> http_;
   std::atomic<bool> stop_requested_{false};
+  const alerting::AlertSource* alert_source_ = nullptr;
+  std::unique_ptr<alerting::NotifierMetrics>
+      notifier_metrics_;  // once: its families live in self_'s registry
+  std::mutex notifier_mu_;
+  std::unique_ptr<alerting::Notifier> notifier_;
 };
 
 }  // namespace dora
