@@ -31,6 +31,14 @@ TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafk
   // broker, by test_collectors_fake.cpp ("[fake][carry]").
   REQUIRE(documented.erase("kafka_topic_partition_watermarks_stale_seconds") == 1);
   REQUIRE(documented.erase("kafka_consumergroup_stale_partitions") == 1);
+  // Served only while the daemon evaluates alerts and pushes them to an
+  // Alertmanager: checked by tests/unit/test_catalogue.cpp (render) and
+  // tests/integration/test_alertmanager.cpp (values, "[alertmanager]").
+  for (const char* name :
+       {"kafka_exporter_alerts", "kafka_exporter_notifications_sent_total",
+        "kafka_exporter_notifications_failed_total", "kafka_exporter_notifications_dropped_total",
+        "kafka_exporter_notifications_queue_length", "kafka_exporter_notifications_latency_seconds"})
+    REQUIRE(documented.erase(name) == 1);
 
   auto kafka = KafkaCluster::Start(1);
   kafka->CreateTopic("audit-logs", 3, 1, {"min.insync.replicas=1"});
