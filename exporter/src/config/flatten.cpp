@@ -1,6 +1,7 @@
 #include "config/flatten.h"
 
 #include "config/loader.h"
+#include "util/secret.h"
 
 namespace dora {
 namespace {
@@ -15,7 +16,7 @@ std::string Map(const std::map<std::string, std::string>& m, bool redact_secrets
   std::string out = "{";
   bool first = true;
   for (const auto& [k, v] : m) {
-    out += (first ? "" : ", ") + k + ": " + (redact_secrets && IsSecretProperty(k) ? "<redacted>" : v);
+    out += (first ? "" : ", ") + k + ": " + (redact_secrets && IsSecretKey(k) ? "<redacted>" : v);
     first = false;
   }
   return out + "}";
