@@ -7,6 +7,7 @@
 
 namespace dora {
 
+using ConfPtr = Handle<rd_kafka_conf_t, rd_kafka_conf_destroy>;
 using QueuePtr = Handle<rd_kafka_queue_t, rd_kafka_queue_destroy>;
 using EventPtr = Handle<rd_kafka_event_t, rd_kafka_event_destroy>;
 using OptionsPtr = Handle<rd_kafka_AdminOptions_t, rd_kafka_AdminOptions_destroy>;

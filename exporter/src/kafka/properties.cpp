@@ -1,5 +1,8 @@
 #include "kafka/properties.h"
 
+#include <librdkafka/rdkafka.h>
+
+#include "kafka/conf.h"
 #include "util/secret.h"
 
 namespace dora {
