@@ -318,7 +318,8 @@ TEST_CASE("kafka-lag-exporter labels are the live member's consumer_id and clien
   // 200 per partition: keyless messages from librdkafka's sticky
   // partitioner can all land on one partition, and a partition without
   // messages gets no commit and so no lag series.
-  for (int32_t p = 0; p < 3; ++p) REQUIRE(ProduceMessages(kafka->bootstrap(), "agent-events", 200, 0, p) == 200);
+  for (int32_t p = 0; p < 3; ++p)
+    REQUIRE(ProduceMessages(kafka->bootstrap(), "agent-events", 200, 0, p) == 200);
   GroupMember member(kafka->bootstrap(), "agent-events", "agents", GroupMember::Mode::kConsume);
   std::string cfg = Config("lagexporter",
                            "collectors:\n"

@@ -84,7 +84,7 @@ Result<ClusterMetadata> FakeKafka::Metadata(Millis) {
   md.brokers.erase(std::remove_if(md.brokers.begin(), md.brokers.end(),
                                   [this](const BrokerInfo& b) { return down_.count(b.id) > 0; }),
                    md.brokers.end());
-  if (md.brokers.empty()) return Status::Error("timeout", "Metadata: all brokers are down");
+  if (md.brokers.empty()) return Status::Error(Reason::kTimeout, "Metadata: all brokers are down");
   return md;
 }
 
@@ -101,7 +101,7 @@ Result<std::map<std::string, ConfigValues>> FakeKafka::DescribeTopicConfigs(
 Result<ConfigValues> FakeKafka::DescribeBrokerConfig(int32_t broker_id, Millis) {
   std::lock_guard<std::mutex> lock(mu_);
   Count("DescribeBrokerConfig");
-  if (down_.count(broker_id)) return Status::Error("timeout", "DescribeConfigs: broker down");
+  if (down_.count(broker_id)) return Status::Error(Reason::kTimeout, "DescribeConfigs: broker down");
   return ConfigValues{};
 }
 
@@ -112,7 +112,8 @@ Result<std::vector<PartitionOffset>> FakeKafka::ListOffsets(const std::vector<To
   std::vector<PartitionOffset> out;
   for (const auto& tp : partitions) {
     const int32_t leader = LeaderOf(tp);
-    if (leader < 0 || down_.count(leader)) return Status::Error("timeout", "ListOffsets: Local: Timed out");
+    if (leader < 0 || down_.count(leader))
+      return Status::Error(Reason::kTimeout, "ListOffsets: Local: Timed out");
     auto it = offsets_.find(tp);
     PartitionOffset po;
     po.tp = tp;
@@ -133,6 +134,7 @@ Result<GroupListing> FakeKafka::ListGroups(int, Millis) {
   for (const auto& [name, g] : groups_) {
     if (down_.count(g.description.coordinator)) {
       out.partial = true;
+      out.partial_cause = Reason::kTimeout;
       out.partial_reason =
           "ListGroups: broker " + std::to_string(g.description.coordinator) + " did not answer";
       continue;
@@ -193,7 +195,7 @@ Status FakeKafka::CreatePartitions(const std::string& topic, int total_count,
     }
     return Status::Ok();
   }
-  return Status::Error("kafka", "CreatePartitions: UNKNOWN_TOPIC_OR_PARTITION");
+  return Status::Error(Reason::kKafka, "CreatePartitions: UNKNOWN_TOPIC_OR_PARTITION");
 }
 
 }  // namespace dora::test

@@ -178,7 +178,7 @@ TEST_CASE("broker_stats rejects malformed statistics with a clean error", "[brok
     INFO(bad);
     auto parsed = ParseBrokerStats(bad);
     REQUIRE_FALSE(parsed.ok());
-    CHECK(parsed.status().reason == "internal");
+    CHECK(parsed.status().reason == Reason::kInternal);
     CHECK(parsed.status().message.find("librdkafka statistics") != std::string::npos);
   }
   // Truncated real statistics (as if cut mid-write) are an error too, not a crash.

@@ -283,10 +283,16 @@ TEST_CASE("probe shared state: only assigned partitions are probed, labelled by 
   CHECK(state.Targets().empty());
   CHECK(state.Unassigned().empty());
 
-  CHECK(state.Problem().empty());
+  CHECK(state.Problem().ok);
   state.SetProblem("topic missing");
-  CHECK(state.Problem() == "topic missing");
+  CHECK_FALSE(state.Problem().ok);
+  CHECK(state.Problem().partial);
+  CHECK(state.Problem().message == "topic missing");
+  CHECK(state.Problem().reason == Reason::kUnavailable);
+  state.SetProblem("repair refused", Reason::kKafka);
+  CHECK(state.Problem().reason == Reason::kKafka);
   state.Fatal("sender stopped");
   state.SetProblem("");
-  CHECK(state.Problem() == "sender stopped");  // a stopped thread stays reported
+  CHECK(state.Problem().message == "sender stopped");  // a stopped thread stays reported
+  CHECK(state.Problem().reason == Reason::kInternal);
 }

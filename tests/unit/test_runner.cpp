@@ -18,9 +18,10 @@ using namespace dora;
 
 namespace {
 
-// One scripted step per run: render `value`, keep the published text, or fail.
+// One scripted step per run: render `value`, keep the published text, fail,
+// or render `value` and fail in part (a timeout behind a stopped broker).
 struct Step {
-  enum Kind { kRender, kKeep, kFail } kind = kRender;
+  enum Kind { kRender, kKeep, kFail, kPartial } kind = kRender;
   int value = 0;
 };
 
@@ -35,7 +36,7 @@ class ScriptedCollector : public Collector {
     saw_previous_->push_back(ctx.previous_published);
     Step s = steps_.front();
     steps_.pop_front();
-    if (s.kind == Step::kFail) return Status::Error("kafka", "broker down");
+    if (s.kind == Step::kFail) return Status::Error(Reason::kKafka, "broker down");
     MetricsBuilder& live = out.Live();
     live.Add(live.Family("scripted_run", "Runs so far.", MetricType::kGauge), {}, ++runs_);
     if (s.kind == Step::kKeep && ctx.previous_published) {
@@ -44,6 +45,7 @@ class ScriptedCollector : public Collector {
     }
     auto f = out.Family("scripted_value", "A scripted value.", MetricType::kGauge);
     out.Add(f, {{"run", "x"}}, s.value);
+    if (s.kind == Step::kPartial) return Status::Partial(Reason::kTimeout, "one broker did not answer");
     return Status::Ok();
   }
 
@@ -99,6 +101,36 @@ TEST_CASE("runner: a kept run leaves the published text, a failed one drops it",
   CHECK(saw_previous == std::vector<bool>{false, true, true, false, true});
 }
 
+TEST_CASE("runner: a partial run publishes what it has and counts its real cause", "[runner]") {
+  SnapshotStore store;
+  SelfMetrics self;
+  std::vector<bool> saw_previous;
+  std::vector<std::unique_ptr<Collector>> collectors;
+  collectors.push_back(std::make_unique<ScriptedCollector>(
+      std::deque<Step>{{Step::kPartial, 5}, {Step::kRender, 6}}, &saw_previous));
+  CollectorRunner runner(std::move(collectors), &store, &self, RetryConfig{});
+  auto has = [&store](const std::string& line) { return Served(store).find(line) != std::string::npos; };
+
+  REQUIRE_FALSE(runner.RunOnce());
+  CHECK(has("scripted_value{run=\"x\"} 5\n"));  // published
+  CHECK(has("kafka_exporter_collector_success{collector=\"scripted\"} 0\n"));
+  CHECK(has("kafka_exporter_collector_partial{collector=\"scripted\"} 1\n"));
+  CHECK(has("kafka_exporter_collector_errors_total{collector=\"scripted\",reason=\"timeout\"} 1\n"));
+  // The reason label is a closed set: every reason starts at 0, and there is no "partial".
+  for (Reason r : kAllReasons) {
+    if (r == Reason::kTimeout) continue;
+    INFO(ReasonName(r));
+    CHECK(has("kafka_exporter_collector_errors_total{collector=\"scripted\",reason=\"" +
+              std::string(ReasonName(r)) + "\"} 0\n"));
+  }
+  CHECK_FALSE(has("reason=\"partial\""));
+
+  REQUIRE(runner.RunOnce());
+  CHECK(has("scripted_value{run=\"x\"} 6\n"));
+  CHECK(has("kafka_exporter_collector_partial{collector=\"scripted\"} 0\n"));
+  CHECK(has("kafka_exporter_collector_errors_total{collector=\"scripted\",reason=\"timeout\"} 1\n"));
+}
+
 namespace {
 
 // Fails every run, as fast as the runner lets it.
@@ -108,7 +140,9 @@ class FailingCollector : public Collector {
   std::string name() const override { return name_; }
   Millis interval() const override { return Millis(1); }
   Millis timeout() const override { return Millis(1000); }
-  Status Collect(const CollectContext&, MetricsBuilder&) override { return Status::Error("kafka", "down"); }
+  Status Collect(const CollectContext&, MetricsBuilder&) override {
+    return Status::Error(Reason::kKafka, "down");
+  }
 
  private:
   std::string name_;

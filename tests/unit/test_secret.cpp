@@ -49,7 +49,7 @@ TEST_CASE("secret file: errors name the key, the file and the cause, never the v
   const std::string missing = dir.P("missing");
   auto r = ReadSecretFile(kKey, missing);
   REQUIRE_FALSE(r.ok());
-  CHECK(r.status().reason == "config");
+  CHECK(r.status().reason == Reason::kConfig);
   CHECK(r.status().message == kKey + ": cannot read \"" + missing + "\": No such file or directory");
   CHECK(CheckSecretFile(kKey, missing).message == r.status().message);
 
@@ -95,7 +95,7 @@ TEST_CASE("secret env: value as set, unset is an error naming key and variable",
 
   auto unset = ReadSecretEnv(key, "DORA_SECRET_TEST_UNSET");
   REQUIRE_FALSE(unset.ok());
-  CHECK(unset.status().reason == "config");
+  CHECK(unset.status().reason == Reason::kConfig);
   CHECK(unset.status().message == key + ": environment variable DORA_SECRET_TEST_UNSET is not set");
   CHECK(CheckSecretEnv(key, "DORA_SECRET_TEST_UNSET").message == unset.status().message);
   auto no_name = ReadSecretEnv("password_env", "");

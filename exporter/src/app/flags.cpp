@@ -45,7 +45,7 @@ Result<Flags> ParseFlags(int argc, const char* const* argv) {
       *out = argv[++i];
       return true;
     };
-    auto missing = [&]() { return Status::Error("config", "flag " + name + " needs a value"); };
+    auto missing = [&]() { return Status::Error(Reason::kConfig, "flag " + name + " needs a value"); };
     std::string v;
     if (name == "--config" || name == "--config.file") {
       if (!take(&f.config_file)) return missing();
@@ -79,7 +79,7 @@ Result<Flags> ParseFlags(int argc, const char* const* argv) {
       if (!take(&v)) return missing();
       f.schema_registry_urls.push_back(v);
     } else {
-      return Status::Error("config", "unknown flag " + name + " (see --help)");
+      return Status::Error(Reason::kConfig, "unknown flag " + name + " (see --help)");
     }
   }
   return f;

@@ -65,11 +65,11 @@ Result<std::vector<BrokerStat>> ParseBrokerStats(const std::string& text) {
   std::vector<BrokerStat> out;
   try {
     json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded()) return Status::Error("internal", "librdkafka statistics: not valid JSON");
-    if (!doc.is_object()) return Status::Error("internal", "librdkafka statistics: not a JSON object");
+    if (doc.is_discarded()) return Status::Error(Reason::kInternal, "librdkafka statistics: not valid JSON");
+    if (!doc.is_object()) return Status::Error(Reason::kInternal, "librdkafka statistics: not a JSON object");
     auto brokers = doc.find("brokers");
     if (brokers == doc.end() || !brokers->is_object()) {
-      return Status::Error("internal", "librdkafka statistics: no \"brokers\" object");
+      return Status::Error(Reason::kInternal, "librdkafka statistics: no \"brokers\" object");
     }
     for (const auto& [key, b] : brokers->items()) {
       if (!b.is_object()) continue;
@@ -91,7 +91,7 @@ Result<std::vector<BrokerStat>> ParseBrokerStats(const std::string& text) {
       out.push_back(std::move(s));
     }
   } catch (const std::exception& ex) {
-    return Status::Error("internal", std::string("librdkafka statistics: ") + ex.what());
+    return Status::Error(Reason::kInternal, std::string("librdkafka statistics: ") + ex.what());
   }
   std::sort(out.begin(), out.end(),
             [](const BrokerStat& a, const BrokerStat& b) { return a.nodeid < b.nodeid; });
@@ -149,12 +149,12 @@ Status BrokerStatsCollector::Collect(const CollectContext& /*ctx*/, MetricsBuild
   if (json.empty()) {
     // The first statistics come one interval after the client was created.
     if (now - created_ < 2 * config_.interval + std::chrono::seconds(5)) return Status::Ok();
-    return Status::Error("unavailable", "no statistics from librdkafka yet");
+    return Status::Error(Reason::kUnavailable, "no statistics from librdkafka yet");
   }
   if (now - at > 3 * config_.interval + std::chrono::seconds(5)) {
-    return Status::Error("unavailable", "librdkafka statistics are stale (last " +
-                                            FormatDuration(std::chrono::duration_cast<Millis>(now - at)) +
-                                            " ago)");
+    return Status::Error(Reason::kUnavailable,
+                         "librdkafka statistics are stale (last " +
+                             FormatDuration(std::chrono::duration_cast<Millis>(now - at)) + " ago)");
   }
   auto parsed = ParseBrokerStats(json);
   if (!parsed.ok()) return parsed.status();

@@ -21,7 +21,7 @@ ConsumerGroupsCollector::ConsumerGroupsCollector(ConsumerGroupsCollectorConfig c
 
 Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out) {
   GroupsObservation obs;
-  if (!kafka_) return Status::Error("internal", "no Kafka client");
+  if (!kafka_) return Status::Error(Reason::kInternal, "no Kafka client");
   const auto start = std::chrono::steady_clock::now();
   // Each phase has a deadline of its own: listing and committed offsets
   // cannot leave the watermarks without time (a dead coordinator or leader
@@ -39,6 +39,7 @@ Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilde
   } else {
     // No listing at all: the groups seen lately, as they were, if any.
     obs.listing.partial = true;
+    obs.listing.partial_cause = listing.status().reason;
     obs.listing.partial_reason = listing.status().message;
   }
   if (obs.listing.partial) {
@@ -75,9 +76,13 @@ Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilde
   obs.offsets = kafka_->FetchCommittedOffsets(names, config_.max_in_flight, until(offsets_by));
   size_t failed = 0;
   std::string example;
+  Reason offsets_cause = Reason::kKafka;
   for (auto& o : obs.offsets) {
     if (o.error == 0) continue;
-    if (example.empty()) example = o.group + ": " + KafkaErrorString(o.error);
+    if (example.empty()) {
+      example = o.group + ": " + KafkaErrorString(o.error);
+      offsets_cause = IsTimeoutError(o.error) ? Reason::kTimeout : Reason::kKafka;
+    }
     auto seen = last_.find(o.group);
     if (seen != last_.end() && seen->second.has_offsets && fresh(seen->second.fetched)) {
       o = seen->second.offsets;
@@ -102,13 +107,13 @@ Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilde
   size_t carried_descriptions = 0;
   for (const auto& g : obs.listing.groups) carried_descriptions += g.carried;
   if (obs.listing.partial && (carried_descriptions > 0 || !had_complete_listing_))
-    return Status::Error("partial", obs.listing.partial_reason);
+    return Status::Partial(obs.listing.partial_cause, obs.listing.partial_reason);
   if (!obs.listing.partial) had_complete_listing_ = true;
   if (!obs.carried.empty() || failed > 0)
-    return Status::Error("partial", "committed offsets missing for " +
-                                        std::to_string(obs.carried.size() + failed) + " group(s) (" +
-                                        std::to_string(obs.carried.size()) +
-                                        " served from an earlier run), e.g. " + example);
+    return Status::Partial(offsets_cause, "committed offsets missing for " +
+                                              std::to_string(obs.carried.size() + failed) + " group(s) (" +
+                                              std::to_string(obs.carried.size()) +
+                                              " served from an earlier run), e.g. " + example);
   return Status::Ok();
 }
 

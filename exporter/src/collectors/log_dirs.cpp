@@ -373,6 +373,8 @@ LogDirsCollector::LogDirsCollector(LogDirsCollectorConfig config)
 Status LogDirsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out) {
   std::vector<std::string> problems;
   auto reports = scanner_.Scan(config_.paths, ctx.deadline, &problems);
+  // The cause of the first problem is the one reported.
+  Reason cause = Reason::kUnavailable;
   RenderLogDirs(config_.broker_id, reports, out);
   size_t unsized = 0;
   bool any = false;
@@ -388,13 +390,14 @@ Status LogDirsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
     log->debug("{} reached after {} entries; the walk resumes next run", stop, scanner_.entries_used());
   }
   if (unsized > 0) {
+    if (problems.empty() && scanner_.timed_out()) cause = Reason::kTimeout;
     problems.push_back(std::to_string(unsized) + " topic(s) with partitions not sized yet (" + stop +
                        " reached); their totals are left out");
   }
   if (problems.empty()) return Status::Ok();
   std::string msg = problems.front();
   if (problems.size() > 1) msg += " (and " + std::to_string(problems.size() - 1) + " more)";
-  return Status::Error(any ? "partial" : "unavailable", msg);
+  return any ? Status::Partial(cause, msg) : Status::Error(cause, msg);
 }
 
 }  // namespace dora

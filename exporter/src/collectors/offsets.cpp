@@ -120,7 +120,7 @@ Status OffsetsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
   if (any_rate) out.Add(c_rate, {}, cluster_rate);
   if (any_internal_rate) out.Add(c_internal_rate, {}, internal_rate);
   if (!snap.last_error.empty()) {
-    return Status::Error("partial", "some partitions have no watermarks: " + snap.last_error);
+    return Status::Partial(snap.last_error_cause, "some partitions have no watermarks: " + snap.last_error);
   }
   return Status::Ok();
 }

@@ -90,7 +90,7 @@ struct ProbeCollector::Impl {
     consumer.reset();
   }
 
-  std::string Problem() const { return state ? state->Problem() : std::string(); }
+  Status Problem() const { return state ? state->Problem() : Status::Ok(); }
 };
 
 ProbeCollector::ProbeCollector(ProbeCollectorConfig config, KafkaConfig kafka_config,
@@ -114,9 +114,7 @@ Status ProbeCollector::Collect(const CollectContext& /*ctx*/, MetricsBuilder& ou
     impl_ = std::move(impl);
   }
   tracker_->Render(out, std::chrono::steady_clock::now());
-  std::string problem = impl_->Problem();
-  if (!problem.empty()) return Status::Error("partial", problem);
-  return Status::Ok();
+  return impl_->Problem();
 }
 
 }  // namespace dora

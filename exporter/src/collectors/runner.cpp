@@ -42,21 +42,21 @@ bool CollectorRunner::RunOne(Slot& slot) {
   try {
     status = c.Collect(ctx, builder);
   } catch (const std::exception& ex) {
-    status = Status::Error("internal", std::string("unexpected exception: ") + ex.what());
+    status = Status::Error(Reason::kInternal, std::string("unexpected exception: ") + ex.what());
   } catch (...) {
-    status = Status::Error("internal", "unexpected exception");
+    status = Status::Error(Reason::kInternal, "unexpected exception");
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // A run that finished late has complete data: publish it, but report the timeout.
-  bool publish = status.ok || status.reason == "partial";
+  bool publish = status.ok || status.partial;
   if (status.ok && ctx.expired()) {
-    status = Status::Error("timeout", "run took " + std::to_string(seconds) + "s, over its timeout of " +
-                                          FormatDuration(c.timeout()));
+    status = Status::Error(Reason::kTimeout, "run took " + std::to_string(seconds) +
+                                                 "s, over its timeout of " + FormatDuration(c.timeout()));
   }
   if (builder.duplicates_dropped() > 0) {
     log->debug("dropped {} duplicate series", builder.duplicates_dropped());
   }
-  self_->RecordRun(c.name(), status.ok, status.reason, seconds);
+  self_->RecordRun(c.name(), status, seconds);
   // No stale data presented as fresh: a failed run's series go until it recovers.
   // Built by emplace: an initializer list would copy the texts.
   // A run that kept its published text (only allowed when that text is
@@ -87,9 +87,11 @@ bool CollectorRunner::RunOne(Slot& slot) {
   } else {
     ++slot.failures;
     if (!slot.failing) {
-      log->warn("collection failed ({}): {}", status.reason, status.message);
+      log->warn("collection failed ({}{}): {}", status.reason_name(), status.partial ? ", partial" : "",
+                status.message);
     } else {
-      log->debug("collection still failing ({}): {}", status.reason, status.message);
+      log->debug("collection still failing ({}{}): {}", status.reason_name(),
+                 status.partial ? ", partial" : "", status.message);
     }
     slot.failing = true;
   }
@@ -137,7 +139,7 @@ Status CollectorRunner::Start() {
     }
   }
   Stop();  // joins the threads that did start
-  return Status::Error("internal", "cannot start the collector threads");
+  return Status::Error(Reason::kInternal, "cannot start the collector threads");
 }
 
 void CollectorRunner::Stop() {

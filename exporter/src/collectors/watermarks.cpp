@@ -86,8 +86,8 @@ Result<std::shared_ptr<const WatermarkSnapshot>> WatermarkService::Fetch(
   // Latest and earliest of every chunk, a few calls at a time: each call is one
   // ListOffsets per leader broker, and blocks until all of them answered.
   struct Answer {
-    Result<std::vector<PartitionOffset>> high = Status::Error("timeout", "not run");
-    Result<std::vector<PartitionOffset>> low = Status::Error("timeout", "not run");
+    Result<std::vector<PartitionOffset>> high = Status::Error(Reason::kTimeout, "not run");
+    Result<std::vector<PartitionOffset>> low = Status::Error(Reason::kTimeout, "not run");
   };
   std::vector<Answer> answers(chunks.size());
   const size_t kParallel = 4;
@@ -103,7 +103,7 @@ Result<std::shared_ptr<const WatermarkSnapshot>> WatermarkService::Fetch(
             if (dead_leaders.count(leader)) return;  // stays "not run": a timeout
           }
           answers[i].high = kafka_->ListOffsets(chunks[i], -1, call_timeout());
-          if (!answers[i].high.ok() && answers[i].high.status().reason == "timeout") {
+          if (!answers[i].high.ok() && answers[i].high.status().reason == Reason::kTimeout) {
             std::lock_guard<std::mutex> lock(dead_mu);
             dead_leaders.insert(leader);
             return;
@@ -122,7 +122,7 @@ Result<std::shared_ptr<const WatermarkSnapshot>> WatermarkService::Fetch(
   auto needs_retry = [](const Answer& a) {
     for (const auto* r : {&a.high, &a.low}) {
       if (!r->ok()) {
-        if (r->status().reason != "timeout") return true;
+        if (r->status().reason != Reason::kTimeout) return true;
         continue;
       }
       for (const auto& po : r->value())
@@ -145,7 +145,9 @@ Result<std::shared_ptr<const WatermarkSnapshot>> WatermarkService::Fetch(
   }
   for (const auto& a : answers) {
     if (!a.high.ok() || !a.low.ok()) {
-      snap->last_error = !a.high.ok() ? a.high.status().message : a.low.status().message;
+      const Status& failed = !a.high.ok() ? a.high.status() : a.low.status();
+      snap->last_error = failed.message;
+      snap->last_error_cause = failed.reason;
       continue;
     }
     for (const auto& po : a.high.value()) {
@@ -174,7 +176,7 @@ Result<std::shared_ptr<const WatermarkSnapshot>> WatermarkService::Fetch(
     Carry(previous.get(), *md, snap.get());
   }
   if (snap->partitions.empty() && snap->requested > 0)
-    return Status::Error("kafka", "ListOffsets: no partition answered: " + snap->last_error);
+    return Status::Error(Reason::kKafka, "ListOffsets: no partition answered: " + snap->last_error);
   return std::shared_ptr<const WatermarkSnapshot>(std::move(snap));
 }
 

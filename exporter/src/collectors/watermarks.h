@@ -40,6 +40,7 @@ struct WatermarkSnapshot {
   size_t failed = 0;  // partitions without a fresh answer (offline, errors, timeouts), carried or not
   size_t calls = 0;   // offsets_for_times calls made
   std::string last_error;
+  Reason last_error_cause = Reason::kKafka;  // of last_error
 };
 
 class WatermarkService {

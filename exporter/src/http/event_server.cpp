@@ -777,7 +777,7 @@ Status EventServer::Listen(const std::string& host, int port, const std::string&
   addrinfo* res = nullptr;
   std::string service = std::to_string(port);
   int gai = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res);
-  if (gai != 0) return Status::Error("bind", "cannot listen on " + address + ": " + gai_strerror(gai));
+  if (gai != 0) return Status::Error(Reason::kBind, "cannot listen on " + address + ": " + gai_strerror(gai));
   int last_errno = 0;
   int fd = -1;
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
@@ -800,7 +800,7 @@ Status EventServer::Listen(const std::string& host, int port, const std::string&
     std::string cause = last_errno == EADDRINUSE || last_errno == 0
                             ? "address already in use or not available"
                             : std::strerror(last_errno);
-    return Status::Error("bind", "cannot listen on " + address + ": " + cause);
+    return Status::Error(Reason::kBind, "cannot listen on " + address + ": " + cause);
   }
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;

@@ -71,7 +71,7 @@ Status BindServer(EventServer& server, const std::string& address, std::string* 
   std::string host;
   int port = 0;
   if (!ParseListenAddress(address, &host, &port))
-    return Status::Error("bind", "invalid listen address \"" + address + "\"");
+    return Status::Error(Reason::kBind, "invalid listen address \"" + address + "\"");
   if (Status s = server.Listen(host, port, address); !s.ok) return s;
   *host_out = host;
   *port_out = server.port();
@@ -121,14 +121,14 @@ Result<std::shared_ptr<const WebState>> BuildWebState(const std::string& path) {
   if (!errors.empty()) {
     std::string msg = errors.Joined();
     if (!msg.empty() && msg.back() == '\n') msg.pop_back();
-    return Status::Error("config", msg);
+    return Status::Error(Reason::kConfig, msg);
   }
   state->stamps = StampsFor(path, state->config);
   state->stamps[0] = web;
   if (state->config.tls.enabled) {
     auto material = TlsMaterial::Load(state->config.tls);
     if (!material.ok())
-      return Status::Error("config", path + ": tls_server_config: " + material.status().message);
+      return Status::Error(Reason::kConfig, path + ": tls_server_config: " + material.status().message);
     state->tls = material.value();
   }
   if (!state->config.basic_auth_users.empty())
@@ -163,9 +163,9 @@ class WebConfigWatcher {
       // A truncated, emptied or half-written file parses to less security,
       // never to a valid reason to drop it: refused like any downgrade.
       if (std::string why = SecurityDowngrade(state_->config, next.value()->config); !why.empty())
-        problem = Status::Error("config", path_ + ": refused: " + why + " (a restart can do that)");
+        problem = Status::Error(Reason::kConfig, path_ + ": refused: " + why + " (a restart can do that)");
       else if (next.value()->config.tls.enabled != tls_mode_)
-        problem = Status::Error("config", path_ + ": turning TLS on or off needs a restart");
+        problem = Status::Error(Reason::kConfig, path_ + ": turning TLS on or off needs a restart");
     }
     if (!problem.ok) {
       log->error("web config change not applied, keeping the previous one: {}", problem.message);
@@ -310,7 +310,7 @@ Status HttpServer::Bind() {
     SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx || !SetupSslContext(*ctx, watcher_.get())) {
       if (ctx) SSL_CTX_free(ctx);
-      return Status::Error("config", "cannot set up the TLS server context");
+      return Status::Error(Reason::kConfig, "cannot set up the TLS server context");
     }
     server_->UseTls(ctx);
     log->info("TLS on: certificate {} valid until {}, client auth {}, TLS {}+", state->tls->Subject(),

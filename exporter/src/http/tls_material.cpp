@@ -48,11 +48,12 @@ Result<std::shared_ptr<const TlsMaterial>> TlsMaterial::Load(const WebTlsConfig&
   std::shared_ptr<TlsMaterial> m(new TlsMaterial(config));
   {
     BioPtr bio(BIO_new_file(config.cert_file.c_str(), "r"));
-    if (!bio) return Status::Error("config", "cert_file \"" + config.cert_file + "\": " + OpenSslError());
+    if (!bio)
+      return Status::Error(Reason::kConfig, "cert_file \"" + config.cert_file + "\": " + OpenSslError());
     m->cert_.reset(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
     if (!m->cert_)
-      return Status::Error(
-          "config", "cert_file \"" + config.cert_file + "\": no PEM certificate (" + OpenSslError() + ")");
+      return Status::Error(Reason::kConfig, "cert_file \"" + config.cert_file + "\": no PEM certificate (" +
+                                                OpenSslError() + ")");
     m->chain_.reset(sk_X509_new_null());
     for (int i = 0; i < 64; ++i) {  // intermediates; bounded
       X509Ptr extra(PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr));
@@ -63,25 +64,30 @@ Result<std::shared_ptr<const TlsMaterial>> TlsMaterial::Load(const WebTlsConfig&
   }
   {
     BioPtr bio(BIO_new_file(config.key_file.c_str(), "r"));
-    if (!bio) return Status::Error("config", "key_file \"" + config.key_file + "\": " + OpenSslError());
+    if (!bio)
+      return Status::Error(Reason::kConfig, "key_file \"" + config.key_file + "\": " + OpenSslError());
     m->key_.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
     if (!m->key_)
-      return Status::Error("config", "key_file \"" + config.key_file +
-                                         "\": no unencrypted PEM private key (" + OpenSslError() + ")");
+      return Status::Error(
+          Reason::kConfig,
+          "key_file \"" + config.key_file + "\": no unencrypted PEM private key (" + OpenSslError() + ")");
   }
   if (X509_check_private_key(m->cert_.get(), m->key_.get()) != 1) {
     ERR_clear_error();
-    return Status::Error("config", "key_file \"" + config.key_file +
-                                       "\" does not match the certificate in \"" + config.cert_file + "\"");
+    return Status::Error(Reason::kConfig, "key_file \"" + config.key_file +
+                                              "\" does not match the certificate in \"" + config.cert_file +
+                                              "\"");
   }
   if (!config.client_ca_file.empty()) {
     m->client_store_.reset(X509_STORE_new());
     if (X509_STORE_load_file(m->client_store_.get(), config.client_ca_file.c_str()) != 1)
-      return Status::Error("config", "client_ca_file \"" + config.client_ca_file + "\": " + OpenSslError());
+      return Status::Error(Reason::kConfig,
+                           "client_ca_file \"" + config.client_ca_file + "\": " + OpenSslError());
     m->client_ca_names_.reset(SSL_load_client_CA_file(config.client_ca_file.c_str()));
     if (!m->client_ca_names_ || sk_X509_NAME_num(m->client_ca_names_.get()) == 0) {
       ERR_clear_error();
-      return Status::Error("config", "client_ca_file \"" + config.client_ca_file + "\": no certificates");
+      return Status::Error(Reason::kConfig,
+                           "client_ca_file \"" + config.client_ca_file + "\": no certificates");
     }
   }
   return std::shared_ptr<const TlsMaterial>(std::move(m));

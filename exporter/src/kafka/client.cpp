@@ -23,7 +23,8 @@ void KafkaHandleDeleter::operator()(rd_kafka_t* rk) const {
 namespace {
 
 Status FromKafkaError(rd_kafka_resp_err_t err, const std::string& what) {
-  return Status::Error(IsTimeoutError(err) ? "timeout" : "kafka", what + ": " + rd_kafka_err2str(err));
+  return Status::Error(IsTimeoutError(err) ? Reason::kTimeout : Reason::kKafka,
+                       what + ": " + rd_kafka_err2str(err));
 }
 
 OptionsPtr AdminOptions(rd_kafka_t* rk, rd_kafka_admin_op_t op, Millis timeout) {
@@ -38,7 +39,7 @@ OptionsPtr AdminOptions(rd_kafka_t* rk, rd_kafka_admin_op_t op, Millis timeout) 
 Result<EventPtr> WaitEvent(rd_kafka_queue_t* q, Millis timeout, const std::string& what) {
   // A little slack over the request timeout so librdkafka's own timeout error wins.
   EventPtr ev(rd_kafka_queue_poll(q, KafkaMs(timeout, 500)));
-  if (!ev) return Status::Error("timeout", what + ": no response within " + FormatDuration(timeout));
+  if (!ev) return Status::Error(Reason::kTimeout, what + ": no response within " + FormatDuration(timeout));
   if (rd_kafka_event_error(ev.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return FromKafkaError(rd_kafka_event_error(ev.get()), what);
   }
@@ -118,7 +119,7 @@ Result<std::unique_ptr<KafkaClient>> KafkaClient::Create(const KafkaConfig& conf
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof errstr);
   if (rk == nullptr) {
     rd_kafka_conf_destroy(c);
-    return Status::Error("config", std::string("cannot create Kafka client: ") + errstr);
+    return Status::Error(Reason::kConfig, std::string("cannot create Kafka client: ") + errstr);
   }
   client->rk_.reset(rk);
   // With a group.id the handle has a consumer group (never joined): its queue
@@ -143,7 +144,7 @@ Result<ClusterMetadata> KafkaClient::Metadata(Millis timeout) {
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &md, KafkaMs(timeout));
   const MetadataPtr md_owner(md);  // released however this returns (a bad_alloc below included)
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return FromKafkaError(err, "Metadata");
-  if (md == nullptr) return Status::Error("kafka", "Metadata: no answer");
+  if (md == nullptr) return Status::Error(Reason::kKafka, "Metadata: no answer");
   ClusterMetadata out;
   out.brokers = ConvertBrokers(*md);
   out.topics.reserve(md->topic_cnt);
@@ -174,18 +175,19 @@ Result<std::map<std::string, ConfigValues>> KafkaClient::DescribeTopicConfigs(
   resources.reserve(topics.size());
   for (const auto& t : topics) {
     owned.emplace_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.c_str()));
-    if (!owned.back()) return Status::Error("kafka", "DescribeConfigs(topics): cannot describe topic " + t);
+    if (!owned.back())
+      return Status::Error(Reason::kKafka, "DescribeConfigs(topics): cannot describe topic " + t);
     resources.push_back(owned.back().get());
   }
   QueuePtr q(rd_kafka_queue_new(rk_.get()));
   auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout);
-  if (!q || !opts) return Status::Error("kafka", "DescribeConfigs(topics): cannot create the request");
+  if (!q || !opts) return Status::Error(Reason::kKafka, "DescribeConfigs(topics): cannot create the request");
   // DescribeConfigs copies the resources; `owned` releases them.
   rd_kafka_DescribeConfigs(rk_.get(), resources.data(), resources.size(), opts.get(), q.get());
   auto ev = WaitEvent(q.get(), timeout, "DescribeConfigs(topics)");
   if (!ev.ok()) return ev.status();
   const rd_kafka_DescribeConfigs_result_t* res = rd_kafka_event_DescribeConfigs_result(ev.value().get());
-  if (res == nullptr) return Status::Error("kafka", "DescribeConfigs(topics): unexpected event");
+  if (res == nullptr) return Status::Error(Reason::kKafka, "DescribeConfigs(topics): unexpected event");
   size_t n = 0;
   const rd_kafka_ConfigResource_t** rs = rd_kafka_DescribeConfigs_result_resources(res, &n);
   for (size_t i = 0; i < n; ++i) {
@@ -201,7 +203,7 @@ Result<ConfigValues> KafkaClient::DescribeBrokerConfig(int32_t broker_id, Millis
   QueuePtr q(rd_kafka_queue_new(rk_.get()));
   auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout);
   if (!resource || !q || !opts)
-    return Status::Error("kafka", "DescribeConfigs(broker " + id + "): cannot create the request");
+    return Status::Error(Reason::kKafka, "DescribeConfigs(broker " + id + "): cannot create the request");
   rd_kafka_ConfigResource_t* r = resource.get();
   rd_kafka_DescribeConfigs(rk_.get(), &r, 1, opts.get(), q.get());
   auto ev = WaitEvent(q.get(), timeout, "DescribeConfigs(broker " + id + ")");
@@ -209,7 +211,8 @@ Result<ConfigValues> KafkaClient::DescribeBrokerConfig(int32_t broker_id, Millis
   const rd_kafka_DescribeConfigs_result_t* res = rd_kafka_event_DescribeConfigs_result(ev.value().get());
   size_t n = 0;
   const rd_kafka_ConfigResource_t** rs = res ? rd_kafka_DescribeConfigs_result_resources(res, &n) : nullptr;
-  if (n != 1) return Status::Error("kafka", "DescribeConfigs(broker " + id + "): no resource in response");
+  if (n != 1)
+    return Status::Error(Reason::kKafka, "DescribeConfigs(broker " + id + "): no resource in response");
   if (auto err = rd_kafka_ConfigResource_error(rs[0]); err != RD_KAFKA_RESP_ERR_NO_ERROR)
     return FromKafkaError(err, "DescribeConfigs(broker " + id + ")");
   return ReadEntries(rs[0]);
@@ -220,7 +223,7 @@ Result<std::vector<PartitionOffset>> KafkaClient::ListOffsets(const std::vector<
   std::vector<PartitionOffset> out;
   if (partitions.empty()) return out;
   PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
-  if (!list) return Status::Error("kafka", "ListOffsets: cannot create the partition list");
+  if (!list) return Status::Error(Reason::kKafka, "ListOffsets: cannot create the partition list");
   for (const auto& tp : partitions) {
     rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = timestamp;
   }
@@ -238,11 +241,11 @@ namespace {
 
 // The per-topic error of a CreateTopics/CreatePartitions result.
 Status TopicResultStatus(const rd_kafka_topic_result_t** results, size_t n, const std::string& what) {
-  if (n != 1) return Status::Error("kafka", what + ": no topic in response");
+  if (n != 1) return Status::Error(Reason::kKafka, what + ": no topic in response");
   rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[0]);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();
   const char* msg = rd_kafka_topic_result_error_string(results[0]);
-  return Status::Error(IsTimeoutError(err) ? "timeout" : "kafka",
+  return Status::Error(IsTimeoutError(err) ? Reason::kTimeout : Reason::kKafka,
                        what + ": " + rd_kafka_err2name(err) + ": " + (msg ? msg : rd_kafka_err2str(err)));
 }
 
@@ -251,32 +254,32 @@ Status TopicResultStatus(const rd_kafka_topic_result_t** results, size_t n, cons
 Status KafkaClient::CreateTopic(const std::string& topic, const std::vector<std::vector<int32_t>>& assignment,
                                 const std::map<std::string, std::string>& configs, Millis timeout) {
   const std::string what = "CreateTopics(" + topic + ")";
-  if (assignment.empty()) return Status::Error("config", what + ": no partitions");
+  if (assignment.empty()) return Status::Error(Reason::kConfig, what + ": no partitions");
   char errstr[512];
   rd_kafka_NewTopic_t* nt =
       rd_kafka_NewTopic_new(topic.c_str(), static_cast<int>(assignment.size()), -1, errstr, sizeof errstr);
-  if (nt == nullptr) return Status::Error("config", what + ": " + errstr);
+  if (nt == nullptr) return Status::Error(Reason::kConfig, what + ": " + errstr);
   const Handle<rd_kafka_NewTopic_t, rd_kafka_NewTopic_destroy> guard(nt);
   for (size_t p = 0; p < assignment.size(); ++p) {
     std::vector<int32_t> replicas = assignment[p];
     if (rd_kafka_NewTopic_set_replica_assignment(nt, static_cast<int32_t>(p), replicas.data(),
                                                  replicas.size(), errstr,
                                                  sizeof errstr) != RD_KAFKA_RESP_ERR_NO_ERROR)
-      return Status::Error("config", what + ": " + errstr);
+      return Status::Error(Reason::kConfig, what + ": " + errstr);
   }
   for (const auto& [k, v] : configs) {
     if (rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str()) != RD_KAFKA_RESP_ERR_NO_ERROR)
-      return Status::Error("config", what + ": bad config " + k);
+      return Status::Error(Reason::kConfig, what + ": bad config " + k);
   }
   QueuePtr q(rd_kafka_queue_new(rk_.get()));
   auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout);
-  if (!q || !opts) return Status::Error("kafka", what + ": cannot create the request");
+  if (!q || !opts) return Status::Error(Reason::kKafka, what + ": cannot create the request");
   rd_kafka_AdminOptions_set_operation_timeout(opts.get(), KafkaMs(timeout), errstr, sizeof errstr);
   rd_kafka_CreateTopics(rk_.get(), &nt, 1, opts.get(), q.get());
   auto ev = WaitEvent(q.get(), timeout, what);
   if (!ev.ok()) return ev.status();
   const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(ev.value().get());
-  if (res == nullptr) return Status::Error("kafka", what + ": unexpected event");
+  if (res == nullptr) return Status::Error(Reason::kKafka, what + ": unexpected event");
   size_t n = 0;
   const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(res, &n);
   return TopicResultStatus(topics, n, what);
@@ -289,24 +292,24 @@ Status KafkaClient::CreatePartitions(const std::string& topic, int total_count,
   char errstr[512];
   rd_kafka_NewPartitions_t* np =
       rd_kafka_NewPartitions_new(topic.c_str(), static_cast<size_t>(total_count), errstr, sizeof errstr);
-  if (np == nullptr) return Status::Error("config", what + ": " + errstr);
+  if (np == nullptr) return Status::Error(Reason::kConfig, what + ": " + errstr);
   const Handle<rd_kafka_NewPartitions_t, rd_kafka_NewPartitions_destroy> guard(np);
   for (size_t j = 0; j < new_assignment.size(); ++j) {
     std::vector<int32_t> replicas = new_assignment[j];
     if (rd_kafka_NewPartitions_set_replica_assignment(np, static_cast<int32_t>(j), replicas.data(),
                                                       replicas.size(), errstr,
                                                       sizeof errstr) != RD_KAFKA_RESP_ERR_NO_ERROR)
-      return Status::Error("config", what + ": " + errstr);
+      return Status::Error(Reason::kConfig, what + ": " + errstr);
   }
   QueuePtr q(rd_kafka_queue_new(rk_.get()));
   auto opts = AdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, timeout);
-  if (!q || !opts) return Status::Error("kafka", what + ": cannot create the request");
+  if (!q || !opts) return Status::Error(Reason::kKafka, what + ": cannot create the request");
   rd_kafka_AdminOptions_set_operation_timeout(opts.get(), KafkaMs(timeout), errstr, sizeof errstr);
   rd_kafka_CreatePartitions(rk_.get(), &np, 1, opts.get(), q.get());
   auto ev = WaitEvent(q.get(), timeout, what);
   if (!ev.ok()) return ev.status();
   const rd_kafka_CreatePartitions_result_t* res = rd_kafka_event_CreatePartitions_result(ev.value().get());
-  if (res == nullptr) return Status::Error("kafka", what + ": unexpected event");
+  if (res == nullptr) return Status::Error(Reason::kKafka, what + ": unexpected event");
   size_t n = 0;
   const rd_kafka_topic_result_t** topics = rd_kafka_CreatePartitions_result_topics(res, &n);
   return TopicResultStatus(topics, n, what);

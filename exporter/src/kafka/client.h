@@ -65,7 +65,7 @@ class KafkaClient {
   // CreateTopics for one topic with an explicit replica assignment:
   // assignment[i] lists partition i's replicas, preferred leader first.
   // `configs` are topic configs. A topic that exists already is an error
-  // (reason "kafka", message naming TOPIC_ALREADY_EXISTS).
+  // (reason Reason::kKafka, message naming TOPIC_ALREADY_EXISTS).
   Status CreateTopic(const std::string& topic, const std::vector<std::vector<int32_t>>& assignment,
                      const std::map<std::string, std::string>& configs, Millis timeout);
 

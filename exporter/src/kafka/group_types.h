@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "util/status.h"
+
 #include "kafka/types.h"
 
 namespace dora {
@@ -51,9 +53,10 @@ struct ListedGroup {
 };
 
 struct GroupListing {
-  std::vector<GroupDescription> groups;  // one entry per group name
-  std::vector<ShareGroup> share_groups;  // kept out of `groups`
-  bool partial = false;                  // some broker did not answer
+  std::vector<GroupDescription> groups;   // one entry per group name
+  std::vector<ShareGroup> share_groups;   // kept out of `groups`
+  bool partial = false;                   // some broker or coordinator did not answer
+  Reason partial_cause = Reason::kKafka;  // why, when partial
   std::string partial_reason;
 };
 

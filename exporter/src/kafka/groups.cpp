@@ -60,27 +60,38 @@ bool DecodeAssignment(const void* data, size_t size, std::vector<TopicPartition>
 
 namespace {
 
+// The first cause found is the one reported.
+void MarkPartial(GroupListing* listing, Reason cause, std::string reason) {
+  if (listing->partial) return;
+  listing->partial = true;
+  listing->partial_cause = cause;
+  listing->partial_reason = std::move(reason);
+}
+
 // ListGroups v4 on every broker (rd_kafka_ListConsumerGroups): each group's
-// name, state and whether its protocol type is empty. Per-broker errors make
-// *partial_reason non-empty.
+// name, state and whether its protocol type is empty. Per-broker errors mark
+// *listing partial, with their cause.
 Result<std::vector<ListedGroup>> ListListedGroups(rd_kafka_t* rk, rd_kafka_queue_t* q, int timeout_ms,
-                                                  std::string* partial_reason) {
+                                                  GroupListing* listing) {
   char errstr[256];
   OptionsPtr lopts(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS));
-  if (!lopts) return Status::Error("kafka", "ListConsumerGroups: cannot create the request");
+  if (!lopts) return Status::Error(Reason::kKafka, "ListConsumerGroups: cannot create the request");
   rd_kafka_AdminOptions_set_request_timeout(lopts.get(), timeout_ms, errstr, sizeof errstr);
   rd_kafka_ListConsumerGroups(rk, lopts.get(), q);
   std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> lev(
       rd_kafka_queue_poll(q, KafkaMs(Millis(timeout_ms), 200)), rd_kafka_event_destroy);
-  if (!lev) return Status::Error("timeout", "ListConsumerGroups: no response in time");
+  if (!lev) return Status::Error(Reason::kTimeout, "ListConsumerGroups: no response in time");
   if (rd_kafka_event_error(lev.get()))
-    return Status::Error("kafka",
+    return Status::Error(Reason::kKafka,
                          std::string("ListConsumerGroups: ") + rd_kafka_event_error_string(lev.get()));
   const rd_kafka_ListConsumerGroups_result_t* lres = rd_kafka_event_ListConsumerGroups_result(lev.get());
-  if (lres == nullptr) return Status::Error("kafka", "ListConsumerGroups: unexpected event");
+  if (lres == nullptr) return Status::Error(Reason::kKafka, "ListConsumerGroups: unexpected event");
   size_t nerr = 0;
   const rd_kafka_error_t** errs = rd_kafka_ListConsumerGroups_result_errors(lres, &nerr);
-  if (nerr > 0) *partial_reason = std::string("ListConsumerGroups: ") + rd_kafka_error_string(errs[0]);
+  if (nerr > 0) {
+    MarkPartial(listing, IsTimeoutError(rd_kafka_error_code(errs[0])) ? Reason::kTimeout : Reason::kKafka,
+                std::string("ListConsumerGroups: ") + rd_kafka_error_string(errs[0]));
+  }
   size_t n = 0;
   const rd_kafka_ConsumerGroupListing_t** valid = rd_kafka_ListConsumerGroups_result_valid(lres, &n);
   std::vector<ListedGroup> out;
@@ -170,18 +181,17 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, GroupRequests& request
   auto deadline = std::chrono::steady_clock::now() + timeout;
   auto left = [&] { return std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now()); };
   QueuePtr q(rd_kafka_queue_new(rk));
-  if (!q) return Status::Error("kafka", "ListConsumerGroups: cannot create the request");
+  if (!q) return Status::Error(Reason::kKafka, "ListConsumerGroups: cannot create the request");
   GroupListing out;
   // ListConsumerGroups asks every broker the handle knows and waits out its
   // time for one that just stopped: at most half the budget, so that the
   // describes of the groups it did list still have time.
   const Millis list_time = std::min(left(), std::max(Millis(1000), left() / 2));
-  auto listed = ListListedGroups(rk, q.get(), KafkaMs(list_time), &out.partial_reason);
+  auto listed = ListListedGroups(rk, q.get(), KafkaMs(list_time), &out);
   GetLogger("kafka")->debug("ListConsumerGroups: {} ({}), {} ms left",
                             listed.ok() ? "answered" : listed.status().message, out.partial_reason,
                             left().count());
   if (!listed.ok()) return listed.status();
-  out.partial = !out.partial_reason.empty();
   std::vector<std::string> names;
   for (const auto& l : listed.value()) names.push_back(l.name);
   if (names.empty()) return out;
@@ -190,8 +200,8 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, GroupRequests& request
   out.groups = requests.DescribeGroups(names, max_in_flight, left());
   for (auto& d : out.groups) {
     if (d.error == 0) continue;
-    out.partial = true;
-    out.partial_reason = "DescribeConsumerGroups(" + d.name + "): " + KafkaErrorString(d.error);
+    MarkPartial(&out, IsTimeoutError(d.error) ? Reason::kTimeout : Reason::kKafka,
+                "DescribeConsumerGroups(" + d.name + "): " + KafkaErrorString(d.error));
     if (d.state.empty()) d.state = "Unknown";
   }
   // The admin path lists with v4 only: share groups never reach it.
@@ -217,7 +227,7 @@ Result<GroupListing> ListGroups(KafkaClient& client, GroupRequests& requests, in
     GetLogger("kafka")->debug("ListGroups (all brokers) failed after {} ms ({}); the admin listing has {} ms",
                               (timeout - left).count(), rd_kafka_err2str(err), left.count());
     if (left.count() <= 0)
-      return Status::Error("timeout", std::string("ListGroups: ") + rd_kafka_err2str(err));
+      return Status::Error(Reason::kTimeout, std::string("ListGroups: ") + rd_kafka_err2str(err));
     return ListGroupsAdmin(client, requests, max_in_flight, left);
   }
   GroupListing out;
@@ -254,18 +264,16 @@ Result<GroupListing> ListGroups(KafkaClient& client, GroupRequests& requests, in
   if (any_dead) {
     auto left = timeout - std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start);
     QueuePtr q(rd_kafka_queue_new(client.raw()));
-    std::string reason;
-    auto listed =
-        q && left.count() > 0
-            ? ListListedGroups(client.raw(), q.get(), KafkaMs(left), &reason)
-            : Result<std::vector<ListedGroup>>(Status::Error("timeout", "ListConsumerGroups: no time left"));
+    GroupListing per_broker;
+    auto listed = q && left.count() > 0 ? ListListedGroups(client.raw(), q.get(), KafkaMs(left), &per_broker)
+                                        : Result<std::vector<ListedGroup>>(Status::Error(
+                                              Reason::kTimeout, "ListConsumerGroups: no time left"));
     if (!listed.ok()) {
       // States stay DescribeGroups' (possibly wrong): say so in the run's status.
-      out.partial = true;
-      out.partial_reason = listed.status().message;
+      MarkPartial(&out, listed.status().reason, listed.status().message);
     } else {
-      if (!reason.empty()) out.partial = true, out.partial_reason = reason;
-      ReconcileWithListing(&out, listed.value(), reason.empty());
+      if (per_broker.partial) MarkPartial(&out, per_broker.partial_cause, per_broker.partial_reason);
+      ReconcileWithListing(&out, listed.value(), !per_broker.partial);
     }
   }
   return out;

@@ -33,7 +33,7 @@ std::pair<int32_t, uint64_t> UnpackOpaque(void* p) {
   return {static_cast<int32_t>(v >> kSeqBits), v & ((uint64_t{1} << kSeqBits) - 1)};
 }
 
-Status KafkaError(rd_kafka_resp_err_t err) { return Status::Error("kafka", rd_kafka_err2str(err)); }
+Status KafkaError(rd_kafka_resp_err_t err) { return Status::Error(Reason::kKafka, rd_kafka_err2str(err)); }
 
 // A handle of `type` from the config plus `extra`, logging as "librdkafka.probe".
 // `opaque` and `dr_msg_cb` are set on the conf when given.
@@ -49,7 +49,7 @@ Result<rd_kafka_t*> NewHandle(rd_kafka_type_t type, const KafkaConfig& config,
   char errstr[512];
   rd_kafka_t* rk = rd_kafka_new(type, c, errstr, sizeof errstr);
   if (rk == nullptr) {
-    return Status::Error("config", std::string("probe: cannot create Kafka handle: ") + errstr);
+    return Status::Error(Reason::kConfig, std::string("probe: cannot create Kafka handle: ") + errstr);
   }
   conf.value().release();  // rd_kafka_new took it
   return rk;
@@ -118,8 +118,8 @@ Result<std::unique_ptr<ProbeProducer>> ProbeProducer::Create(const KafkaConfig& 
   impl->rk.reset(rk.value());
   impl->topic.reset(rd_kafka_topic_new(impl->rk.get(), topic.c_str(), nullptr));
   if (!impl->topic) {  // an invalid name (the config check rejects those) or no memory
-    return Status::Error(
-        "config", "probe: cannot use topic \"" + topic + "\": " + rd_kafka_err2str(rd_kafka_last_error()));
+    return Status::Error(Reason::kConfig, "probe: cannot use topic \"" + topic +
+                                              "\": " + rd_kafka_err2str(rd_kafka_last_error()));
   }
   return std::unique_ptr<ProbeProducer>(new ProbeProducer(std::move(impl)));
 }
@@ -140,7 +140,7 @@ Result<ProbeTopicLayout> ProbeProducer::Layout(Millis timeout) {
   rd_kafka_resp_err_t err = rd_kafka_metadata(impl_->rk.get(), 0, impl_->topic.get(), &md, KafkaMs(timeout));
   const MetadataPtr md_owner(md);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err);
-  if (md == nullptr) return Status::Error("kafka", "Metadata: no answer");
+  if (md == nullptr) return Status::Error(Reason::kKafka, "Metadata: no answer");
   ProbeTopicLayout out;
   for (const BrokerInfo& b : ConvertBrokers(*md)) out.brokers.push_back(b.id);
   const char* name = rd_kafka_topic_name(impl_->topic.get());
@@ -194,7 +194,7 @@ Result<std::vector<PartitionOffset>> ProbeConsumer::EndOffsets(const std::string
   std::vector<PartitionOffset> out;
   if (partitions.empty()) return out;
   PartitionListPtr query(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
-  if (!query) return Status::Error("internal", "cannot allocate a partition list");
+  if (!query) return Status::Error(Reason::kInternal, "cannot allocate a partition list");
   for (int32_t p : partitions) rd_kafka_topic_partition_list_add(query.get(), topic.c_str(), p)->offset = -1;
   rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(impl_->rk.get(), query.get(), KafkaMs(timeout));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err);
@@ -209,22 +209,22 @@ Result<std::vector<PartitionOffset>> ProbeConsumer::EndOffsets(const std::string
 Status ProbeConsumer::Assign(const std::vector<PartitionOffset>& starts) {
   if (starts.empty()) return Status::Ok();
   PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(starts.size())));
-  if (!list) return Status::Error("internal", "cannot allocate a partition list");
+  if (!list) return Status::Error(Reason::kInternal, "cannot allocate a partition list");
   for (const auto& s : starts) {
     rd_kafka_topic_partition_list_add(list.get(), s.tp.topic.c_str(), s.tp.partition)->offset = s.offset;
   }
   ErrorPtr e(rd_kafka_incremental_assign(impl_->rk.get(), list.get()));
-  if (e) return Status::Error("kafka", rd_kafka_error_string(e.get()));
+  if (e) return Status::Error(Reason::kKafka, rd_kafka_error_string(e.get()));
   return Status::Ok();
 }
 
 Status ProbeConsumer::Unassign(const std::string& topic, const std::vector<int32_t>& partitions) {
   if (partitions.empty()) return Status::Ok();
   PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
-  if (!list) return Status::Error("internal", "cannot allocate a partition list");
+  if (!list) return Status::Error(Reason::kInternal, "cannot allocate a partition list");
   for (int32_t p : partitions) rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
   ErrorPtr e(rd_kafka_incremental_unassign(impl_->rk.get(), list.get()));
-  if (e) return Status::Error("kafka", rd_kafka_error_string(e.get()));
+  if (e) return Status::Error(Reason::kKafka, rd_kafka_error_string(e.get()));
   return Status::Ok();
 }
 

@@ -53,7 +53,7 @@ Result<ConfPtr> BuildKafkaConf(const KafkaConfig& config, const std::map<std::st
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
       // librdkafka echoes the value in some messages; never for a secret.
       std::string detail = IsSecretKey(k) ? "invalid value (not shown: secret)" : errstr;
-      return Status::Error("config", "kafka property \"" + k + "\": " + detail);
+      return Status::Error(Reason::kConfig, "kafka property \"" + k + "\": " + detail);
     }
   }
   return conf;

@@ -36,8 +36,16 @@ SelfMetrics::SelfMetrics() : registry_(std::make_shared<prometheus::Registry>())
                        .Register(*registry_);
   errors_ = &prometheus::BuildCounter()
                  .Name("kafka_exporter_collector_errors_total")
-                 .Help("Failed collector runs by reason (timeout, kafka, partial, config, http, internal).")
+                 .Help(
+                     "Failed collector runs by cause (timeout, kafka, unavailable, config, http, bind, "
+                     "internal), partial runs included.")
                  .Register(*registry_);
+  partial_ = &prometheus::BuildGauge()
+                  .Name("kafka_exporter_collector_partial")
+                  .Help(
+                      "1 if the collector's last run failed in part and published what it had (its cause is "
+                      "counted in kafka_exporter_collector_errors_total), 0 otherwise.")
+                  .Register(*registry_);
   reload_ok_ =
       &prometheus::BuildGauge()
            .Name("kafka_exporter_config_last_reload_successful")
@@ -79,20 +87,21 @@ void SelfMetrics::Declare(const std::string& collector) {
   success_->Add({{"collector", collector}});
   duration_->Add({{"collector", collector}});
   last_success_->Add({{"collector", collector}});
-  // Counters start at 0 for the usual reasons, so increase() sees the first error.
-  for (const char* reason : {"timeout", "kafka", "partial", "internal"}) {
-    errors_->Add({{"collector", collector}, {"reason", reason}});
+  partial_->Add({{"collector", collector}});
+  // Counters start at 0 for every reason, so increase() sees the first error.
+  for (Reason reason : kAllReasons) {
+    errors_->Add({{"collector", collector}, {"reason", std::string(ReasonName(reason))}});
   }
 }
 
-void SelfMetrics::RecordRun(const std::string& collector, bool success, const std::string& reason,
-                            double duration_seconds) {
-  success_->Add({{"collector", collector}}).Set(success ? 1 : 0);
+void SelfMetrics::RecordRun(const std::string& collector, const Status& status, double duration_seconds) {
+  success_->Add({{"collector", collector}}).Set(status.ok ? 1 : 0);
   duration_->Add({{"collector", collector}}).Set(duration_seconds);
-  if (success) {
+  partial_->Add({{"collector", collector}}).Set(!status.ok && status.partial ? 1 : 0);
+  if (status.ok) {
     last_success_->Add({{"collector", collector}}).Set(NowSeconds());
   } else {
-    errors_->Add({{"collector", collector}, {"reason", reason.empty() ? "internal" : reason}}).Increment();
+    errors_->Add({{"collector", collector}, {"reason", std::string(status.reason_name())}}).Increment();
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include "metrics/snapshot_store.h"
 #include "util/duration.h"
+#include "util/status.h"
 
 namespace dora {
 
@@ -24,10 +25,10 @@ inline constexpr char kSelfEntry[] = "_self";
 class SelfMetrics {
  public:
   SelfMetrics();
-  // Records one collector run: success, duration, last success time, and an
-  // errors_total{reason} increment on failure.
-  void RecordRun(const std::string& collector, bool success, const std::string& reason,
-                 double duration_seconds);
+  // Records one collector run: success, duration, last success time, and on
+  // failure an errors_total{reason} increment and whether the run published
+  // partial data.
+  void RecordRun(const std::string& collector, const Status& status, double duration_seconds);
   // Registers a collector so its series exist (success 0) before its first run.
   void Declare(const std::string& collector);
   void RecordReload(bool success);
@@ -49,6 +50,7 @@ class SelfMetrics {
   prometheus::Family<prometheus::Gauge>* duration_;
   prometheus::Family<prometheus::Gauge>* last_success_;
   prometheus::Family<prometheus::Counter>* errors_;
+  prometheus::Family<prometheus::Gauge>* partial_;
   prometheus::Gauge* reload_ok_;
   prometheus::Gauge* reload_ts_;
   prometheus::Counter* lag_clamped_;

@@ -10,12 +10,12 @@
 namespace dora {
 namespace {
 
-Status Fail(const std::string& cause) { return Status::Error("config", cause); }
+Status Fail(const std::string& cause) { return Status::Error(Reason::kConfig, cause); }
 
 // Opens `path` read-only and checks it is a regular file; -1 with *status set otherwise.
 int OpenRegular(const std::string& path, Status* status) {
   if (path.empty()) {
-    *status = Status::Error("config", "empty file name");
+    *status = Status::Error(Reason::kConfig, "empty file name");
     return -1;
   }
   // O_NONBLOCK: opening a FIFO must not wait for a writer; cleared below.

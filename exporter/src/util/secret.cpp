@@ -8,7 +8,7 @@
 namespace dora {
 namespace {
 
-Status Fail(const std::string& message) { return Status::Error("config", message); }
+Status Fail(const std::string& message) { return Status::Error(Reason::kConfig, message); }
 
 std::string CannotRead(const std::string& key, const std::string& path, const std::string& cause) {
   return key + ": cannot read \"" + path + "\": " + cause;

@@ -1,24 +1,66 @@
 #pragma once
 // Small error-or-value types used at module boundaries (Kafka, HTTP, config).
 // No exception crosses a thread entry or a C callback; errors travel as values.
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace dora {
 
-// Status carries success or a short machine-readable reason plus a human message.
-// `reason` is a bounded vocabulary (it becomes a label value): "timeout",
-// "kafka", "unavailable", "config", "partial", "http", "internal".
+// Why something failed: a closed set, declared here once. Its name is the
+// `reason` label of kafka_exporter_collector_errors_total (ReasonName).
+enum class Reason : uint8_t {
+  kTimeout,      // a deadline passed before Kafka or a server answered
+  kKafka,        // Kafka answered with an error, or a librdkafka call failed
+  kUnavailable,  // what the collector reads is not there (yet): a file, a path, a partition list
+  kConfig,       // the configuration cannot be used
+  kHttp,         // an HTTP server (schema registry, Connect) failed or answered badly
+  kBind,         // a listener could not be opened
+  kInternal,     // a bug or an unexpected exception
+};
+inline constexpr Reason kAllReasons[] = {Reason::kTimeout, Reason::kKafka, Reason::kUnavailable,
+                                         Reason::kConfig,  Reason::kHttp,  Reason::kBind,
+                                         Reason::kInternal};
+
+constexpr std::string_view ReasonName(Reason r) {
+  switch (r) {
+    case Reason::kTimeout:
+      return "timeout";
+    case Reason::kKafka:
+      return "kafka";
+    case Reason::kUnavailable:
+      return "unavailable";
+    case Reason::kConfig:
+      return "config";
+    case Reason::kHttp:
+      return "http";
+    case Reason::kBind:
+      return "bind";
+    case Reason::kInternal:
+      return "internal";
+  }
+  return "internal";
+}
+
+// Status carries success, or a failure's reason plus a human message. A
+// partial failure (Partial) still has a usable result: a collector's run
+// publishes what it has, and `reason` keeps the real cause of what is missing.
 struct Status {
   bool ok = true;
-  std::string reason;
+  bool partial = false;
+  Reason reason = Reason::kInternal;  // meaningful when !ok
   std::string message;
 
   static Status Ok() { return {}; }
-  static Status Error(std::string reason, std::string message) {
-    return Status{false, std::move(reason), std::move(message)};
+  static Status Error(Reason reason, std::string message) {
+    return Status{false, false, reason, std::move(message)};
   }
+  static Status Partial(Reason cause, std::string message) {
+    return Status{false, true, cause, std::move(message)};
+  }
+  std::string_view reason_name() const { return ReasonName(reason); }
   explicit operator bool() const { return ok; }
 };
 

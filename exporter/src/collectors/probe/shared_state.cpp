@@ -72,8 +72,9 @@ std::vector<int32_t> ProbeSharedState::Clear() {
   return assigned;
 }
 
-void ProbeSharedState::SetProblem(const std::string& problem) {
+void ProbeSharedState::SetProblem(const std::string& problem, Reason cause) {
   std::lock_guard<std::mutex> lock(mu_);
+  problem_cause_ = cause;
   if (problem == problem_) return;
   if (!problem.empty()) {
     log_->warn("{}", problem);
@@ -89,9 +90,11 @@ void ProbeSharedState::Fatal(const std::string& problem) {
   fatal_ = problem;
 }
 
-std::string ProbeSharedState::Problem() const {
+Status ProbeSharedState::Problem() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return fatal_.empty() ? problem_ : fatal_;
+  if (!fatal_.empty()) return Status::Partial(Reason::kInternal, fatal_);
+  if (!problem_.empty()) return Status::Partial(problem_cause_, problem_);
+  return Status::Ok();
 }
 
 }  // namespace dora

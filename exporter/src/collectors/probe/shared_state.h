@@ -14,6 +14,7 @@
 
 #include "kafka/types.h"
 #include "util/duration.h"
+#include "util/status.h"
 
 namespace spdlog {
 class logger;
@@ -44,12 +45,14 @@ class ProbeSharedState {
   std::vector<int32_t> Clear();
 
   // -- what the collector reports
-  // "" when the probe runs; logged when it changes.
-  void SetProblem(const std::string& problem);
+  // "" when the probe runs; logged when it changes. `cause` is the reason
+  // reported with it.
+  void SetProblem(const std::string& problem, Reason cause = Reason::kUnavailable);
   // A stopped thread: reported until the collector is rebuilt (reload).
   void Fatal(const std::string& problem);
-  // The fatal problem if any, else the current one.
-  std::string Problem() const;
+  // The fatal problem if any, else the current one, as a partial failure
+  // (what the probe measured so far still counts); Ok when there is none.
+  Status Problem() const;
 
  private:
   struct Partition {
@@ -62,9 +65,10 @@ class ProbeSharedState {
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<int32_t, Partition> partitions_;  // guarded by mu_
-  std::string problem_;                      // guarded by mu_
-  std::string fatal_;                        // guarded by mu_
+  std::map<int32_t, Partition> partitions_;      // guarded by mu_
+  std::string problem_;                          // guarded by mu_
+  Reason problem_cause_ = Reason::kUnavailable;  // guarded by mu_
+  std::string fatal_;                            // guarded by mu_
 };
 
 }  // namespace dora

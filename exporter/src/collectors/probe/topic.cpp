@@ -99,7 +99,7 @@ bool ProbeTopicMaintainer::Repair(const std::vector<int32_t>& brokers, const Top
   }
   if (!s.ok) {
     if (s.message.find("TOPIC_ALREADY_EXISTS") != std::string::npos) return false;  // metadata lagged
-    state_.SetProblem("probe topic " + config_.topic + " could not be repaired: " + s.message);
+    state_.SetProblem("probe topic " + config_.topic + " could not be repaired: " + s.message, s.reason);
     return false;
   }
   changed_ = true;
