@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <string>
 
+#include "collectors/http_client.h"
 #include "config/config.h"
 #include "kafka/properties.h"
 #include "support/temp_dir.h"
@@ -129,6 +131,44 @@ TEST_CASE("secret resolver behind the librdkafka properties", "[secret]") {
   REQUIRE_FALSE(unset.ok());
   CHECK(unset.status().message ==
         "kafka.property_env.sasl.username: environment variable DORA_SECRET_TEST_USER is not set");
+}
+
+TEST_CASE("secret resolver behind password_file and password_env of HTTP endpoints", "[secret]") {
+  TempDir dir("dora-secret");
+  HttpEndpoint ep;
+  ep.url = "http://127.0.0.1:1";
+  ep.username = "monitor";
+  auto session_message = [&](HttpErrorClass* cls) {
+    HttpSession s(ep, std::chrono::steady_clock::now() + std::chrono::seconds(1), nullptr,
+                  "application/json");
+    *cls = s.error();
+    return s.message();
+  };
+  HttpErrorClass cls = HttpErrorClass::kNone;
+  ep.password_file = dir.Write("pw", kSecret + "\n");
+  CHECK(session_message(&cls).empty());
+  CHECK(cls == HttpErrorClass::kNone);
+
+  ep.password_file = dir.P("gone");
+  CHECK(session_message(&cls) ==
+        "password_file: cannot read \"" + dir.P("gone") + "\": No such file or directory");
+  CHECK(cls == HttpErrorClass::kAuth);
+  ep.password_file = dir.path;
+  CHECK(session_message(&cls) == "password_file: cannot read \"" + dir.path + "\": is a directory");
+  CHECK(cls == HttpErrorClass::kAuth);
+  // The limit for a password is 64 KiB.
+  ep.password_file = dir.Write("huge", std::string(64 * 1024 + 1, 'x'));
+  CHECK(session_message(&cls) ==
+        "password_file: cannot read \"" + dir.P("huge") + "\": larger than 65536 bytes");
+
+  ep.password_file.clear();
+  ep.password_env = "DORA_SECRET_TEST_PW_UNSET";
+  ::unsetenv("DORA_SECRET_TEST_PW_UNSET");
+  CHECK(session_message(&cls) == "password_env: environment variable DORA_SECRET_TEST_PW_UNSET is not set");
+  CHECK(cls == HttpErrorClass::kAuth);
+  ::setenv("DORA_SECRET_TEST_PW_UNSET", kSecret.c_str(), 1);
+  CHECK(session_message(&cls).empty());
+  ::unsetenv("DORA_SECRET_TEST_PW_UNSET");
 }
 
 TEST_CASE("secret-looking key names: one list for librdkafka and Kafka Connect", "[secret]") {
