@@ -386,6 +386,33 @@ def main(results, out):
         w("The daemon's few self metrics stay in a prometheus-cpp Registry (`SelfMetrics`): there are")
         w("few of them, and they are updated from many threads, which is what a Registry does well.")
         w("")
+    compare = [load(results, "compare-" + size) for size in ("S", "M", "L")]
+    compare = [c for c in compare if c]
+    if compare:
+        w("## No-regression check")
+        w("")
+        w("`bench/run.sh compare REV [S M L]`: the collection cycle of REV (base) and of this tree (head),")
+        w("on one cluster per size, in one run, interleaved (base, head, base, head, ...). Medians over")
+        w("all steady cycles of every round; head/base ratios near 1.00 are within noise.")
+        w("")
+        w("| size | base | head | date | rounds | load at start | cycle CPU-s base / head (ratio) | "
+          "cycle wall s base / head (ratio) | cycle_bench peak RSS MB base / head (ratio) | "
+          "daemon --once max RSS MB base / head (ratio) |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+
+        def pair(c, key, nd):
+            b, h = c["base"].get(key), c["head"].get(key)
+            if b is None or h is None:
+                return "n/a"
+            return "%s / %s (%s)" % (fmt(b, nd), fmt(h, nd), fmt(h / b, 2) if b else "n/a")
+
+        for c in compare:
+            m = c["machine"]
+            w("| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s |" % (
+                c["size"], c["base_rev"], c["head_rev"], m.get("date", ""), c["rounds"], " / ".join(m.get("loadavg", [])),
+                pair(c, "cycle_cpu_s", 3), pair(c, "cycle_wall_s", 3), pair(c, "cycle_peak_rss_mb", 1),
+                pair(c, "once_max_rss_mb", 1)))
+        w("")
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
     if os.path.exists(notes):
         w(open(notes).read().rstrip())

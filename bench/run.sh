@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# bench/run.sh [S|M|L|all|render|report] — the scale benchmark (a benchmark, not a test).
+# bench/run.sh [S|M|L|all|render|report|compare REV [SIZES]] — the scale
+# benchmark (a benchmark, not a test); `compare` is the no-regression check of
+# this tree against REV (run_compare below).
 #
 # For each size it builds what it needs (build-bench/, RelWithDebInfo), starts
 # its own 3-node KRaft cluster (tests/kafka/kafkactl.py, watchdog on this
@@ -128,30 +130,40 @@ scrape_daemon() {
     >>"$5" || true
 }
 
-run_size() {
-  local size=$1
+# cluster_up SIZE OUT: a fresh NODES-node cluster (CLUSTER_DIR) laid out for
+# SIZE; sets BS (bootstrap), TOUCH (the between-cycles produce command) and
+# SETUP_S.
+cluster_up() {
+  local size=$1 out=$2
   read -r topics parts groups per_group < <(layout "$size")
-  local out=$WORK/$size
-  rm -rf "$out"; mkdir -p "$out"
   CLUSTER_DIR=$WORK/cluster-$size
-  local machine; machine=$(machine_json)
   log "$size: starting a $NODES-node cluster in $CLUSTER_DIR (load $(cut -d' ' -f1-3 /proc/loadavg))"
   $KAFKACTL start --dir "$CLUSTER_DIR" --nodes "$NODES" --watch-pid $$ \
     --config num.network.threads=2 --config num.io.threads=2 >"$out/kafkactl.log" 2>&1
-  local bs; bs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bootstrap"])' "$CLUSTER_DIR/cluster.json")
+  BS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bootstrap"])' "$CLUSTER_DIR/cluster.json")
   local t0=$SECONDS
   log "$size: creating $topics topics x $parts partitions, $groups groups x $per_group topics"
   # Retried once: librdkafka 2.0.2's admin client can abort on a fresh cluster (see cluster_setup.cpp);
   # a second run finds the topics and rewrites the same offsets.
   local ok=0
   for attempt in 1 2; do
-    if "$BUILD/bench/cluster_setup" create --bootstrap "$bs" --topics "$topics" --partitions "$parts" \
+    if "$BUILD/bench/cluster_setup" create --bootstrap "$BS" --topics "$topics" --partitions "$parts" \
       --groups "$groups" --topics-per-group "$per_group" >>"$out/setup.log" 2>&1; then ok=1; break; fi
     log "$size: cluster_setup failed (attempt $attempt)"
   done
   [[ $ok == 1 ]] || { cat "$out/setup.log" >&2; return 1; }
-  local setup_s=$((SECONDS - t0))
-  local touch="$BUILD/bench/cluster_setup touch --bootstrap $bs >/dev/null 2>&1"
+  SETUP_S=$((SECONDS - t0))
+  TOUCH="$BUILD/bench/cluster_setup touch --bootstrap $BS >/dev/null 2>&1"
+}
+
+run_size() {
+  local size=$1
+  read -r topics parts groups per_group < <(layout "$size")
+  local out=$WORK/$size
+  rm -rf "$out"; mkdir -p "$out"
+  local machine; machine=$(machine_json)
+  cluster_up "$size" "$out"
+  local bs=$BS setup_s=$SETUP_S touch=$TOUCH
 
   # 1. Collection cycles, in-process.
   local sweep=""
@@ -310,6 +322,68 @@ json.dump({"registry": kv(sys.argv[1]), "builder": kv(sys.argv[2]), "machine": j
 EOF
 }
 
+# run_compare REV SIZE...: the no-regression check. REV (a git revision, built
+# from a worktree in $WORK/base-src) and this tree run the same collection
+# cycles on one cluster per size, interleaved (base, head, base, head, ...) so
+# the shared machine's noise falls on both alike: cycle_bench (cycle CPU, wall,
+# peak RSS) and the daemon's --once (max RSS). Writes
+# bench/results/compare-SIZE.json; report.py puts them in docs/benchmarks.md.
+run_compare() {
+  local rev; rev=$(git -C "$ROOT" rev-parse --short=12 "$1"); shift
+  local base_src=$WORK/base-src base_build=$WORK/build-base rounds=${BENCH_COMPARE_ROUNDS:-3}
+  # Kept between runs at the same REV, so its build is incremental.
+  if [[ "$(git -C "$base_src" rev-parse --short=12 HEAD 2>/dev/null)" != "$rev" ]]; then
+    rm -rf "$base_src"
+    git -C "$ROOT" worktree prune
+    git -C "$ROOT" worktree add -f --detach "$base_src" "$rev" >/dev/null 2>&1
+  fi
+  log "building $rev in $base_build"
+  cmake -S "$base_src" -B "$base_build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  ninja -C "$base_build" -j2 dora-kafka-exporter cycle_bench >/dev/null
+  local head; head=$(git -C "$ROOT" rev-parse --short=12 HEAD)
+  git -C "$ROOT" diff --quiet HEAD -- exporter bench || head="$head+changes"
+  for size in "$@"; do
+    local out=$WORK/compare-$size
+    rm -rf "$out"; mkdir -p "$out"
+    local machine; machine=$(machine_json)
+    cluster_up "$size" "$out"
+    printf 'kafka:\n  bootstrap_servers: [%s]\nlog:\n  level: warn\n' "${BS//,/, }" >"$out/once.yaml"
+    for round in $(seq 1 "$rounds"); do
+      for side in base head; do
+        local b=$BUILD; [[ $side == base ]] && b=$base_build
+        log "$size: round $round, $side"
+        "$b/bench/cycle_bench" --bootstrap "$BS" --cycles 4 --touch-cmd "$TOUCH" >"$out/$side-$round.log" 2>/dev/null || true
+        /usr/bin/time -v "$b/exporter/dora-kafka-exporter" --config "$out/once.yaml" --once >/dev/null \
+          2>"$out/$side-$round.time" || true
+      done
+    done
+    python3 - "$out" "$rounds" "$size" "$rev" "$head" "$machine" "$RESULTS/compare-$size.json" <<'EOF'
+import json, re, statistics, sys
+out, rounds, size, rev, head, machine, dest = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
+res = {"size": size, "base_rev": rev, "head_rev": head, "rounds": rounds, "machine": json.loads(machine)}
+for side in ("base", "head"):
+    cpu, wall, rss, once = [], [], [], []
+    for r in range(1, rounds + 1):
+        for line in open(f"{out}/{side}-{r}.log"):
+            if line.startswith("RESULT "):
+                d = json.loads(line[7:])
+                steady = [c for c in d["cycles"][1:] if c["ok"]]
+                cpu += [c["cpu_s"] for c in steady]
+                wall += [c["wall_s"] for c in steady]
+                rss.append(d["peak_rss_mb"])
+        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(f"{out}/{side}-{r}.time").read())
+        if m:
+            once.append(int(m.group(1)) / 1024)
+    med = lambda xs: round(statistics.median(xs), 3) if xs else None
+    res[side] = {"cycle_cpu_s": med(cpu), "cycle_wall_s": med(wall), "cycle_peak_rss_mb": med(rss),
+                 "once_max_rss_mb": med(once), "samples": len(cpu)}
+json.dump(res, open(dest, "w"), indent=1)
+print(json.dumps(res))
+EOF
+    cleanup
+  done
+}
+
 what=${1:-all}
 build
 case "$what" in
@@ -317,7 +391,9 @@ case "$what" in
   render) run_render ;;
   all) run_render; for s in S M L; do run_size "$s"; done ;;
   report) ;;
-  *) echo "usage: bench/run.sh [S|M|L|all|render|report]" >&2; exit 2 ;;
+  compare) [[ $# -ge 2 ]] || { echo "usage: bench/run.sh compare REV [S M L]" >&2; exit 2; }
+    rev=$2; shift 2; [[ $# -gt 0 ]] || set -- S M L; run_compare "$rev" "$@" ;;
+  *) echo "usage: bench/run.sh [S|M|L|all|render|report|compare REV [SIZES]]" >&2; exit 2 ;;
 esac
 python3 "$ROOT/bench/report.py" "$RESULTS" "$ROOT/docs/benchmarks.md"
 log "docs/benchmarks.md updated"

@@ -1,7 +1,9 @@
 #pragma once
 // Configuration model: plain structs whose member initialisers ARE the defaults.
-// config/exporter.yaml documents every key; tests/unit/test_config_reference.cpp
-// keeps that file equal to these defaults. Loading lives in config/loader.h.
+// Each key is declared once, in config/schema.h (its path, type and checks);
+// a member added here without a line there is never read. config/exporter.yaml
+// documents every key; tests/unit/test_config.cpp keeps that file equal to
+// these defaults. Loading lives in config/loader.h.
 #include <map>
 #include <string>
 #include <vector>

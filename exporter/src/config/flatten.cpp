@@ -1,6 +1,7 @@
 #include "config/flatten.h"
 
 #include "config/loader.h"
+#include "config/schema.h"
 #include "util/secret.h"
 
 namespace dora {
@@ -22,92 +23,50 @@ std::string Map(const std::map<std::string, std::string>& m, bool redact_secrets
   return out + "}";
 }
 
-std::string B(bool b) { return b ? "true" : "false"; }
 std::string D(Millis d) { return FormatDuration(d); }
 
-void Common(FlatConfig& f, const std::string& p, const CollectorCommon& c) {
-  f.emplace_back(p + ".enabled", B(c.enabled));
-  f.emplace_back(p + ".interval", D(c.interval));
-  f.emplace_back(p + ".timeout", D(c.timeout));
-}
+// One (path, value) per declared key (config/schema.h), in declaration order.
+class FlattenVisitor {
+ public:
+  explicit FlattenVisitor(FlatConfig* out) : out_(out) {}
+  template <typename F>
+  void Section(const char* key, F&& body) {
+    path_.push_back(key);
+    body();
+    path_.pop_back();
+  }
+  void Bool(const char* k, const bool& v) { Put(k, v ? "true" : "false"); }
+  void Int(const char* k, const int& v, const Check& = {}) { Put(k, std::to_string(v)); }
+  void Duration(const char* k, const Millis& v, const Check& = {}) { Put(k, D(v)); }
+  void String(const char* k, const std::string& v, const Check& = {}) { Put(k, v); }
+  void StringList(const char* k, const std::vector<std::string>& v, const Check& = {}) { Put(k, List(v)); }
+  void StringMap(const char* k, const std::map<std::string, std::string>& v, bool secret_values) {
+    Put(k, Map(v, secret_values));
+  }
+  // Name and URL only: the rest is credentials and TLS files.
+  void Endpoints(const char* k, const std::vector<HttpEndpoint>& list, Millis, const char*) {
+    std::string out = "[";
+    for (size_t i = 0; i < list.size(); ++i)
+      out += (i ? ", " : "") + std::string("{name: ") + list[i].name + ", url: " + list[i].url + "}";
+    Put(k, out + "]");
+  }
 
-void Filter(FlatConfig& f, const std::string& p, const RegexFilter& r) {
-  f.emplace_back(p + ".include", List(r.include));
-  f.emplace_back(p + ".exclude", List(r.exclude));
-}
+ private:
+  void Put(const char* key, std::string value) {
+    std::string path;
+    for (const auto& p : path_) path += p + ".";
+    out_->emplace_back(path + key, std::move(value));
+  }
+  FlatConfig* out_;
+  std::vector<std::string> path_;
+};
 
 }  // namespace
 
 FlatConfig FlattenConfig(const Config& c) {
   FlatConfig f;
-  f.emplace_back("kafka.bootstrap_servers", List(c.kafka.bootstrap_servers));
-  f.emplace_back("kafka.client_id", c.kafka.client_id);
-  f.emplace_back("kafka.properties", Map(c.kafka.properties, true));
-  f.emplace_back("kafka.property_files", Map(c.kafka.property_files, false));
-  f.emplace_back("kafka.property_env", Map(c.kafka.property_env, false));
-  f.emplace_back("web.listen_address", c.web.listen_address);
-  f.emplace_back("web.telemetry_path", c.web.telemetry_path);
-  f.emplace_back("web.config_file", c.web.config_file);
-  f.emplace_back("web.header_timeout", D(c.web.header_timeout));
-  f.emplace_back("web.idle_timeout", D(c.web.idle_timeout));
-  f.emplace_back("web.write_timeout", D(c.web.write_timeout));
-  f.emplace_back("web.max_connections", std::to_string(c.web.max_connections));
-  f.emplace_back("web.max_connections_per_address", std::to_string(c.web.max_connections_per_address));
-  f.emplace_back("log.level", c.log.level);
-  f.emplace_back("log.format", c.log.format);
-  f.emplace_back("retry.initial_backoff", D(c.retry.initial_backoff));
-  f.emplace_back("retry.max_backoff", D(c.retry.max_backoff));
-  const auto& cc = c.collectors;
-  Common(f, "collectors.cluster", cc.cluster);
-  f.emplace_back("collectors.cluster.config_refresh_interval", D(cc.cluster.config_refresh_interval));
-  f.emplace_back("collectors.cluster.expected_topics_file", cc.cluster.expected_topics_file);
-  Common(f, "collectors.offsets", cc.offsets);
-  f.emplace_back("collectors.offsets.partitions_per_request",
-                 std::to_string(cc.offsets.partitions_per_request));
-  f.emplace_back("collectors.offsets.rate_window", D(cc.offsets.rate_window));
-  Filter(f, "collectors.offsets.topics", cc.offsets.topics);
-  f.emplace_back("collectors.offsets.dlq_topics", cc.offsets.dlq_topics);
-  f.emplace_back("collectors.offsets.carry_for", D(cc.offsets.carry_for));
-  const auto& g = cc.consumer_groups;
-  Common(f, "collectors.consumer_groups", g);
-  f.emplace_back("collectors.consumer_groups.max_in_flight", std::to_string(g.max_in_flight));
-  f.emplace_back("collectors.consumer_groups.granularity", g.granularity);
-  Filter(f, "collectors.consumer_groups.groups", g.groups);
-  Filter(f, "collectors.consumer_groups.topics", g.topics);
-  f.emplace_back("collectors.consumer_groups.status_window", std::to_string(g.status_window));
-  f.emplace_back("collectors.consumer_groups.status_min_distance", D(g.status_min_distance));
-  f.emplace_back("collectors.consumer_groups.lag_history_points", std::to_string(g.lag_history_points));
-  f.emplace_back("collectors.consumer_groups.lag_exporter_metrics", B(g.lag_exporter_metrics));
-  f.emplace_back("collectors.consumer_groups.cluster_name", g.cluster_name);
-  f.emplace_back("collectors.consumer_groups.carry_for", D(g.carry_for));
-  Common(f, "collectors.log_dirs", cc.log_dirs);
-  f.emplace_back("collectors.log_dirs.broker_id", cc.log_dirs.broker_id);
-  f.emplace_back("collectors.log_dirs.paths", List(cc.log_dirs.paths));
-  f.emplace_back("collectors.log_dirs.max_entries_per_cycle",
-                 std::to_string(cc.log_dirs.max_entries_per_cycle));
-  Common(f, "collectors.probe", cc.probe);
-  f.emplace_back("collectors.probe.topic", cc.probe.topic);
-  f.emplace_back("collectors.probe.manage_topic", B(cc.probe.manage_topic));
-  f.emplace_back("collectors.probe.sla", D(cc.probe.sla));
-  f.emplace_back("collectors.probe.topic_check_interval", D(cc.probe.topic_check_interval));
-  Common(f, "collectors.broker_stats", cc.broker_stats);
-  Common(f, "collectors.schema_registry", cc.schema_registry);
-  std::string regs = "[";
-  for (size_t i = 0; i < cc.schema_registry.registries.size(); ++i) {
-    const auto& r = cc.schema_registry.registries[i];
-    // Registry passwords only ever come from files or the environment.
-    regs += (i ? ", " : "") + std::string("{name: ") + r.name + ", url: " + r.url + "}";
-  }
-  f.emplace_back("collectors.schema_registry.registries", regs + "]");
-  Common(f, "collectors.connect", cc.connect);
-  std::string clusters = "[";
-  for (size_t i = 0; i < cc.connect.clusters.size(); ++i) {
-    const auto& r = cc.connect.clusters[i];
-    clusters += (i ? ", " : "") + std::string("{name: ") + r.name + ", url: " + r.url + "}";
-  }
-  f.emplace_back("collectors.connect.clusters", clusters + "]");
-  f.emplace_back("collectors.connect.max_connectors", std::to_string(cc.connect.max_connectors));
-  f.emplace_back("collectors.connect.max_trace_length", std::to_string(cc.connect.max_trace_length));
+  FlattenVisitor v(&f);
+  VisitConfig(v, c);
   return f;
 }
 

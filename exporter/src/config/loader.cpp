@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "config/schema.h"
 #include "config/topics_spec.h"
 #include "config/yaml_reader.h"
 #include "kafka/properties.h"
@@ -107,205 +108,160 @@ class Reader : public YamlReader {
       (*out)[kv.first.Scalar()] = kv.second.Scalar();
     }
   }
+};
 
-  void Common(const YAML::Node& n, const std::string& path, CollectorCommon* c) {
-    Bool(n, "enabled", path, &c->enabled);
-    Duration(n, "interval", path, &c->interval);
-    Duration(n, "timeout", path, &c->timeout);
+// Reads the YAML through the schema (config/schema.h): each declared key is
+// read where it is declared, and a section accepts exactly the keys declared
+// in it.
+class ReadVisitor {
+ public:
+  ReadVisitor(Reader& r, const YAML::Node& root) : r_(r) { frames_.push_back({root, "", {}}); }
+
+  // Unknown top-level keys (call after VisitConfig).
+  void Finish() {
+    if (r_.OpenMap(frames_.front().node, ""))
+      r_.RejectUnknown(frames_.front().node, "", frames_.front().declared);
   }
 
-  void Filter(const YAML::Node& p, const std::string& k, const std::string& path, RegexFilter* f) {
-    YAML::Node n = p[k];
-    std::string sub = Join(path, k);
-    if (!Map(n, sub, {"include", "exclude"})) return;
-    StringList(n, "include", sub, &f->include);
-    StringList(n, "exclude", sub, &f->exclude);
+  template <typename F>
+  void Section(const char* key, F&& body) {
+    const YAML::Node n = Child(key);
+    const std::string path = Path(key);
+    if (!r_.OpenMap(n, path)) return;
+    frames_.push_back({n, path, {}});
+    body();
+    Within(frames_.back());
+    frames_.pop_back();
   }
-
-  // A list of HTTP endpoints (schema registries, Connect clusters); each
-  // endpoint's timeout defaults to the collector's.
-  void Endpoints(const YAML::Node& p, const std::string& k, const std::string& path, const std::string& what,
-                 Millis default_timeout, std::vector<HttpEndpoint>* out) {
-    YAML::Node list = p[k];
+  void Bool(const char* k, bool& v) { r_.Bool(Node(k), k, Here(), &v); }
+  void Int(const char* k, int& v, const Check& = {}) { r_.Int(Node(k), k, Here(), &v); }
+  void Duration(const char* k, Millis& v, const Check& = {}) { r_.Duration(Node(k), k, Here(), &v); }
+  void String(const char* k, std::string& v, const Check& = {}) { r_.String(Node(k), k, Here(), &v); }
+  void StringList(const char* k, std::vector<std::string>& v, const Check& = {}) {
+    r_.StringList(Node(k), k, Here(), &v);
+  }
+  void StringMap(const char* k, std::map<std::string, std::string>& v, bool /*secret_values*/) {
+    r_.StringMap(Node(k), k, Here(), &v);
+  }
+  void Endpoints(const char* k, std::vector<HttpEndpoint>& out, Millis default_timeout, const char* what) {
+    const YAML::Node list = Child(k);
+    const std::string path = Path(k);
     if (!list.IsDefined() || list.IsNull()) return;
     if (!list.IsSequence()) {
-      Error(list, Join(path, k), "expected a list of " + what);
+      r_.Error(list, path, std::string("expected a list, one mapping per ") + what);
       return;
     }
     for (size_t i = 0; i < list.size(); ++i) {
-      const std::string rp = Join(path, k) + "[" + std::to_string(i) + "]";
+      const std::string rp = path + "[" + std::to_string(i) + "]";
       HttpEndpoint e;
       e.timeout = default_timeout;
-      Locate(list[i], rp);
-      if (Map(list[i], rp,
-              {"name", "url", "username", "password_file", "password_env", "ca_file", "cert_file", "key_file",
-               "insecure_skip_verify", "timeout"})) {
-        String(list[i], "name", rp, &e.name);
-        String(list[i], "url", rp, &e.url);
-        String(list[i], "username", rp, &e.username);
-        String(list[i], "password_file", rp, &e.password_file);
-        String(list[i], "password_env", rp, &e.password_env);
-        String(list[i], "ca_file", rp, &e.ca_file);
-        String(list[i], "cert_file", rp, &e.cert_file);
-        String(list[i], "key_file", rp, &e.key_file);
-        Bool(list[i], "insecure_skip_verify", rp, &e.insecure_skip_verify);
-        Duration(list[i], "timeout", rp, &e.timeout);
+      r_.Locate(list[i], rp);
+      if (r_.OpenMap(list[i], rp)) {
+        frames_.push_back({list[i], rp, {}});
+        VisitEndpoint(*this, e);
+        Within(frames_.back());
+        frames_.pop_back();
       } else if (!list[i].IsMap()) {
-        Error(list[i], rp, "expected a mapping");
+        r_.Error(list[i], rp, "expected a mapping");
       }
-      out->push_back(std::move(e));
+      out.push_back(std::move(e));
     }
   }
+
+ private:
+  struct Frame {
+    YAML::Node node;
+    std::string path;
+    std::set<std::string> declared;
+  };
+  // The section being read: its node, declaring `key` in it.
+  const YAML::Node& Node(const char* key) {
+    frames_.back().declared.insert(key);
+    return frames_.back().node;
+  }
+  YAML::Node Child(const char* key) {
+    const YAML::Node& parent = Node(key);
+    return parent[key];
+  }
+  const std::string& Here() const { return frames_.back().path; }
+  std::string Path(const char* key) const { return YamlReader::Join(Here(), key); }
+  void Within(const Frame& f) { r_.RejectUnknown(f.node, f.path, f.declared); }
+
+  Reader& r_;
+  std::vector<Frame> frames_;
 };
 
-const std::set<std::string> kCommonKeys = {"enabled", "interval", "timeout"};
+// Runs each key's own checks (config/schema.h); errors are "<key.path>: <message>".
+class CheckVisitor {
+ public:
+  explicit CheckVisitor(ConfigErrors* e) : e_(e) {}
 
-std::set<std::string> With(std::set<std::string> extra) {
-  extra.insert(kCommonKeys.begin(), kCommonKeys.end());
-  return extra;
-}
-
-void ParseRoot(const YAML::Node& root, Reader& r, Config* c) {
-  if (!r.Map(root, "", {"kafka", "web", "log", "retry", "collectors"})) return;
-
-  if (YAML::Node k = root["kafka"];
-      r.Map(k, "kafka", {"bootstrap_servers", "client_id", "properties", "property_files", "property_env"})) {
-    r.StringList(k, "bootstrap_servers", "kafka", &c->kafka.bootstrap_servers);
-    r.String(k, "client_id", "kafka", &c->kafka.client_id);
-    r.StringMap(k, "properties", "kafka", &c->kafka.properties);
-    r.StringMap(k, "property_files", "kafka", &c->kafka.property_files);
-    r.StringMap(k, "property_env", "kafka", &c->kafka.property_env);
+  template <typename F>
+  void Section(const char* key, F&& body) {
+    path_.emplace_back(key);
+    body();
+    path_.pop_back();
   }
-  if (YAML::Node w = root["web"];
-      r.Map(w, "web",
-            {"listen_address", "telemetry_path", "config_file", "header_timeout", "idle_timeout",
-             "write_timeout", "max_connections", "max_connections_per_address"})) {
-    r.String(w, "listen_address", "web", &c->web.listen_address);
-    r.String(w, "telemetry_path", "web", &c->web.telemetry_path);
-    r.String(w, "config_file", "web", &c->web.config_file);
-    r.Duration(w, "header_timeout", "web", &c->web.header_timeout);
-    r.Duration(w, "idle_timeout", "web", &c->web.idle_timeout);
-    r.Duration(w, "write_timeout", "web", &c->web.write_timeout);
-    r.Int(w, "max_connections", "web", &c->web.max_connections);
-    r.Int(w, "max_connections_per_address", "web", &c->web.max_connections_per_address);
+  void Bool(const char*, const bool&) {}
+  void Int(const char* k, const int& v, const Check& c = {}) {
+    if (c.kind != Check::Kind::kRange || (v >= c.min && (c.max == 0 || v <= c.max))) return;
+    Error(k, (c.max != 0 ? "must be between " + std::to_string(c.min) + " and " + std::to_string(c.max)
+                         : "must be at least " + std::to_string(c.min)) +
+                 ", got " + std::to_string(v));
   }
-  if (YAML::Node l = root["log"]; r.Map(l, "log", {"level", "format"})) {
-    r.String(l, "level", "log", &c->log.level);
-    r.String(l, "format", "log", &c->log.format);
+  void Duration(const char* k, const Millis& v, const Check& c = {}) {
+    if (c.kind == Check::Kind::kPositive && v.count() <= 0) Error(k, "must be greater than 0");
   }
-  if (YAML::Node b = root["retry"]; r.Map(b, "retry", {"initial_backoff", "max_backoff"})) {
-    r.Duration(b, "initial_backoff", "retry", &c->retry.initial_backoff);
-    r.Duration(b, "max_backoff", "retry", &c->retry.max_backoff);
-  }
-
-  YAML::Node cs = root["collectors"];
-  if (!r.Map(cs, "collectors",
-             {"cluster", "offsets", "consumer_groups", "log_dirs", "probe", "broker_stats", "schema_registry",
-              "connect"}))
-    return;
-  auto& cc = c->collectors;
-  if (YAML::Node n = cs["cluster"];
-      r.Map(n, "collectors.cluster", With({"config_refresh_interval", "expected_topics_file"}))) {
-    r.Common(n, "collectors.cluster", &cc.cluster);
-    r.Duration(n, "config_refresh_interval", "collectors.cluster", &cc.cluster.config_refresh_interval);
-    r.String(n, "expected_topics_file", "collectors.cluster", &cc.cluster.expected_topics_file);
-  }
-  if (YAML::Node n = cs["offsets"];
-      r.Map(n, "collectors.offsets",
-            With({"partitions_per_request", "rate_window", "topics", "dlq_topics", "carry_for"}))) {
-    r.Common(n, "collectors.offsets", &cc.offsets);
-    r.Int(n, "partitions_per_request", "collectors.offsets", &cc.offsets.partitions_per_request);
-    r.Duration(n, "rate_window", "collectors.offsets", &cc.offsets.rate_window);
-    r.Filter(n, "topics", "collectors.offsets", &cc.offsets.topics);
-    r.String(n, "dlq_topics", "collectors.offsets", &cc.offsets.dlq_topics);
-    r.Duration(n, "carry_for", "collectors.offsets", &cc.offsets.carry_for);
-  }
-  if (YAML::Node n = cs["consumer_groups"];
-      r.Map(n, "collectors.consumer_groups",
-            With({"max_in_flight", "granularity", "groups", "topics", "status_window", "status_min_distance",
-                  "lag_history_points", "lag_exporter_metrics", "cluster_name", "carry_for"}))) {
-    const std::string p = "collectors.consumer_groups";
-    auto& g = cc.consumer_groups;
-    r.Common(n, p, &g);
-    r.Int(n, "max_in_flight", p, &g.max_in_flight);
-    r.String(n, "granularity", p, &g.granularity);
-    r.Filter(n, "groups", p, &g.groups);
-    r.Filter(n, "topics", p, &g.topics);
-    r.Int(n, "status_window", p, &g.status_window);
-    r.Duration(n, "status_min_distance", p, &g.status_min_distance);
-    r.Int(n, "lag_history_points", p, &g.lag_history_points);
-    r.Bool(n, "lag_exporter_metrics", p, &g.lag_exporter_metrics);
-    r.String(n, "cluster_name", p, &g.cluster_name);
-    r.Duration(n, "carry_for", p, &g.carry_for);
-  }
-  if (YAML::Node n = cs["log_dirs"];
-      r.Map(n, "collectors.log_dirs", With({"broker_id", "paths", "max_entries_per_cycle"}))) {
-    const std::string p = "collectors.log_dirs";
-    r.Common(n, p, &cc.log_dirs);
-    r.String(n, "broker_id", p, &cc.log_dirs.broker_id);
-    r.StringList(n, "paths", p, &cc.log_dirs.paths);
-    r.Int(n, "max_entries_per_cycle", p, &cc.log_dirs.max_entries_per_cycle);
-  }
-  if (YAML::Node n = cs["probe"];
-      r.Map(n, "collectors.probe", With({"topic", "manage_topic", "sla", "topic_check_interval"}))) {
-    const std::string p = "collectors.probe";
-    r.Common(n, p, &cc.probe);
-    r.String(n, "topic", p, &cc.probe.topic);
-    r.Bool(n, "manage_topic", p, &cc.probe.manage_topic);
-    r.Duration(n, "sla", p, &cc.probe.sla);
-    r.Duration(n, "topic_check_interval", p, &cc.probe.topic_check_interval);
-  }
-  if (YAML::Node n = cs["broker_stats"]; r.Map(n, "collectors.broker_stats", kCommonKeys)) {
-    r.Common(n, "collectors.broker_stats", &cc.broker_stats);
-  }
-  if (YAML::Node n = cs["schema_registry"]; r.Map(n, "collectors.schema_registry", With({"registries"}))) {
-    const std::string p = "collectors.schema_registry";
-    r.Common(n, p, &cc.schema_registry);
-    r.Endpoints(n, "registries", p, "registries", cc.schema_registry.timeout, &cc.schema_registry.registries);
-  }
-  if (YAML::Node n = cs["connect"];
-      r.Map(n, "collectors.connect", With({"clusters", "max_connectors", "max_trace_length"}))) {
-    const std::string p = "collectors.connect";
-    r.Common(n, p, &cc.connect);
-    r.Endpoints(n, "clusters", p, "Connect clusters", cc.connect.timeout, &cc.connect.clusters);
-    r.Int(n, "max_connectors", p, &cc.connect.max_connectors);
-    r.Int(n, "max_trace_length", p, &cc.connect.max_trace_length);
-  }
-}
-
-void CheckCommon(const std::string& path, const CollectorCommon& c, ConfigErrors* e) {
-  if (c.interval.count() <= 0) e->errors.push_back(path + ".interval: must be greater than 0");
-  if (c.timeout.count() <= 0) e->errors.push_back(path + ".timeout: must be greater than 0");
-}
-
-void CheckRegexes(const std::string& path, const RegexFilter& f, ConfigErrors* e) {
-  auto check = [&](const std::vector<std::string>& list, const char* which) {
-    for (size_t i = 0; i < list.size(); ++i) {
-      try {
-        std::regex re(list[i], std::regex::ECMAScript);
-      } catch (const std::regex_error& ex) {
-        e->errors.push_back(path + "." + which + "[" + std::to_string(i) +
-                            "]: invalid regular expression \"" + list[i] + "\": " + ex.what());
-      }
+  void String(const char* k, const std::string& v, const Check& c = {}) {
+    if (c.kind == Check::Kind::kRegex) CheckRegex(k, v);
+    if (c.kind != Check::Kind::kOneOf || std::find(c.one_of.begin(), c.one_of.end(), v) != c.one_of.end())
+      return;
+    std::string options;
+    for (size_t i = 0; i < c.one_of.size(); ++i) {
+      options += (i == 0 ? "" : c.one_of.size() == 2 ? " or " : ", ") + c.one_of[i];
     }
-  };
-  check(f.include, "include");
-  check(f.exclude, "exclude");
-}
-
-void CheckEndpoints(const std::string& path, const std::string& what, const std::vector<HttpEndpoint>& list,
-                    ConfigErrors* e) {
-  std::set<std::string> names;
-  for (size_t i = 0; i < list.size(); ++i) {
-    const auto& r = list[i];
-    const std::string p = path + "[" + std::to_string(i) + "]";
-    if (r.url.rfind("http://", 0) != 0 && r.url.rfind("https://", 0) != 0)
-      e->errors.push_back(p + ".url: expected an http:// or https:// URL, got \"" + r.url + "\"");
-    std::string name = r.name.empty() ? r.url : r.name;
-    if (!names.insert(name).second) e->errors.push_back(p + ".name: duplicate " + what + " \"" + name + "\"");
-    if (r.timeout.count() <= 0) e->errors.push_back(p + ".timeout: must be greater than 0");
+    Error(k, (c.one_of.size() == 2 ? "expected " + options + ", got \""
+                                   : "expected one of " + options + "; got \"") +
+                 v + "\"");
   }
-}
+  void StringList(const char* k, const std::vector<std::string>& v, const Check& c = {}) {
+    if (c.kind != Check::Kind::kRegex) return;
+    for (size_t i = 0; i < v.size(); ++i) CheckRegex(std::string(k) + "[" + std::to_string(i) + "]", v[i]);
+  }
+  void StringMap(const char*, const std::map<std::string, std::string>&, bool) {}
+  void Endpoints(const char* k, const std::vector<HttpEndpoint>& list, Millis, const char* what) {
+    std::set<std::string> names;
+    for (size_t i = 0; i < list.size(); ++i) {
+      const auto& r = list[i];
+      const std::string item = std::string(k) + "[" + std::to_string(i) + "]";
+      if (r.url.rfind("http://", 0) != 0 && r.url.rfind("https://", 0) != 0)
+        Error(item + ".url", "expected an http:// or https:// URL, got \"" + r.url + "\"");
+      const std::string name = r.name.empty() ? r.url : r.name;
+      if (!names.insert(name).second)
+        Error(item + ".name", std::string("duplicate ") + what + " \"" + name + "\"");
+      path_.push_back(item);
+      VisitEndpoint(*this, r);
+      path_.pop_back();
+    }
+  }
+
+ private:
+  void CheckRegex(const std::string& key, const std::string& re) {
+    try {
+      std::regex compiled(re, std::regex::ECMAScript);
+    } catch (const std::regex_error& ex) {
+      Error(key, "invalid regular expression \"" + re + "\": " + ex.what());
+    }
+  }
+  void Error(const std::string& key, const std::string& message) {
+    std::string path;
+    for (const auto& p : path_) path += p + ".";
+    e_->errors.push_back(path + key + ": " + message);
+  }
+
+  ConfigErrors* e_;
+  std::vector<std::string> path_;
+};
 
 }  // namespace
 
@@ -322,7 +278,9 @@ Config ParseConfig(const std::string& yaml_text, const std::string& source, Conf
   if (!LoadYaml(yaml_text, source, errors, &root)) return c;
   Reader r(source, errors, &c.locations);
   try {
-    ParseRoot(root, r, &c);
+    ReadVisitor v(r, root);
+    VisitConfig(v, c);
+    v.Finish();
   } catch (const YAML::Exception& ex) {  // defensive: yaml-cpp throws on odd shapes
     errors->errors.push_back(source + ": " + ex.what());
   }
@@ -382,6 +340,10 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
   // librdkafka is the authority on its own properties: try every one on a scratch conf.
   for (const auto& err : CheckKafkaProperties(c.kafka)) e->errors.push_back(err);
 
+  // Each key's own checks, from its declaration.
+  CheckVisitor checks(e);
+  VisitConfig(checks, c);
+
   std::string host;
   int port = 0;
   if (!ParseListenAddress(c.web.listen_address, &host, &port))
@@ -389,69 +351,22 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
                         "\"");
   if (c.web.telemetry_path.empty() || c.web.telemetry_path[0] != '/')
     e->errors.push_back("web.telemetry_path: must start with '/'");
-  for (const auto& [key, d] : {std::pair<const char*, Millis>{"header_timeout", c.web.header_timeout},
-                               {"idle_timeout", c.web.idle_timeout},
-                               {"write_timeout", c.web.write_timeout}}) {
-    if (d.count() <= 0) e->errors.push_back(std::string("web.") + key + ": must be greater than 0");
-  }
-  if (c.web.max_connections < 1)
-    e->errors.push_back("web.max_connections: must be at least 1, got " +
-                        std::to_string(c.web.max_connections));
   if (c.web.max_connections_per_address < 1 || c.web.max_connections_per_address > c.web.max_connections)
     e->errors.push_back("web.max_connections_per_address: must be between 1 and web.max_connections (" +
                         std::to_string(c.web.max_connections) + "), got " +
                         std::to_string(c.web.max_connections_per_address));
-  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
-  if (kLevels.count(c.log.level) == 0)
-    e->errors.push_back("log.level: expected one of trace, debug, info, warn, error; got \"" + c.log.level +
-                        "\"");
-  if (c.log.format != "text" && c.log.format != "json")
-    e->errors.push_back("log.format: expected text or json, got \"" + c.log.format + "\"");
-  if (c.retry.initial_backoff.count() <= 0)
-    e->errors.push_back("retry.initial_backoff: must be greater than 0");
   if (c.retry.max_backoff < c.retry.initial_backoff)
     e->errors.push_back("retry.max_backoff: must be at least retry.initial_backoff");
 
   const auto& cc = c.collectors;
-  CheckCommon("collectors.cluster", cc.cluster, e);
-  if (cc.cluster.config_refresh_interval.count() <= 0)
-    e->errors.push_back("collectors.cluster.config_refresh_interval: must be greater than 0");
   if (!cc.cluster.expected_topics_file.empty()) {
     ConfigErrors topic_errors;
     LoadTopicsSpec(cc.cluster.expected_topics_file, &topic_errors);
     for (const auto& err : topic_errors.errors)
       e->errors.push_back("collectors.cluster.expected_topics_file: " + err);
   }
-  CheckCommon("collectors.offsets", cc.offsets, e);
-  if (cc.offsets.partitions_per_request < 1 || cc.offsets.partitions_per_request > 100000)
-    e->errors.push_back("collectors.offsets.partitions_per_request: must be between 1 and 100000");
-  if (cc.offsets.rate_window.count() <= 0)
-    e->errors.push_back("collectors.offsets.rate_window: must be greater than 0");
-  CheckRegexes("collectors.offsets.topics", cc.offsets.topics, e);
-  try {
-    std::regex re(cc.offsets.dlq_topics, std::regex::ECMAScript);
-  } catch (const std::regex_error& ex) {
-    e->errors.push_back("collectors.offsets.dlq_topics: invalid regular expression \"" +
-                        cc.offsets.dlq_topics + "\": " + ex.what());
-  }
-  CheckCommon("collectors.consumer_groups", cc.consumer_groups, e);
-  if (cc.consumer_groups.max_in_flight < 1 || cc.consumer_groups.max_in_flight > 1024)
-    e->errors.push_back("collectors.consumer_groups.max_in_flight: must be between 1 and 1024");
-  if (cc.consumer_groups.granularity != "partition" && cc.consumer_groups.granularity != "topic")
-    e->errors.push_back("collectors.consumer_groups.granularity: expected partition or topic, got \"" +
-                        cc.consumer_groups.granularity + "\"");
-  if (cc.consumer_groups.status_window < 2 || cc.consumer_groups.status_window > 1000)
-    e->errors.push_back("collectors.consumer_groups.status_window: must be between 2 and 1000");
-  if (cc.consumer_groups.lag_history_points < 2 || cc.consumer_groups.lag_history_points > 10000)
-    e->errors.push_back("collectors.consumer_groups.lag_history_points: must be between 2 and 10000");
-  CheckRegexes("collectors.consumer_groups.groups", cc.consumer_groups.groups, e);
-  CheckRegexes("collectors.consumer_groups.topics", cc.consumer_groups.topics, e);
-  CheckCommon("collectors.log_dirs", cc.log_dirs, e);
   if (cc.log_dirs.enabled && cc.log_dirs.paths.empty())
     e->errors.push_back("collectors.log_dirs.paths: at least one log dir is required when enabled");
-  if (cc.log_dirs.max_entries_per_cycle < 1)
-    e->errors.push_back("collectors.log_dirs.max_entries_per_cycle: must be at least 1");
-  CheckCommon("collectors.probe", cc.probe, e);
   {
     // Kafka's own rule for topic names: 1-249 of [a-zA-Z0-9._-], not "." or "..".
     // librdkafka refuses any other name (its topic constructor answers NULL).
@@ -468,16 +383,6 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
       e->errors.push_back("collectors.probe.topic: \"" + t +
                           "\" is not a legal Kafka topic name (letters, digits, '.', '_' and '-' only)");
   }
-  if (cc.probe.sla.count() <= 0) e->errors.push_back("collectors.probe.sla: must be greater than 0");
-  CheckCommon("collectors.broker_stats", cc.broker_stats, e);
-  CheckCommon("collectors.schema_registry", cc.schema_registry, e);
-  CheckEndpoints("collectors.schema_registry.registries", "registry", cc.schema_registry.registries, e);
-  CheckCommon("collectors.connect", cc.connect, e);
-  CheckEndpoints("collectors.connect.clusters", "Connect cluster", cc.connect.clusters, e);
-  if (cc.connect.max_connectors < 1 || cc.connect.max_connectors > 100000)
-    e->errors.push_back("collectors.connect.max_connectors: must be between 1 and 100000");
-  if (cc.connect.max_trace_length < 20 || cc.connect.max_trace_length > 1000)
-    e->errors.push_back("collectors.connect.max_trace_length: must be between 20 and 1000");
 }
 
 }  // namespace

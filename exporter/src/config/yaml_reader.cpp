@@ -98,21 +98,31 @@ void YamlReader::Locate(const YAML::Node& node, const std::string& path) {
   locations_->emplace(path, Where(source_, node.Mark()));
 }
 
-bool YamlReader::Map(const YAML::Node& node, const std::string& path, const std::set<std::string>& known) {
+bool YamlReader::OpenMap(const YAML::Node& node, const std::string& path) {
   if (!node.IsDefined() || node.IsNull()) return false;
   if (!node.IsMap()) {
     Error(node, path, "expected a mapping");
     return false;
   }
+  for (const auto& kv : node) Locate(kv.first, Join(path, kv.first.IsScalar() ? kv.first.Scalar() : ""));
+  return true;
+}
+
+void YamlReader::RejectUnknown(const YAML::Node& node, const std::string& path,
+                               const std::set<std::string>& known) {
+  if (!node.IsMap()) return;
   for (const auto& kv : node) {
     const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
-    Locate(kv.first, Join(path, key));
-    if (known.count(key) == 0) {
-      std::string options;
-      for (const auto& k : known) options += (options.empty() ? "" : ", ") + k;
-      Error(kv.first, Join(path, key), "unknown key (known keys: " + options + ")");
-    }
+    if (known.count(key) != 0) continue;
+    std::string options;
+    for (const auto& k : known) options += (options.empty() ? "" : ", ") + k;
+    Error(kv.first, Join(path, key), "unknown key (known keys: " + options + ")");
   }
+}
+
+bool YamlReader::Map(const YAML::Node& node, const std::string& path, const std::set<std::string>& known) {
+  if (!OpenMap(node, path)) return false;
+  RejectUnknown(node, path, known);
   return true;
 }
 

@@ -41,6 +41,11 @@ class YamlReader {
   // Checks `node` is a mapping (or null/absent: returns false, no error) and
   // that every key is in `known`.
   bool Map(const YAML::Node& node, const std::string& path, const std::set<std::string>& known);
+  // Map in two steps, for a reader that learns the known keys while it reads
+  // (config/schema.h): OpenMap checks the shape and locates every key;
+  // RejectUnknown reports each key not in `known`, listing them.
+  bool OpenMap(const YAML::Node& node, const std::string& path);
+  void RejectUnknown(const YAML::Node& node, const std::string& path, const std::set<std::string>& known);
 
   const std::string& source() const { return source_; }
 
