@@ -58,7 +58,7 @@ double RunRegistry(const std::vector<Series>& series, size_t* bytes) {
 double RunBuilder(const std::vector<Series>& series, size_t* bytes) {
   auto start = std::chrono::steady_clock::now();
   dora::MetricsBuilder b;
-  auto f = b.Family("kafka_consumergroup_lag", "Lag.", dora::MetricType::kGauge);
+  auto f = b.Family({"kafka_consumergroup_lag", dora::MetricType::kGauge, "", "", "", "Lag."});
   for (size_t i = 0; i < series.size(); ++i) {
     b.Add(
         f,

@@ -13,7 +13,7 @@ Conventions (checked by tests/rules/validate.py):
 - every panel and query uses the `${datasource}` variable;
 - every selector carries job=~"$job" and cluster=~"$cluster" (the cluster
   label is optional: "All" is `.*`, which also matches an empty label);
-- only metric names from docs/metric-contract.md, plus `up`;
+- only metric names from docs/metrics.md, plus `up`;
 - the DORA Kafka design thresholds are drawn on the panels they apply to.
 """
 

@@ -12,7 +12,7 @@ namespace {
 [[maybe_unused]] std::string Name() { return "by-value"; }
 
 [[maybe_unused]] void Use(dora::MetricsBuilder& out, const std::string* member, int id) {
-  auto f = out.Family("f", "help", dora::MetricType::kGauge);
+  auto f = out.Family({"f", dora::MetricType::kGauge, "", "", "", "help"});
   const std::string named = std::to_string(id);
   const std::string none;
   const std::string& chosen = member != nullptr ? *member : none;

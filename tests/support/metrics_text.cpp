@@ -1,10 +1,14 @@
 #include "support/metrics_text.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <sstream>
+
+#include "metrics/catalogue.h"
 
 namespace dora::test {
 
@@ -80,13 +84,146 @@ std::optional<double> Find(const std::vector<Sample>& samples, const std::string
 }
 
 std::set<std::string> DocumentedMetrics() {
-  std::ifstream in(std::string(DORA_SOURCE_DIR) + "/docs/metrics.md");
   std::set<std::string> out;
-  std::string line;
-  std::regex row(R"(^\| `([a-z_:][a-z0-9_:]*)` \| (gauge|counter|histogram|summary) \|)");
+  for (const DocumentedFamily& d : DocumentedFamilies(ReadSourceFile("docs/metrics.md"))) out.insert(d.name);
+  return out;
+}
+
+std::string ReadSourceFile(const std::string& relative_path) {
+  std::ifstream in(std::string(DORA_SOURCE_DIR) + "/" + relative_path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<DocumentedFamily> DocumentedFamilies(const std::string& markdown) {
+  std::vector<DocumentedFamily> out;
+  std::istringstream in(markdown);
+  std::regex row(R"(^\| `([a-z_:][a-z0-9_:]*)` \| ([a-z]+) \| ([^|]*)\| [^|]*\| ([^|]*)\|\s*$)");
+  std::string section;
   std::smatch m;
-  while (std::getline(in, line)) {
-    if (std::regex_search(line, m, row)) out.insert(m[1]);
+  auto trim = [](std::string s) {
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    return s;
+  };
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("## ", 0) == 0) section = line.substr(3);
+    if (!std::regex_match(line, m, row)) continue;
+    out.push_back({m[1], m[2], trim(m[3]), section, trim(m[4])});
+  }
+  return out;
+}
+
+namespace {
+
+// The collector a docs/metrics.md section is about: its heading's first word,
+// lower case ("Exporter (always)": exporter, "cluster: topic conformance": cluster).
+std::string SectionCollector(const std::string& section) {
+  std::string out = section.substr(0, section.find_first_of(": "));
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+const metrics::FamilyDef* Lookup(std::string_view name) {
+  const size_t i = metrics::IndexOf(name);
+  return i < metrics::kCatalogueSize ? &metrics::kCatalogue[i] : nullptr;
+}
+
+}  // namespace
+
+std::vector<std::string> DocsCatalogueMismatches(const std::string& markdown) {
+  std::vector<std::string> out;
+  std::set<std::string> documented;
+  for (const DocumentedFamily& d : DocumentedFamilies(markdown)) {
+    if (!documented.insert(d.name).second) out.push_back(d.name + ": documented twice");
+    const metrics::FamilyDef* def = Lookup(d.name);
+    if (def == nullptr) {
+      out.push_back(d.name + ": documented, not in the catalogue");
+      continue;
+    }
+    if (d.type != TypeName(def->type)) {
+      out.push_back(d.name + ": type " + d.type + " documented, " + std::string(TypeName(def->type)) +
+                    " in the catalogue");
+    }
+    if (d.labels != def->labels) {
+      out.push_back(d.name + ": labels \"" + d.labels + "\" documented, \"" + std::string(def->labels) +
+                    "\" in the catalogue");
+    }
+    if (SectionCollector(d.section) != def->collector) {
+      out.push_back(d.name + ": documented under \"" + d.section + "\", collector " +
+                    std::string(def->collector) + " in the catalogue");
+    }
+    if (d.source != def->source) {
+      out.push_back(d.name + ": source \"" + d.source + "\" documented, \"" + std::string(def->source) +
+                    "\" in the catalogue");
+    }
+  }
+  for (const metrics::FamilyDef& def : metrics::kCatalogue) {
+    if (documented.count(std::string(def.name)) == 0) {
+      out.push_back(std::string(def.name) + ": in the catalogue, not documented");
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> ExpositionCatalogueMismatches(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) {
+      const bool help = line[2] == 'H';
+      const size_t space = line.find(' ', 7);
+      const std::string name = line.substr(7, space - 7);
+      std::string rest = space == std::string::npos ? "" : line.substr(space + 1);
+      const metrics::FamilyDef* def = Lookup(name);
+      if (def == nullptr) {
+        if (help) out.push_back(name + ": exported, not in the catalogue");
+        continue;
+      }
+      if (help) {
+        std::string unescaped;
+        for (size_t i = 0; i < rest.size(); ++i) {
+          if (rest[i] == '\\' && i + 1 < rest.size()) {
+            ++i;
+            unescaped += rest[i] == 'n' ? '\n' : rest[i];
+          } else {
+            unescaped += rest[i];
+          }
+        }
+        if (unescaped != def->help)
+          out.push_back(name + ": HELP \"" + unescaped + "\" is not the catalogue's");
+      } else if (rest != TypeName(def->type)) {
+        out.push_back(name + ": TYPE " + rest + ", " + std::string(TypeName(def->type)) +
+                      " in the catalogue");
+      }
+    }
+  }
+  for (const Sample& s : ParseExposition(text)) {
+    const metrics::FamilyDef* def = Lookup(s.name);
+    bool bucket = false;
+    if (def == nullptr) {
+      for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+        const std::string_view sv(suffix);
+        if (s.name.size() > sv.size() && s.name.compare(s.name.size() - sv.size(), sv.size(), sv) == 0) {
+          def = Lookup(std::string_view(s.name).substr(0, s.name.size() - sv.size()));
+          if (def != nullptr && def->type != MetricType::kHistogram) def = nullptr;
+          bucket = def != nullptr && sv == "_bucket";
+          if (def != nullptr) break;
+        }
+      }
+    }
+    if (def == nullptr) {
+      out.push_back(s.name + ": a sample of no catalogue family");
+      continue;
+    }
+    const std::vector<std::string_view> names = metrics::LabelNames(*def);
+    for (const auto& [label, value] : s.labels) {
+      if (bucket && label == "le") continue;
+      if (std::find(names.begin(), names.end(), label) == names.end()) {
+        out.push_back(s.name + ": label " + label + " is not in the catalogue's (" +
+                      std::string(def->labels) + ")");
+      }
+    }
   }
   return out;
 }

@@ -31,10 +31,10 @@ static_assert(!std::is_constructible_v<Label, std::string, const std::string&>);
 
 TEST_CASE("builder renders HELP/TYPE once per family and samples in order", "[builder]") {
   MetricsBuilder b;
-  auto f = b.Family("kafka_topic_partitions", "Number of partitions.", MetricType::kGauge);
+  auto f = b.Family({"kafka_topic_partitions", MetricType::kGauge, "", "", "", "Number of partitions."});
   b.Add(f, {{"topic", "audit-logs"}}, 12);
   b.Add(f, {{"topic", "agent-events"}}, 6);
-  auto g = b.Family("kafka_brokers", "Brokers.", MetricType::kGauge);
+  auto g = b.Family({"kafka_brokers", MetricType::kGauge, "", "", "", "Brokers."});
   b.Add(g, {}, 3);
   REQUIRE(b.Render() ==
           "# HELP kafka_topic_partitions Number of partitions.\n"
@@ -49,19 +49,19 @@ TEST_CASE("builder renders HELP/TYPE once per family and samples in order", "[bu
 
 TEST_CASE("builder drops duplicate label sets instead of emitting them", "[builder]") {
   MetricsBuilder b;
-  auto f = b.Family("kafka_consumergroup_members", "Members.", MetricType::kGauge);
+  auto f = b.Family({"kafka_consumergroup_members", MetricType::kGauge, "", "", "", "Members."});
   REQUIRE(b.Add(f, {{"consumergroup", "g1"}}, 2));
   REQUIRE_FALSE(b.Add(f, {{"consumergroup", "g1"}}, 3));
   REQUIRE(b.duplicates_dropped() == 1);
   REQUIRE(b.Render().find("kafka_consumergroup_members{consumergroup=\"g1\"} 2\n") != std::string::npos);
   REQUIRE(b.Render().find("} 3") == std::string::npos);
   // Declaring the same family twice returns the same id (no second HELP block).
-  REQUIRE(b.Family("kafka_consumergroup_members", "other", MetricType::kGauge) == f);
+  REQUIRE(b.Family({"kafka_consumergroup_members", MetricType::kGauge, "", "", "", "other"}) == f);
 }
 
 TEST_CASE("builder escapes label values and formats special values", "[builder]") {
   MetricsBuilder b;
-  auto f = b.Family("x", "help with \\ and\nnewline", MetricType::kGauge);
+  auto f = b.Family({"x", MetricType::kGauge, "", "", "", "help with \\ and\nnewline"});
   b.Add(f, {{"l", "a\"b\\c\nd"}}, 0.5);
   b.Add(f, {{"l", "nan"}}, std::nan(""));
   b.Add(f, {{"l", "inf"}}, 1.0 / 0.0);
@@ -78,7 +78,7 @@ TEST_CASE("builder escapes label values and formats special values", "[builder]"
 
 TEST_CASE("builder renders histograms with cumulative buckets", "[builder]") {
   MetricsBuilder b;
-  auto h = b.Family("kafka_probe_produce_latency_seconds", "Latency.", MetricType::kHistogram);
+  auto h = b.Family({"kafka_probe_produce_latency_seconds", MetricType::kHistogram, "", "", "", "Latency."});
   b.AddHistogram(h, {{"broker", "1"}}, {0.005, 0.01}, {3, 7}, 0.05, 9);
   std::string text = b.Render();
   REQUIRE(text.find("# TYPE kafka_probe_produce_latency_seconds histogram\n") != std::string::npos);
@@ -94,15 +94,15 @@ TEST_CASE("builder renders histograms with cumulative buckets", "[builder]") {
 
 TEST_CASE("a family without samples is not rendered", "[builder]") {
   MetricsBuilder b;
-  b.Family("kafka_topic_partitions", "x", MetricType::kGauge);
+  b.Family({"kafka_topic_partitions", MetricType::kGauge, "", "", "", "x"});
   REQUIRE(b.Render().empty());
 }
 
 TEST_CASE("TakeParts hands over the rendered text in pieces, without joining it", "[builder]") {
   MetricsBuilder b;
-  auto lag = b.Family("kafka_consumergroup_lag", "Lag.", MetricType::kGauge);
-  auto unused = b.Family("kafka_unused", "Never filled.", MetricType::kGauge);
-  auto brokers = b.Family("kafka_brokers", "Brokers.", MetricType::kGauge);
+  auto lag = b.Family({"kafka_consumergroup_lag", MetricType::kGauge, "", "", "", "Lag."});
+  auto unused = b.Family({"kafka_unused", MetricType::kGauge, "", "", "", "Never filled."});
+  auto brokers = b.Family({"kafka_brokers", MetricType::kGauge, "", "", "", "Brokers."});
   (void)unused;
   b.Add(lag, {{"consumergroup", "g"}, {"partition", "0"}}, 5);
   b.Add(lag, {{"consumergroup", "g"}, {"partition", "1"}}, 7);

@@ -209,8 +209,9 @@ TEST_CASE("golden exposition of a fixed cluster, at both granularities", "[colle
     }
     INFO(path << " (UPDATE_GOLDEN=1 rewrites it)");
     CHECK(text == ReadAll(path));
-    // Every family is documented in docs/metrics.md.
-    const std::string doc = ReadAll(std::string(DORA_SOURCE_DIR) + "/docs/metrics.md");
+    // Every family, its HELP, TYPE and label names are the catalogue's
+    // (metrics/catalogue.h, which docs/metrics.md is checked against).
+    CHECK(dora::test::ExpositionCatalogueMismatches(text) == std::vector<std::string>{});
     std::set<std::string> families;
     std::regex type_line("^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) ");
     std::istringstream lines(text);
@@ -240,10 +241,6 @@ TEST_CASE("golden exposition of a fixed cluster, at both granularities", "[colle
       CHECK(n == 2);
     } else {
       WARN("promtool not found: the exposition was not checked by it");
-    }
-    for (const auto& f : families) {
-      INFO("family " << f);
-      CHECK(doc.find("`" + f + "`") != std::string::npos);
     }
   }
 }

@@ -38,12 +38,12 @@ class ScriptedCollector : public Collector {
     steps_.pop_front();
     if (s.kind == Step::kFail) return Status::Error(Reason::kKafka, "broker down");
     MetricsBuilder& live = out.Live();
-    live.Add(live.Family("scripted_run", "Runs so far.", MetricType::kGauge), {}, ++runs_);
+    live.Add(live.Family({"scripted_run", MetricType::kGauge, "", "", "", "Runs so far."}), {}, ++runs_);
     if (s.kind == Step::kKeep && ctx.previous_published) {
       out.KeepPublished();
       return Status::Ok();
     }
-    auto f = out.Family("scripted_value", "A scripted value.", MetricType::kGauge);
+    auto f = out.Family({"scripted_value", MetricType::kGauge, "", "", "", "A scripted value."});
     out.Add(f, {{"run", "x"}}, s.value);
     if (s.kind == Step::kPartial) return Status::Partial(Reason::kTimeout, "one broker did not answer");
     return Status::Ok();

@@ -5,6 +5,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "metrics/catalogue.h"
 #include "util/log.h"
 
 namespace dora {
@@ -99,25 +100,12 @@ Result<std::vector<BrokerStat>> ParseBrokerStats(const std::string& text) {
 }
 
 void RenderBrokerStats(const std::vector<BrokerStat>& brokers, MetricsBuilder& out) {
-  using MT = MetricType;
-  auto rtt = out.Family("kafka_client_broker_rtt_seconds",
-                        "Request round-trip time to the broker seen by the exporter's client, by quantile "
-                        "over librdkafka's last statistics window (NaN: no request in the window).",
-                        MT::kSummary);
-  auto throttle = out.Family("kafka_client_broker_throttle_seconds",
-                             "Broker quota throttle time applied to the exporter's client, by quantile over "
-                             "librdkafka's last statistics window (0: not throttled).",
-                             MT::kSummary);
-  auto timeouts =
-      out.Family("kafka_client_broker_request_timeouts_total",
-                 "Requests from the exporter's client to the broker that timed out.", MT::kCounter);
-  auto state = out.Family("kafka_client_broker_connection_state",
-                          "Connection state of the exporter's client to the broker; 1 for the current state.",
-                          MT::kGauge);
-  auto outbuf = out.Family("kafka_client_broker_outbuf_requests",
-                           "Requests queued for sending to the broker by the exporter's client.", MT::kGauge);
-  auto waitresp = out.Family("kafka_client_broker_waitresp_requests",
-                             "Requests sent to the broker and awaiting a response.", MT::kGauge);
+  auto rtt = out.Family(DORA_METRIC("kafka_client_broker_rtt_seconds"));
+  auto throttle = out.Family(DORA_METRIC("kafka_client_broker_throttle_seconds"));
+  auto timeouts = out.Family(DORA_METRIC("kafka_client_broker_request_timeouts_total"));
+  auto state = out.Family(DORA_METRIC("kafka_client_broker_connection_state"));
+  auto outbuf = out.Family(DORA_METRIC("kafka_client_broker_outbuf_requests"));
+  auto waitresp = out.Family(DORA_METRIC("kafka_client_broker_waitresp_requests"));
   const double nan = std::numeric_limits<double>::quiet_NaN();
   for (const auto& b : brokers) {
     std::string id = std::to_string(b.nodeid);

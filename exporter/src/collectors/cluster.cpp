@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "collectors/conformance.h"
+#include "metrics/catalogue.h"
 #include "util/log.h"
 
 namespace dora {
@@ -32,60 +33,31 @@ std::string ConfigOr(const ClusterView& view, const std::string& topic, const st
 void RenderClusterView(const ClusterView& view, std::chrono::steady_clock::time_point now,
                        ClusterHealthState* state, MetricsBuilder& out) {
   const auto& md = view.metadata;
-  using MT = MetricType;
-  auto brokers = out.Family("kafka_brokers", "Number of brokers in the cluster metadata.", MT::kGauge);
-  auto broker_info = out.Family("kafka_broker_info", "Broker id, address and rack; always 1.", MT::kGauge);
-  auto partitions = out.Family("kafka_topic_partitions", "Number of partitions of the topic.", MT::kGauge);
-  auto leader =
-      out.Family("kafka_topic_partition_leader", "Leader broker id of the partition (-1: none).", MT::kGauge);
-  auto replicas =
-      out.Family("kafka_topic_partition_replicas", "Number of replicas of the partition.", MT::kGauge);
-  auto isr = out.Family("kafka_topic_partition_in_sync_replica",
-                        "Number of in-sync replicas of the partition.", MT::kGauge);
-  auto preferred = out.Family("kafka_topic_partition_leader_is_preferred",
-                              "1 if the partition is led by its preferred (first) replica.", MT::kGauge);
-  auto urp = out.Family("kafka_topic_partition_under_replicated_partition",
-                        "1 if the partition has fewer in-sync replicas than replicas.", MT::kGauge);
-  auto offline = out.Family("kafka_topic_partition_offline", "1 if the partition has no leader.", MT::kGauge);
-  auto atmin = out.Family("kafka_cluster_partition_atminisr",
-                          "1 if the in-sync replica count equals min.insync.replicas (at risk).", MT::kGauge);
-  auto undermin = out.Family(
-      "kafka_cluster_partition_underminisr",
-      "1 if the in-sync replica count is below min.insync.replicas (acks=all producers fail).", MT::kGauge);
-  auto urp_duration = out.Family("kafka_topic_partition_under_replicated_duration_seconds",
-                                 "How long the partition has been under-replicated, as seen across polls "
-                                 "(0 when fully replicated).",
-                                 MT::kGauge);
-  auto t_urp = out.Family("kafka_topic_under_replicated_partitions",
-                          "Under-replicated partitions of the topic.", MT::kGauge);
-  auto t_off =
-      out.Family("kafka_topic_offline_partitions", "Partitions of the topic without a leader.", MT::kGauge);
-  auto t_at = out.Family("kafka_topic_at_min_isr_partitions",
-                         "Partitions of the topic at min.insync.replicas.", MT::kGauge);
-  auto t_under = out.Family("kafka_topic_under_min_isr_partitions",
-                            "Partitions of the topic below min.insync.replicas.", MT::kGauge);
-  auto c_urp = out.Family("kafka_cluster_under_replicated_partitions",
-                          "Under-replicated partitions in the cluster.", MT::kGauge);
-  auto c_off = out.Family("kafka_cluster_offline_partitions", "Partitions without a leader in the cluster.",
-                          MT::kGauge);
-  auto c_at = out.Family("kafka_cluster_at_min_isr_partitions",
-                         "Partitions at min.insync.replicas in the cluster.", MT::kGauge);
-  auto c_under = out.Family("kafka_cluster_under_min_isr_partitions",
-                            "Partitions below min.insync.replicas in the cluster.", MT::kGauge);
-  auto b_leaders = out.Family("kafka_broker_leader_partitions", "Partitions led by the broker.", MT::kGauge);
-  auto b_imbalance =
-      out.Family("kafka_broker_preferred_leader_imbalance",
-                 "Partitions whose preferred leader is this broker but which are led elsewhere.", MT::kGauge);
-  auto info = out.Family("kafka_topic_info",
-                         "Topic layout and key configs (partitions, replication factor, cleanup.policy, "
-                         "retention.ms, min.insync.replicas); always 1.",
-                         MT::kGauge);
-  auto shrinks =
-      out.Family("kafka_cluster_isr_shrinks_total",
-                 "In-sync replicas lost across all partitions, as seen between polls.", MT::kCounter);
-  auto expands =
-      out.Family("kafka_cluster_isr_expands_total",
-                 "In-sync replicas regained across all partitions, as seen between polls.", MT::kCounter);
+  auto brokers = out.Family(DORA_METRIC("kafka_brokers"));
+  auto broker_info = out.Family(DORA_METRIC("kafka_broker_info"));
+  auto partitions = out.Family(DORA_METRIC("kafka_topic_partitions"));
+  auto leader = out.Family(DORA_METRIC("kafka_topic_partition_leader"));
+  auto replicas = out.Family(DORA_METRIC("kafka_topic_partition_replicas"));
+  auto isr = out.Family(DORA_METRIC("kafka_topic_partition_in_sync_replica"));
+  auto preferred = out.Family(DORA_METRIC("kafka_topic_partition_leader_is_preferred"));
+  auto urp = out.Family(DORA_METRIC("kafka_topic_partition_under_replicated_partition"));
+  auto offline = out.Family(DORA_METRIC("kafka_topic_partition_offline"));
+  auto atmin = out.Family(DORA_METRIC("kafka_cluster_partition_atminisr"));
+  auto undermin = out.Family(DORA_METRIC("kafka_cluster_partition_underminisr"));
+  auto urp_duration = out.Family(DORA_METRIC("kafka_topic_partition_under_replicated_duration_seconds"));
+  auto t_urp = out.Family(DORA_METRIC("kafka_topic_under_replicated_partitions"));
+  auto t_off = out.Family(DORA_METRIC("kafka_topic_offline_partitions"));
+  auto t_at = out.Family(DORA_METRIC("kafka_topic_at_min_isr_partitions"));
+  auto t_under = out.Family(DORA_METRIC("kafka_topic_under_min_isr_partitions"));
+  auto c_urp = out.Family(DORA_METRIC("kafka_cluster_under_replicated_partitions"));
+  auto c_off = out.Family(DORA_METRIC("kafka_cluster_offline_partitions"));
+  auto c_at = out.Family(DORA_METRIC("kafka_cluster_at_min_isr_partitions"));
+  auto c_under = out.Family(DORA_METRIC("kafka_cluster_under_min_isr_partitions"));
+  auto b_leaders = out.Family(DORA_METRIC("kafka_broker_leader_partitions"));
+  auto b_imbalance = out.Family(DORA_METRIC("kafka_broker_preferred_leader_imbalance"));
+  auto info = out.Family(DORA_METRIC("kafka_topic_info"));
+  auto shrinks = out.Family(DORA_METRIC("kafka_cluster_isr_shrinks_total"));
+  auto expands = out.Family(DORA_METRIC("kafka_cluster_isr_expands_total"));
 
   out.Add(brokers, {}, static_cast<double>(md.brokers.size()));
   std::map<int32_t, int> leads, imbalance;
@@ -291,11 +263,7 @@ Status ClusterCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
   // The controller id is a live series, rendered every run: a KRaft broker
   // answers Metadata with a random live broker as the controller.
   MetricsBuilder& live = out.Live();
-  live.Add(live.Family("kafka_cluster_controller_id",
-                       "Broker id of the controller in the Metadata answer (-1 if unknown; on KRaft a "
-                       "random live broker).",
-                       MetricType::kGauge),
-           {}, view->metadata.controller_id);
+  live.Add(live.Family(DORA_METRIC("kafka_cluster_controller_id")), {}, view->metadata.controller_id);
   // Metadata and configs as in the previous run, nothing under-replicated
   // (those durations grow with time): the rest of the text (every series, the
   // ISR counters and conformance) would come out the same (at 20,000

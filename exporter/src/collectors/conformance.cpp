@@ -5,6 +5,8 @@
 #include <regex>
 #include <set>
 
+#include "metrics/catalogue.h"
+
 namespace dora {
 namespace {
 
@@ -44,11 +46,7 @@ void Check(const TopicExpectation& want, const TopicMetadata& t, const ClusterVi
 }  // namespace
 
 void RenderConformance(const TopicsSpec& spec, const ClusterView& view, MetricsBuilder& out) {
-  auto drift =
-      out.Family("kafka_topic_conformance_drift",
-                 "1 where the topic differs from its declaration in the topics file (check: missing, "
-                 "partitions, replication_factor, min_insync_replicas, retention), 0 where it conforms.",
-                 MetricType::kGauge);
+  auto drift = out.Family(DORA_METRIC("kafka_topic_conformance_drift"));
   std::map<std::string, const TopicMetadata*> live;
   for (const auto& t : view.metadata.topics) live[t.name] = &t;
   std::set<std::string> named;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <regex>
 
+#include "metrics/catalogue.h"
 #include "util/log.h"
 #include "util/secret.h"
 
@@ -179,39 +180,19 @@ bool ParseConnectors(const nlohmann::json& body, size_t max_connectors, size_t m
 
 void RenderConnectProbe(const std::string& label, const ConnectProbe& probe, double last_success_unix,
                         MetricsBuilder& out) {
-  using MT = MetricType;
-  auto up = out.Family("kafka_connect_up",
-                       "1 if the Connect cluster answered GET / and GET /connectors correctly.", MT::kGauge);
-  auto latency = out.Family("kafka_connect_request_latency_seconds",
-                            "Latency of the last probe's GET / (connect and TLS included).", MT::kGauge);
-  auto info = out.Family(
-      "kafka_connect_info",
-      "Version, commit and Kafka cluster id of the Connect worker that answered; always 1.", MT::kGauge);
-  auto last_success =
-      out.Family("kafka_connect_last_success_timestamp_seconds",
-                 "Unix time of the last successful probe of the Connect cluster (0 if never).", MT::kGauge);
-  auto last_error =
-      out.Family("kafka_connect_last_error",
-                 "Class of the last probe's error (none after a success); one series per cluster, always 1.",
-                 MT::kGauge);
-  auto connectors = out.Family("kafka_connect_connectors", "Connectors in the Connect cluster.", MT::kGauge);
-  auto connector_state = out.Family("kafka_connect_connector_state",
-                                    "1 for the connector's current state, 0 for the others.", MT::kGauge);
-  auto connector_info =
-      out.Family("kafka_connect_connector_info",
-                 "A connector's type, class and the worker running it; always 1.", MT::kGauge);
-  auto connector_failure = out.Family(
-      "kafka_connect_connector_failure_info",
-      "First line of a FAILED connector's trace (bounded, secrets removed); always 1.", MT::kGauge);
-  auto task_state =
-      out.Family("kafka_connect_task_state", "1 for the task's current state, 0 for the others.", MT::kGauge);
-  auto task_info = out.Family("kafka_connect_task_info",
-                              "The worker a connector task is assigned to; always 1.", MT::kGauge);
-  auto task_failure =
-      out.Family("kafka_connect_task_failure_info",
-                 "First line of a FAILED task's trace (bounded, secrets removed); always 1.", MT::kGauge);
-  auto worker_tasks =
-      out.Family("kafka_connect_worker_tasks", "Connector tasks assigned to the worker.", MT::kGauge);
+  auto up = out.Family(DORA_METRIC("kafka_connect_up"));
+  auto latency = out.Family(DORA_METRIC("kafka_connect_request_latency_seconds"));
+  auto info = out.Family(DORA_METRIC("kafka_connect_info"));
+  auto last_success = out.Family(DORA_METRIC("kafka_connect_last_success_timestamp_seconds"));
+  auto last_error = out.Family(DORA_METRIC("kafka_connect_last_error"));
+  auto connectors = out.Family(DORA_METRIC("kafka_connect_connectors"));
+  auto connector_state = out.Family(DORA_METRIC("kafka_connect_connector_state"));
+  auto connector_info = out.Family(DORA_METRIC("kafka_connect_connector_info"));
+  auto connector_failure = out.Family(DORA_METRIC("kafka_connect_connector_failure_info"));
+  auto task_state = out.Family(DORA_METRIC("kafka_connect_task_state"));
+  auto task_info = out.Family(DORA_METRIC("kafka_connect_task_info"));
+  auto task_failure = out.Family(DORA_METRIC("kafka_connect_task_failure_info"));
+  auto worker_tasks = out.Family(DORA_METRIC("kafka_connect_worker_tasks"));
 
   const std::string& c = label;
   out.Add(up, {{"connect", c}}, probe.up ? 1 : 0);

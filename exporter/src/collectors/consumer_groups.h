@@ -23,11 +23,17 @@
 // kafka_consumergroup_stale_partitions (with the partitions whose watermarks
 // are carried). Such a run publishes with success 0 ("partial").
 // ACLs: DESCRIBE on the groups and topics, DESCRIBE on Cluster.
+//
+// Files: the runs (listing, offsets, carrying) here in consumer_groups.cpp;
+// Render in consumer_groups_render.cpp (per run and per group) and
+// consumer_groups_partitions.cpp (the walk over a group's partitions), with
+// their shared state in consumer_groups_render.h.
 #include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "collectors/collector.h"
@@ -61,7 +67,10 @@ class ConsumerGroupsCollector : public Collector {
   Millis timeout() const override { return config_.timeout; }
   Status Collect(const CollectContext& ctx, MetricsBuilder& out) override;
 
-  // Renders one observation and advances the per-partition state (exposed for tests).
+  // Renders one observation and advances the per-partition state (exposed for
+  // tests); consumer_groups_render.cpp. Its one effect outside `out`:
+  // negative lags reported as 0 are counted in the self metric
+  // kafka_exporter_lag_negative_clamped_total.
   void Render(const GroupsObservation& obs, MetricsBuilder& out);
 
  private:
@@ -115,6 +124,44 @@ class ConsumerGroupsCollector : public Collector {
   // Groups whose description and listing disagree, logged once each.
   std::set<std::string> disagreed_;
   SteadyTime last_watermarks_{};
+
+  // Render's parts (consumer_groups_render.cpp), in the order it calls them.
+  struct Families;   // every family's id
+  struct TopicSums;  // one topic's sums in a group
+  struct GroupRun;   // what one group's walk gathers for its sums and totals
+  struct RenderRun;  // what the groups of one Render share
+  Families DeclareFamilies(MetricsBuilder& out) const;
+  // Adds the watermarks' new answers to history_ (lag in seconds).
+  void AddHistoryPoints(const WatermarkSnapshot& wm);
+  // kafka-lag-exporter's kafka_partition_{latest,earliest}_offset.
+  void RenderPartitionOffsets(const RenderRun& run, MetricsBuilder& out);
+  static void ReservePerPartition(const RenderRun& run, MetricsBuilder& out);
+  // kafka_consumergroup_{members,info}; logs a KIP-848 group once.
+  void RenderGroupInfo(const GroupDescription& g, const RenderRun& run, MetricsBuilder& out);
+  // One pass over the group's committed partitions: the per-partition series
+  // of both schemas, the topic sums and the Burrow windows (gs's next state),
+  // then the partition statuses.
+  void WalkPartitions(GroupRun& group, GroupState& gs, RenderRun& run, MetricsBuilder& out);
+  // One committed partition's series and sums; its lag, none without a watermark.
+  std::optional<int64_t> RenderPartition(GroupRun& group, const TopicPartition& tp,
+                                         const std::string& partition, int64_t committed,
+                                         const GroupMember& m, TopicSums& ts, RenderRun& run,
+                                         MetricsBuilder& out);
+  // The partition's Burrow window takes this run's observation (its state
+  // `old` moved over, or a new one); queued for the statuses.
+  void AdvanceWindow(GroupRun& group, PartitionEntry* old, const TopicPartition& tp, int64_t committed,
+                     int64_t lag, int member, TopicSums& ts, RenderRun& run) const;
+  static void RenderPartitionStatuses(GroupRun& group, const GroupState& gs, const RenderRun& run,
+                                      MetricsBuilder& out);
+  // Per topic: offset and lag sums, and at granularity topic the data-loss and
+  // status families without `partition`.
+  void RenderTopicSums(GroupRun& group, const RenderRun& run, MetricsBuilder& out) const;
+  // Per group: max lag (messages, seconds), sum, status, stale and uncommitted partitions.
+  void RenderGroupTotals(const GroupRun& group, const RenderRun& run, MetricsBuilder& out) const;
+  void RenderConsumptionRate(const GroupRun& group, GroupState& gs, SteadyTime now, const RenderRun& run,
+                             MetricsBuilder& out) const;
+  // Drops the state of groups a complete listing no longer has.
+  void ForgetGroups(const GroupsObservation& obs, const std::set<std::string>& seen_groups);
 };
 
 }  // namespace dora

@@ -12,6 +12,7 @@
 #include <memory>
 #include <utility>
 
+#include "metrics/catalogue.h"
 #include "util/log.h"
 
 namespace dora {
@@ -129,20 +130,12 @@ FsUsage ComputeFsUsage(uint64_t blocks, uint64_t bfree, uint64_t bavail, uint64_
 }
 
 void RenderLogDirs(const std::string& broker, const std::vector<LogDirReport>& reports, MetricsBuilder& out) {
-  using MT = MetricType;
-  auto size =
-      out.Family("kafka_log_dir_size_bytes", "Size of the file system holding the log dir.", MT::kGauge);
-  auto free = out.Family("kafka_log_dir_free_bytes",
-                         "Bytes still available to the broker on the log dir's file system.", MT::kGauge);
-  auto used = out.Family("kafka_log_dir_used_ratio",
-                         "Used fraction of the log dir's file system, as df computes it (0..1).", MT::kGauge);
-  auto part = out.Family("kafka_log_dir_partition_size_bytes",
-                         "Bytes of the partition's segment files in the log dir.", MT::kGauge);
-  auto broker_total =
-      out.Family("kafka_broker_log_dir_size_total_bytes",
-                 "Bytes of all partitions' segment files in the broker's log dirs.", MT::kGauge);
-  auto topic_total = out.Family("kafka_topic_log_dir_size_total_bytes",
-                                "Bytes of the topic's segment files in the broker's log dirs.", MT::kGauge);
+  auto size = out.Family(DORA_METRIC("kafka_log_dir_size_bytes"));
+  auto free = out.Family(DORA_METRIC("kafka_log_dir_free_bytes"));
+  auto used = out.Family(DORA_METRIC("kafka_log_dir_used_ratio"));
+  auto part = out.Family(DORA_METRIC("kafka_log_dir_partition_size_bytes"));
+  auto broker_total = out.Family(DORA_METRIC("kafka_broker_log_dir_size_total_bytes"));
+  auto topic_total = out.Family(DORA_METRIC("kafka_topic_log_dir_size_total_bytes"));
 
   bool all_listed = true;
   bool all_sized = true;

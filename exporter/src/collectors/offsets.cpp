@@ -1,5 +1,7 @@
 #include "collectors/offsets.h"
 
+#include "metrics/catalogue.h"
+
 namespace dora {
 
 bool IsInternalTopic(const std::string& topic) { return topic.rfind("__", 0) == 0; }
@@ -48,35 +50,14 @@ Status OffsetsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
   const WatermarkSnapshot& snap = *snap_r.value();
   bool new_sample = snap.finished != last_sample_;
   last_sample_ = snap.finished;
-
-  using MT = MetricType;
-  auto current =
-      out.Family("kafka_topic_partition_current_offset",
-                 "High watermark (log end offset, read_uncommitted) of the partition.", MT::kGauge);
-  auto oldest =
-      out.Family("kafka_topic_partition_oldest_offset", "Log start offset of the partition.", MT::kGauge);
-  auto p_rate = out.Family("kafka_topic_partition_messages_in_per_second",
-                           "Messages appended to the partition per second over the rate window.", MT::kGauge);
-  auto t_rate = out.Family("kafka_topic_messages_in_per_second",
-                           "Messages appended to the topic per second over the rate window.", MT::kGauge);
-  auto c_rate = out.Family("kafka_cluster_messages_in_per_second",
-                           "Messages appended to all included topics per second over the rate window, "
-                           "internal topics (names starting with __) excluded.",
-                           MT::kGauge);
-  auto c_internal_rate =
-      out.Family("kafka_cluster_internal_messages_in_per_second",
-                 "Messages appended to internal topics (__consumer_offsets commits, __transaction_state, "
-                 "the probe's topic) per second over the rate window.",
-                 MT::kGauge);
-  auto stale = out.Family("kafka_topic_partition_watermarks_stale_seconds",
-                          "Age of the watermarks served for a partition whose leader did not answer this run "
-                          "(down, moving or absent): they come from its last answer, for at most "
-                          "collectors.offsets.carry_for. Present only for such partitions.",
-                          MT::kGauge);
-  auto dlq_rate = out.Family("kafka_topic_dlq_messages_in_per_second",
-                             "Messages landing in a dead-letter topic per second over the rate window "
-                             "(an incident signal).",
-                             MT::kGauge);
+  auto current = out.Family(DORA_METRIC("kafka_topic_partition_current_offset"));
+  auto oldest = out.Family(DORA_METRIC("kafka_topic_partition_oldest_offset"));
+  auto p_rate = out.Family(DORA_METRIC("kafka_topic_partition_messages_in_per_second"));
+  auto t_rate = out.Family(DORA_METRIC("kafka_topic_messages_in_per_second"));
+  auto c_rate = out.Family(DORA_METRIC("kafka_cluster_messages_in_per_second"));
+  auto c_internal_rate = out.Family(DORA_METRIC("kafka_cluster_internal_messages_in_per_second"));
+  auto stale = out.Family(DORA_METRIC("kafka_topic_partition_watermarks_stale_seconds"));
+  auto dlq_rate = out.Family(DORA_METRIC("kafka_topic_dlq_messages_in_per_second"));
 
   {
     // Capacity for the per-partition families (regrowing large strings costs more than filling them).

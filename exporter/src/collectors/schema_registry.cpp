@@ -7,6 +7,7 @@
 #include <set>
 
 #include "collectors/http_client.h"
+#include "metrics/catalogue.h"
 #include "util/log.h"
 
 namespace dora {
@@ -191,26 +192,13 @@ class Prober {
 
 void RenderRegistryProbe(const std::string& label, const RegistryProbe& probe, double last_success_unix,
                          MetricsBuilder& out) {
-  using MT = MetricType;
-  auto up =
-      out.Family("kafka_schema_registry_up",
-                 "1 if the schema registry answered GET /subjects, /mode and /config correctly.", MT::kGauge);
-  auto latency =
-      out.Family("kafka_schema_registry_request_latency_seconds",
-                 "Latency of the last probe's GET /subjects (connect and TLS included).", MT::kGauge);
-  auto subjects =
-      out.Family("kafka_schema_registry_subjects", "Subjects in the schema registry.", MT::kGauge);
-  auto versions = out.Family("kafka_schema_registry_schema_versions",
-                             "Schema versions summed over the registry's subjects.", MT::kGauge);
-  auto info = out.Family("kafka_schema_registry_info",
-                         "Global mode and compatibility level of the schema registry; always 1.", MT::kGauge);
-  auto last_success =
-      out.Family("kafka_schema_registry_last_success_timestamp_seconds",
-                 "Unix time of the last successful probe of the registry (0 if never).", MT::kGauge);
-  auto last_error =
-      out.Family("kafka_schema_registry_last_error",
-                 "Class of the last probe's error (none after a success); one series per registry, always 1.",
-                 MT::kGauge);
+  auto up = out.Family(DORA_METRIC("kafka_schema_registry_up"));
+  auto latency = out.Family(DORA_METRIC("kafka_schema_registry_request_latency_seconds"));
+  auto subjects = out.Family(DORA_METRIC("kafka_schema_registry_subjects"));
+  auto versions = out.Family(DORA_METRIC("kafka_schema_registry_schema_versions"));
+  auto info = out.Family(DORA_METRIC("kafka_schema_registry_info"));
+  auto last_success = out.Family(DORA_METRIC("kafka_schema_registry_last_success_timestamp_seconds"));
+  auto last_error = out.Family(DORA_METRIC("kafka_schema_registry_last_error"));
   const std::string& r = label;
   out.Add(up, {{"registry", r}}, probe.up ? 1 : 0);
   if (probe.up) {

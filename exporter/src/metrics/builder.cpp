@@ -7,15 +7,14 @@
 
 namespace dora {
 
-MetricsBuilder::FamilyId MetricsBuilder::Family(std::string_view name, std::string_view help,
-                                                MetricType type) {
+MetricsBuilder::FamilyId MetricsBuilder::Family(const metrics::FamilyDef& def) {
   for (size_t i = 0; i < families_.size(); ++i) {
-    if (families_[i].name == name) return i;
+    if (families_[i].name == def.name) return i;
   }
   FamilyData f;
-  f.name = std::string(name);
-  f.help = std::string(help);
-  f.type = type;
+  f.name = std::string(def.name);
+  f.help = std::string(def.help);
+  f.type = def.type;
   families_.push_back(std::move(f));
   return families_.size() - 1;
 }
@@ -213,23 +212,7 @@ std::string MetricsBuilder::Header(const FamilyData& f) {
       out += c;
   }
   out += "\n# TYPE " + f.name + " ";
-  switch (f.type) {
-    case MetricType::kGauge:
-      out += "gauge";
-      break;
-    case MetricType::kCounter:
-      out += "counter";
-      break;
-    case MetricType::kHistogram:
-      out += "histogram";
-      break;
-    case MetricType::kSummary:
-      out += "summary";
-      break;
-    case MetricType::kUntyped:
-      out += "untyped";
-      break;
-  }
+  out += TypeName(f.type);
   out += '\n';
   return out;
 }

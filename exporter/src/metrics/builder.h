@@ -12,11 +12,9 @@
 #include <utility>
 #include <vector>
 
-namespace dora {
+#include "metrics/family.h"
 
-// kSummary: quantile-labelled samples (librdkafka's windowed percentiles carry
-// no cumulative _sum/_count, so none are written).
-enum class MetricType { kGauge, kCounter, kHistogram, kSummary, kUntyped };
+namespace dora {
 
 // The text of a label name or value, borrowed: a view of a string that outlives
 // the Add call it is passed to (in a std::vector<Label>, the vector's last
@@ -52,8 +50,10 @@ class MetricsBuilder {
  public:
   using FamilyId = size_t;
 
-  // Declares a family (idempotent by name; the first help/type win).
-  FamilyId Family(std::string_view name, std::string_view help, MetricType type);
+  // Declares a family (idempotent by name; the first declaration wins). The
+  // collectors pass a catalogue entry, out.Family(DORA_METRIC("name"))
+  // (metrics/catalogue.h); tests may pass a FamilyDef of their own.
+  FamilyId Family(const metrics::FamilyDef& def);
 
   // Capacity hint: about `series` more samples of about `bytes` text in all
   // (saves regrowing a large family's text and label index).

@@ -4,8 +4,11 @@
 
 #include <chrono>
 #include <sstream>
+#include <stdexcept>
+#include <string>
 
 #include "kafka/library_version.h"
+#include "metrics/catalogue.h"
 #include "version.h"
 
 namespace dora {
@@ -13,70 +16,41 @@ namespace {
 double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+
+// A catalogue family registered with prometheus-cpp, whose builder fixes the
+// type: a family of another type in the catalogue is an error at start.
+prometheus::Family<prometheus::Gauge>& BuildGauge(const metrics::FamilyDef& def, prometheus::Registry& r) {
+  if (def.type != MetricType::kGauge) throw std::logic_error(std::string(def.name) + " is not a gauge");
+  return prometheus::BuildGauge().Name(std::string(def.name)).Help(std::string(def.help)).Register(r);
+}
+
+prometheus::Family<prometheus::Counter>& BuildCounter(const metrics::FamilyDef& def,
+                                                      prometheus::Registry& r) {
+  if (def.type != MetricType::kCounter) throw std::logic_error(std::string(def.name) + " is not a counter");
+  return prometheus::BuildCounter().Name(std::string(def.name)).Help(std::string(def.help)).Register(r);
+}
 }  // namespace
 
 SelfMetrics::SelfMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
-  auto& build = prometheus::BuildGauge()
-                    .Name("kafka_exporter_build_info")
-                    .Help("Build information of dora-kafka-exporter; always 1.")
-                    .Register(*registry_);
+  auto& build = BuildGauge(DORA_METRIC("kafka_exporter_build_info"), *registry_);
   build.Add({{"version", kVersion}, {"revision", kRevision}, {"librdkafka_version", KafkaLibraryVersion()}})
       .Set(1);
-  success_ = &prometheus::BuildGauge()
-                  .Name("kafka_exporter_collector_success")
-                  .Help("1 if the collector's last run succeeded, 0 otherwise.")
-                  .Register(*registry_);
-  duration_ = &prometheus::BuildGauge()
-                   .Name("kafka_exporter_collector_duration_seconds")
-                   .Help("Duration of the collector's last run in seconds.")
-                   .Register(*registry_);
-  last_success_ = &prometheus::BuildGauge()
-                       .Name("kafka_exporter_collector_last_success_timestamp_seconds")
-                       .Help("Unix time of the collector's last successful run (0 if never).")
-                       .Register(*registry_);
-  errors_ = &prometheus::BuildCounter()
-                 .Name("kafka_exporter_collector_errors_total")
-                 .Help(
-                     "Failed collector runs by cause (timeout, kafka, unavailable, config, http, bind, "
-                     "internal), partial runs included.")
-                 .Register(*registry_);
-  partial_ = &prometheus::BuildGauge()
-                  .Name("kafka_exporter_collector_partial")
-                  .Help(
-                      "1 if the collector's last run failed in part and published what it had (its cause is "
-                      "counted in kafka_exporter_collector_errors_total), 0 otherwise.")
-                  .Register(*registry_);
-  reload_ok_ =
-      &prometheus::BuildGauge()
-           .Name("kafka_exporter_config_last_reload_successful")
-           .Help("1 if the last configuration (re)load succeeded, 0 if the last SIGHUP reload failed.")
-           .Register(*registry_)
+  success_ = &BuildGauge(DORA_METRIC("kafka_exporter_collector_success"), *registry_);
+  duration_ = &BuildGauge(DORA_METRIC("kafka_exporter_collector_duration_seconds"), *registry_);
+  last_success_ =
+      &BuildGauge(DORA_METRIC("kafka_exporter_collector_last_success_timestamp_seconds"), *registry_);
+  errors_ = &BuildCounter(DORA_METRIC("kafka_exporter_collector_errors_total"), *registry_);
+  partial_ = &BuildGauge(DORA_METRIC("kafka_exporter_collector_partial"), *registry_);
+  reload_ok_ = &BuildGauge(DORA_METRIC("kafka_exporter_config_last_reload_successful"), *registry_).Add({});
+  reload_ts_ =
+      &BuildGauge(DORA_METRIC("kafka_exporter_config_last_reload_success_timestamp_seconds"), *registry_)
            .Add({});
-  reload_ts_ = &prometheus::BuildGauge()
-                    .Name("kafka_exporter_config_last_reload_success_timestamp_seconds")
-                    .Help("Unix time of the last successful configuration load.")
-                    .Register(*registry_)
-                    .Add({});
-  lag_clamped_ =
-      &prometheus::BuildCounter()
-           .Name("kafka_exporter_lag_negative_clamped_total")
-           .Help(
-               "Lag values that came out negative (committed offset ahead of the fetched end offset) "
-               "and were reported as 0.")
-           .Register(*registry_)
+  lag_clamped_ = &BuildCounter(DORA_METRIC("kafka_exporter_lag_negative_clamped_total"), *registry_).Add({});
+  web_reload_ok_ =
+      &BuildGauge(DORA_METRIC("kafka_exporter_web_config_last_reload_successful"), *registry_).Add({});
+  web_reload_ts_ =
+      &BuildGauge(DORA_METRIC("kafka_exporter_web_config_last_reload_success_timestamp_seconds"), *registry_)
            .Add({});
-  web_reload_ok_ = &prometheus::BuildGauge()
-                        .Name("kafka_exporter_web_config_last_reload_successful")
-                        .Help(
-                            "1 if the web config file loaded at start and its last live change (if any) was "
-                            "applied; 0 if that change did not load or was refused as a security downgrade.")
-                        .Register(*registry_)
-                        .Add({});
-  web_reload_ts_ = &prometheus::BuildGauge()
-                        .Name("kafka_exporter_web_config_last_reload_success_timestamp_seconds")
-                        .Help("Unix time the web config in force was loaded.")
-                        .Register(*registry_)
-                        .Add({});
   reload_ok_->Set(1);
   reload_ts_->Set(NowSeconds());
   web_reload_ok_->Set(1);

@@ -5,7 +5,7 @@
 
 namespace dora {
 
-// Upper bounds (seconds) of both probe histograms (docs/metric-contract.md):
+// Upper bounds (seconds) of both probe histograms (docs/metrics.md):
 // fine around the 10 ms objective, up to the default 10 s SLA.
 const std::vector<double>& ProbeLatencyBuckets();
 

@@ -2,6 +2,8 @@
 
 #include <iterator>
 
+#include "metrics/catalogue.h"
+
 namespace dora {
 namespace {
 
@@ -141,31 +143,15 @@ ProbeTracker::Counters ProbeTracker::counters() const {
 }
 
 void ProbeTracker::Render(MetricsBuilder& out, Clock::time_point now) const {
-  using MT = MetricType;
-  auto produce = out.Family("kafka_probe_produce_latency_seconds",
-                            "acks=all acknowledgement latency of probe messages, by the leader broker they "
-                            "went to (includes waiting for every in-sync follower).",
-                            MT::kHistogram);
-  auto e2e = out.Family("kafka_probe_end_to_end_latency_seconds",
-                        "Probe message latency from produce to consume, by partition.", MT::kHistogram);
-  auto produced = out.Family("kafka_probe_messages_produced_total",
-                             "Probe messages acknowledged by their leader broker.", MT::kCounter);
-  auto errors = out.Family("kafka_probe_produce_errors_total",
-                           "Probe messages whose produce failed, by the leader broker they were sent to.",
-                           MT::kCounter);
-  auto received = out.Family("kafka_probe_messages_received_total",
-                             "Probe messages read back by the probe consumer.", MT::kCounter);
-  auto lost =
-      out.Family("kafka_probe_messages_lost_total",
-                 "Acknowledged probe messages not read back within the SLA (or skipped).", MT::kCounter);
-  auto attempts = out.Family("kafka_probe_attempts_total",
-                             "Probe messages whose outcome is known (SLI denominator).", MT::kCounter);
-  auto failures = out.Family(
-      "kafka_probe_failures_total",
-      "Probe messages that failed: produce error, lost, or read back later than the SLA.", MT::kCounter);
-  auto ratio =
-      out.Family("kafka_probe_success_ratio",
-                 "Successful share of the probe messages resolved in the last 5 minutes.", MT::kGauge);
+  auto produce = out.Family(DORA_METRIC("kafka_probe_produce_latency_seconds"));
+  auto e2e = out.Family(DORA_METRIC("kafka_probe_end_to_end_latency_seconds"));
+  auto produced = out.Family(DORA_METRIC("kafka_probe_messages_produced_total"));
+  auto errors = out.Family(DORA_METRIC("kafka_probe_produce_errors_total"));
+  auto received = out.Family(DORA_METRIC("kafka_probe_messages_received_total"));
+  auto lost = out.Family(DORA_METRIC("kafka_probe_messages_lost_total"));
+  auto attempts = out.Family(DORA_METRIC("kafka_probe_attempts_total"));
+  auto failures = out.Family(DORA_METRIC("kafka_probe_failures_total"));
+  auto ratio = out.Family(DORA_METRIC("kafka_probe_success_ratio"));
 
   std::lock_guard<std::mutex> lock(mu_);
   const auto& bounds = ProbeLatencyBuckets();
