@@ -2,6 +2,7 @@
 
 #include "config/loader.h"
 #include "config/schema.h"
+#include "util/secret.h"
 
 namespace dora {
 namespace {
@@ -16,7 +17,7 @@ std::string Map(const std::map<std::string, std::string>& m, bool redact_secrets
   std::string out = "{";
   bool first = true;
   for (const auto& [k, v] : m) {
-    out += (first ? "" : ", ") + k + ": " + (redact_secrets && IsSecretProperty(k) ? "<redacted>" : v);
+    out += (first ? "" : ", ") + k + ": " + (redact_secrets && IsSecretKey(k) ? "<redacted>" : v);
     first = false;
   }
   return out + "}";

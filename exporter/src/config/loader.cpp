@@ -16,7 +16,7 @@
 #include "config/topics_spec.h"
 #include "config/yaml_reader.h"
 #include "kafka/properties.h"
-#include "util/file.h"
+#include "util/secret.h"
 
 namespace dora {
 namespace {
@@ -314,15 +314,6 @@ bool ParseListenAddress(const std::string& addr, std::string* host, int* port) {
   return true;
 }
 
-bool IsSecretProperty(const std::string& name) {
-  static const char* kMarkers[] = {"password", "secret", "ssl.key.pem", "ssl_key", "sasl.oauthbearer.config",
-                                   "token"};
-  for (const char* m : kMarkers) {
-    if (name.find(m) != std::string::npos) return true;
-  }
-  return false;
-}
-
 namespace {
 
 // Puts "<where>: " before a validation error "<key.path>: <message>": the
@@ -342,12 +333,11 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
   if (c.kafka.bootstrap_servers.empty() && c.kafka.properties.count("bootstrap.servers") == 0)
     e->errors.push_back("kafka.bootstrap_servers: at least one broker address is required");
   for (const auto& [prop, file] : c.kafka.property_files) {
-    if (Status s = CheckRegularFile(file); !s.ok)
-      e->errors.push_back("kafka.property_files." + prop + ": cannot read \"" + file + "\": " + s.message);
+    if (Status s = CheckSecretFile("kafka.property_files." + prop, file); !s.ok)
+      e->errors.push_back(s.message);
   }
   for (const auto& [prop, var] : c.kafka.property_env) {
-    if (std::getenv(var.c_str()) == nullptr)
-      e->errors.push_back("kafka.property_env." + prop + ": environment variable " + var + " is not set");
+    if (Status s = CheckSecretEnv("kafka.property_env." + prop, var); !s.ok) e->errors.push_back(s.message);
   }
   // librdkafka is the authority on its own properties: try every one on a scratch conf.
   for (const auto& err : CheckKafkaProperties(c.kafka)) e->errors.push_back(err);
