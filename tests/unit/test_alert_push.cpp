@@ -18,8 +18,8 @@
 #include "alerting/notifier.h"
 #include "alerting/send_queue.h"
 #include "config/loader.h"
+#include "http/basic_auth.h"
 #include "http/server.h"
-#include "http/web_config.h"
 #include "support/alertmanager.h"
 #include "support/temp_dir.h"
 

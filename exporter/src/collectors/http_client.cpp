@@ -210,12 +210,12 @@ HttpSession::HttpSession(const HttpEndpoint& ep, Clock::time_point deadline, Htt
   }
   std::string token;
   if (!bearer_token_file.empty()) {
-    auto secret = ReadSecretFile(bearer_token_file);
-    if (!secret) {
-      fail(EC::kAuth, "cannot read bearer_token_file " + bearer_token_file);
+    auto secret = ReadSecretFile("bearer_token_file", bearer_token_file, kMaxPasswordBytes);
+    if (!secret.ok()) {
+      fail(EC::kAuth, secret.status().message);
       return;
     }
-    token = std::move(*secret);
+    token = std::move(secret.value());
   }
   base_ = url->base_path;
   bool https = url->scheme == "https";
