@@ -31,9 +31,7 @@ class FlattenVisitor {
   explicit FlattenVisitor(FlatConfig* out) : out_(out) {}
   template <typename F>
   void Section(const char* key, F&& body) {
-    path_.push_back(key);
-    body();
-    path_.pop_back();
+    path_.In(key, body);
   }
   void Bool(const char* k, const bool& v) { Put(k, v ? "true" : "false"); }
   void Int(const char* k, const int& v, const Check& = {}) { Put(k, std::to_string(v)); }
@@ -53,13 +51,9 @@ class FlattenVisitor {
   }
 
  private:
-  void Put(const char* key, std::string value) {
-    std::string path;
-    for (const auto& p : path_) path += p + ".";
-    out_->emplace_back(path + key, std::move(value));
-  }
+  void Put(const char* key, std::string value) { out_->emplace_back(path_.Of(key), std::move(value)); }
   FlatConfig* out_;
-  std::vector<std::string> path_;
+  KeyPath path_;
 };
 
 }  // namespace

@@ -199,9 +199,7 @@ class CheckVisitor {
 
   template <typename F>
   void Section(const char* key, F&& body) {
-    path_.emplace_back(key);
-    body();
-    path_.pop_back();
+    path_.In(key, body);
   }
   void Bool(const char*, const bool&) {}
   void Int(const char* k, const int& v, const Check& c = {}) {
@@ -241,9 +239,7 @@ class CheckVisitor {
       const std::string name = r.name.empty() ? r.url : r.name;
       if (!names.insert(name).second)
         Error(item + ".name", std::string("duplicate ") + what + " \"" + name + "\"");
-      path_.push_back(item);
-      VisitEndpoint(*this, r);
-      path_.pop_back();
+      path_.In(item, [&] { VisitEndpoint(*this, r); });
     }
   }
 
@@ -256,13 +252,11 @@ class CheckVisitor {
     }
   }
   void Error(const std::string& key, const std::string& message) {
-    std::string path;
-    for (const auto& p : path_) path += p + ".";
-    e_->errors.push_back(path + key + ": " + message);
+    e_->errors.push_back(path_.Of(key) + ": " + message);
   }
 
   ConfigErrors* e_;
-  std::vector<std::string> path_;
+  KeyPath path_;
 };
 
 }  // namespace
