@@ -2,18 +2,24 @@
 # Installs everything dora-kafka-exporter needs to build, test and run its demo,
 # from Debian bookworm packages (and the Kafka broker and Connect jars via Maven). Idempotent:
 # a second run installs nothing and takes a second.
+#   scripts/install-deps.sh          everything (the test command, CI)
+#   scripts/install-deps.sh --demo   only what scripts/run-demo.sh needs: the build,
+#                                    Java and the broker jars (no helm, Kyverno,
+#                                    fuzzing toolchain, Prometheus or Connect jars)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+DEMO_ONLY=0
+[[ "${1:-}" == --demo ]] && DEMO_ONLY=1
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev prometheus-cpp-dev libcpp-httplib-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev catch2
   zlib1g-dev libssl-dev libbrotli-dev libcrypt-dev openssl
-  clang-format
-  prometheus prometheus-alertmanager
   openjdk-17-jre-headless maven
   curl procps python3
 )
+# The tests' tools: formatting, the real Prometheus and Alertmanager.
+((DEMO_ONLY)) || PACKAGES+=(clang-format prometheus prometheus-alertmanager)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -33,6 +39,11 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   echo "install-deps: Debian packages already installed"
+fi
+
+if ((DEMO_ONLY)); then
+  python3 tests/kafka/kafkactl.py fetch --version "${DORA_KAFKA_VERSION:-3.9.1}"
+  exit 0
 fi
 
 # PyYAML for the asset checks (tests/rules), in whichever python3 is first on PATH.

@@ -25,7 +25,7 @@ while (($#)); do
 done
 export DORA_KAFKA_VERSION="$VERSION"
 
-scripts/install-deps.sh
+scripts/install-deps.sh --demo
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build --target dora-kafka-exporter
 

@@ -21,7 +21,7 @@ namespace {
 // One scripted step per run: render `value`, keep the published text, fail,
 // or render `value` and fail in part (a timeout behind a stopped broker).
 struct Step {
-  enum Kind { kRender, kKeep, kFail, kPartial } kind = kRender;
+  enum Kind { kRender, kKeep, kFail, kPartial, kBadKeep } kind = kRender;
   int value = 0;
 };
 
@@ -32,14 +32,20 @@ class ScriptedCollector : public Collector {
   std::string name() const override { return "scripted"; }
   Millis interval() const override { return Millis(1000); }
   Millis timeout() const override { return Millis(5000); }
-  Status Collect(const CollectContext& ctx, MetricsBuilder& out) override {
-    saw_previous_->push_back(ctx.previous_published);
+  // Keeps only when its last run succeeded (its text is being served), as a
+  // collector must; kBadKeep keeps regardless (a bug the runner must catch).
+  Status Collect(const CollectContext&, MetricsBuilder& out) override {
+    saw_previous_->push_back(served_);
     Step s = steps_.front();
     steps_.pop_front();
-    if (s.kind == Step::kFail) return Status::Error(Reason::kKafka, "broker down");
+    if (s.kind == Step::kFail) {
+      served_ = false;
+      return Status::Error(Reason::kKafka, "broker down");
+    }
     MetricsBuilder& live = out.Live();
     live.Add(live.Family({"scripted_run", MetricType::kGauge, "", "", "", "Runs so far."}), {}, ++runs_);
-    if (s.kind == Step::kKeep && ctx.previous_published) {
+    served_ = true;
+    if ((s.kind == Step::kKeep && saw_previous_->back()) || s.kind == Step::kBadKeep) {
       out.KeepPublished();
       return Status::Ok();
     }
@@ -52,6 +58,7 @@ class ScriptedCollector : public Collector {
  private:
   std::deque<Step> steps_;
   std::vector<bool>* saw_previous_;
+  bool served_ = false;
   int runs_ = 0;
 };
 
@@ -99,6 +106,25 @@ TEST_CASE("runner: a kept run leaves the published text, a failed one drops it",
   CHECK(Served(store).find("scripted_run 4\n") != std::string::npos);
 
   CHECK(saw_previous == std::vector<bool>{false, true, true, false, true});
+}
+
+TEST_CASE("runner: keeping a text that is not being served is an internal error, never an empty text",
+          "[runner]") {
+  SnapshotStore store;
+  SelfMetrics self;
+  std::vector<bool> saw_previous;
+  std::vector<std::unique_ptr<Collector>> collectors;
+  collectors.push_back(std::make_unique<ScriptedCollector>(
+      std::deque<Step>{{Step::kFail}, {Step::kBadKeep}, {Step::kRender, 3}}, &saw_previous));
+  CollectorRunner runner(std::move(collectors), &store, &self, RetryConfig{});
+  auto has = [&store](const std::string& line) { return Served(store).find(line) != std::string::npos; };
+  REQUIRE_FALSE(runner.RunOnce());
+  REQUIRE_FALSE(runner.RunOnce());  // kept, with nothing served to keep
+  CHECK_FALSE(has("scripted_value"));
+  CHECK(has("kafka_exporter_collector_errors_total{collector=\"scripted\",reason=\"internal\"} 1\n"));
+  CHECK(has("kafka_exporter_collector_success{collector=\"scripted\"} 0\n"));
+  REQUIRE(runner.RunOnce());
+  CHECK(has("scripted_value{run=\"x\"} 3\n"));
 }
 
 TEST_CASE("runner: a partial run publishes what it has and counts its real cause", "[runner]") {

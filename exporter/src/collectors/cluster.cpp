@@ -253,7 +253,10 @@ void ClusterCollector::RefreshConfigs(const CollectContext& ctx, const ClusterMe
 
 Status ClusterCollector::Collect(const CollectContext& ctx, MetricsBuilder& out) {
   auto md = kafka_->Metadata(ctx.remaining());
-  if (!md.ok()) return md.status();
+  if (!md.ok()) {
+    served_.reset();  // the runner drops this collector's text
+    return md.status();
+  }
   RefreshConfigs(ctx, md.value());
   auto view = std::make_shared<ClusterView>();
   view->metadata = std::move(md.value());
@@ -267,22 +270,20 @@ Status ClusterCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
   // Metadata and configs as in the previous run, nothing under-replicated
   // (those durations grow with time): the rest of the text (every series, the
   // ISR counters and conformance) would come out the same (at 20,000
-  // partitions ~60 ms of CPU and ~20 MB built per run), so the published one
-  // stays, with its gzip. The health memory stays valid too. The previous
-  // run's view is the shared one (this collector is its only writer; a run
-  // that failed set none, and then nothing is published to keep); it equals
-  // the view last rendered wherever compared.
-  const auto previous = state_->Get();
+  // partitions ~60 ms of CPU and ~20 MB built per run), so the served one
+  // stays, with its gzip. The health memory stays valid too. This is the one
+  // place that decides it: the runner only carries it out.
   const ClusterMetadata& now_md = view->metadata;
-  if (ctx.previous_published && previous && health_.under_replicated == 0 &&
-      now_md.topics == previous->metadata.topics && now_md.brokers == previous->metadata.brokers &&
-      now_md.cluster_id == previous->metadata.cluster_id && view->topic_configs == previous->topic_configs &&
-      view->broker_racks == previous->broker_racks) {
+  const auto& served = served_;
+  if (served && health_.under_replicated == 0 && now_md.topics == served->metadata.topics &&
+      now_md.brokers == served->metadata.brokers && now_md.cluster_id == served->metadata.cluster_id &&
+      view->topic_configs == served->topic_configs && view->broker_racks == served->broker_racks) {
     out.KeepPublished();
   } else {
     RenderClusterView(*view, view->fetched_at, &health_, out);
     if (expected_topics_) RenderConformance(*expected_topics_, *view, out);
   }
+  served_ = view;
   state_->Set(std::move(view));
   return Status::Ok();
 }

@@ -66,6 +66,10 @@ class ClusterCollector : public Collector {
   bool refreshed_once_ = false;
   ClusterHealthState health_;
   std::optional<TopicsSpec> expected_topics_;
+  // The view of this collector's last successful run: the runner is serving
+  // the text made from it (a failed run's text is dropped, and then this is
+  // null). The keep decision compares with it (Collect).
+  std::shared_ptr<const ClusterView> served_;
 };
 
 }  // namespace dora

@@ -15,10 +15,6 @@ namespace dora {
 struct CollectContext {
   std::chrono::steady_clock::time_point deadline;
   std::chrono::system_clock::time_point wall_now;
-  // This collector's previous run was published and is still being served:
-  // a collector whose inputs did not change may then call
-  // MetricsBuilder::KeepPublished() instead of rendering the same text again.
-  bool previous_published = false;
   // Time left before the deadline, never negative.
   Millis remaining() const {
     auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
@@ -35,8 +31,12 @@ class Collector {
   virtual Millis interval() const = 0;
   virtual Millis timeout() const = 0;
   // One collection. On failure the builder may still hold series that are
-  // trustworthy on their own: return reason "partial" to publish them with
+  // trustworthy on their own: return Status::Partial to publish them with
   // success 0; any other error drops this collector's series until it recovers.
+  // The text of a run that returned Ok is served until the next run; a
+  // collector that knows its text would come out the same may call
+  // MetricsBuilder::KeepPublished() instead (it alone decides; the runner
+  // carries it out).
   virtual Status Collect(const CollectContext& ctx, MetricsBuilder& out) = 0;
 };
 

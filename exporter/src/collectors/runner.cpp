@@ -36,7 +36,6 @@ bool CollectorRunner::RunOne(Slot& slot) {
   auto start = std::chrono::steady_clock::now();
   ctx.deadline = start + c.timeout();
   ctx.wall_now = std::chrono::system_clock::now();
-  ctx.previous_published = slot.published;
   MetricsBuilder builder;
   Status status;
   try {
@@ -53,15 +52,20 @@ bool CollectorRunner::RunOne(Slot& slot) {
     status = Status::Error(Reason::kTimeout, "run took " + std::to_string(seconds) +
                                                  "s, over its timeout of " + FormatDuration(c.timeout()));
   }
+  if (publish && builder.keep_published() && !slot.published) {
+    // A collector may keep only a text that is being served (Collector::Collect).
+    status = Status::Error(Reason::kInternal, "kept a text that is not being served");
+    publish = false;
+  }
   if (builder.duplicates_dropped() > 0) {
     log->debug("dropped {} duplicate series", builder.duplicates_dropped());
   }
   self_->RecordRun(c.name(), status, seconds);
   // No stale data presented as fresh: a failed run's series go until it recovers.
   // Built by emplace: an initializer list would copy the texts.
-  // A run that kept its published text (only allowed when that text is
-  // still there) publishes its live series and the self metrics alone.
-  const bool keep = publish && builder.keep_published() && slot.published;
+  // A run that kept its published text publishes its live series and the
+  // self metrics alone.
+  const bool keep = publish && builder.keep_published();
   std::vector<std::pair<std::string, std::vector<std::string>>> entries;
   entries.reserve(3);
   if (!keep) {

@@ -78,9 +78,10 @@ class MetricsBuilder {
   size_t series() const { return series_; }
   size_t duplicates_dropped() const { return duplicates_; }
 
-  // The collector's text is the one it published last time, unchanged
-  // (CollectContext::previous_published): the runner leaves that text in
-  // place, with its gzip, instead of publishing this builder's.
+  // The collector's text is the one its last successful run published,
+  // unchanged (the collector's own decision, Collector::Collect): the runner
+  // leaves that text in place, with its gzip, instead of publishing this
+  // builder's.
   void KeepPublished() { keep_published_ = true; }
   bool keep_published() const { return keep_published_; }
 
