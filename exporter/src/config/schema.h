@@ -11,7 +11,7 @@
 //     relate two keys stay there.
 // A new key is one line here plus its member in config.h.
 //
-// A visitor V offers Section, Bool, Int, Duration, String, StringList,
+// A visitor V offers Section, Bool, Int, Double, Duration, String, StringList,
 // StringMap and Endpoints (see the calls below); C is Config or const Config.
 #include <string>
 #include <vector>
@@ -144,6 +144,21 @@ void VisitConfig(V& v, C& c) {
       v.Endpoints("clusters", cc.connect.clusters, cc.connect.timeout, "Connect cluster");
       v.Int("max_connectors", cc.connect.max_connectors, Between(1, 100000));
       v.Int("max_trace_length", cc.connect.max_trace_length, Between(20, 1000));
+    });
+  });
+  v.Section("alerting", [&] {
+    v.Bool("enabled", c.alerting.enabled);
+    // One section per alert the daemon evaluates (alerting/rules.h).
+    v.Section("rules", [&] {
+      for (auto& [name, r] : c.alerting.rules) {
+        v.Section(name.c_str(), [&] {
+          v.Bool("enabled", r.enabled);
+          v.Double("threshold", r.threshold);
+          v.Duration("for", r.for_duration);
+          v.Duration("keep_firing_for", r.keep_firing_for);
+          v.StringMap("labels", r.labels, false);
+        });
+      }
     });
   });
 }
