@@ -24,7 +24,22 @@ Config LoadEffectiveConfig(const Flags& flags, ConfigErrors* errors) {
   return config;
 }
 
-App::App(Config config, Flags flags) : config_(std::move(config)), flags_(std::move(flags)) {}
+App::App(Config config, Flags flags) : config_(std::move(config)), flags_(std::move(flags)) {
+  evaluator_ = std::make_unique<alerting::Evaluator>(AlertingConfig{}, &store_);
+  ConfigureAlerting(config_);
+}
+
+void App::ConfigureAlerting(const Config& config) {
+  if (config.alerting.enabled) {
+    evaluator_->Configure(config.alerting);
+    return;
+  }
+  // Off: no rule, no state, no ALERTS series.
+  AlertingConfig none;
+  none.rules.clear();
+  evaluator_->Configure(none);
+  store_.Remove(alerting::kAlertsEntry);
+}
 
 App::~App() {
   if (http_) http_->Stop();
@@ -56,7 +71,10 @@ Result<std::unique_ptr<CollectorRunner>> App::BuildRunner(const Config& config, 
   deps->self = &self_;
   auto collectors = BuildCollectors(config, deps);
   if (!collectors.ok()) return collectors.status();
-  return std::make_unique<CollectorRunner>(std::move(collectors.value()), &store_, &self_, config.retry);
+  auto runner =
+      std::make_unique<CollectorRunner>(std::move(collectors.value()), &store_, &self_, config.retry);
+  if (config.alerting.enabled) runner->SetInputSink(evaluator_.get());
+  return runner;
 }
 
 void App::StopCollectors() {
@@ -142,11 +160,15 @@ bool App::Reload() {
       if (std::find(kept.begin(), kept.end(), name) != kept.end()) continue;
       store_.Remove(name);
       store_.Remove(name + kLiveSuffix);
+      evaluator_->Forget(name);
     }
   }
   old_runner.reset();
   old_deps = CollectorDeps{};  // the old Kafka client goes last
   SetupLogging(next.log.level, next.log.format);
+  // Alerts of rules still enabled keep their state; the new thresholds,
+  // `for` and labels apply from the next evaluation on.
+  ConfigureAlerting(next);
   config_ = std::move(next);
   self_.RecordReload(true);
   PublishSelf();

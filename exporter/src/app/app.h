@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "alerting/evaluator.h"
 #include "app/flags.h"
 #include "collectors/registry.h"
 #include "collectors/runner.h"
@@ -42,6 +43,8 @@ class App {
   bool Reload();
   std::string RenderMetrics() const;
   int port() const { return http_ ? http_->port() : 0; }
+  // The alerts the daemon evaluates itself (empty while alerting.enabled is false).
+  const alerting::AlertSource& alerts() const { return *evaluator_; }
 
   static void BlockSignals();
 
@@ -51,11 +54,16 @@ class App {
   Result<std::unique_ptr<CollectorRunner>> BuildRunner(const Config& config, CollectorDeps* deps);
   void PublishSelf();  // the self metrics into the store (after a reload)
   void StopCollectors();
+  // Applies config.alerting to the evaluator (start and reload).
+  void ConfigureAlerting(const Config& config);
 
   Config config_;
   Flags flags_;
   SelfMetrics self_;
   SnapshotStore store_;
+  // Built-in alert evaluation (alerting/evaluator.h); fed by the runner when
+  // alerting.enabled. Outlives every runner.
+  std::unique_ptr<alerting::Evaluator> evaluator_;
   std::mutex mu_;  // guards runner_/deps_ against a concurrent reload
   CollectorDeps deps_;
   std::unique_ptr<CollectorRunner> runner_;
