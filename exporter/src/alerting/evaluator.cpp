@@ -34,11 +34,18 @@ void Evaluator::Configure(const AlertingConfig& config) {
     r.def = &def;
     r.config = c->second;
     for (RuleState& old : rules_) {
-      if (old.def == &def) r.active = std::move(old.active);
+      if (old.def != &def) continue;
+      r.active = std::move(old.active);
+      old.active.clear();  // what is left below is the alerts of rules now disabled
     }
     next.push_back(std::move(r));
   }
+  // Alerts of rules now disabled leave the snapshot at once (with alerting
+  // off there is no next evaluation).
+  bool dropped = false;
+  for (const RuleState& old : rules_) dropped = dropped || !old.active.empty();
   rules_ = std::move(next);
+  if (dropped) Publish(clock_());
 }
 
 void Evaluator::Forget(const std::string& collector) {

@@ -257,6 +257,12 @@ std::vector<std::string> MetricsBuilder::TakeParts() {
   return parts;
 }
 
+std::map<std::string, std::vector<MetricsBuilder::TappedSample>> MetricsBuilder::TakeTapped() {
+  for (auto& f : families_) f.tap = nullptr;  // they point into tapped_
+  tap_ = nullptr;
+  return std::move(tapped_);
+}
+
 MetricsBuilder& MetricsBuilder::Live() {
   if (!live_) live_ = std::make_unique<MetricsBuilder>();
   return *live_;

@@ -88,7 +88,8 @@ class MetricsBuilder {
     std::vector<std::pair<std::string, std::string>> labels;
     double value = 0;
   };
-  std::map<std::string, std::vector<TappedSample>> TakeTapped() { return std::move(tapped_); }
+  // Tapping stops with it (later samples are not copied).
+  std::map<std::string, std::vector<TappedSample>> TakeTapped();
 
   size_t series() const { return series_; }
   size_t duplicates_dropped() const { return duplicates_; }
