@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "http/basic_auth.h"
 #include "http/web_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "http/basic_auth.h"
 #include "http/web_config.h"
 #include "support/daemon.h"
 #include "support/temp_dir.h"

@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 
+#include "http/basic_auth.h"
 #include "http/web_config.h"
 #include "support/certs.h"
 #include "support/daemon.h"

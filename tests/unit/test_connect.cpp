@@ -18,6 +18,7 @@
 #include "support/fake_connect.h"
 #include "support/metrics_text.h"
 #include "util/log.h"
+#include "util/secret.h"
 
 using namespace dora;
 using namespace dora::test;
@@ -175,13 +176,13 @@ TEST_CASE("a failed trace is reduced to its bounded first line without secrets",
   CHECK(ReduceTrace(std::string(1000000, 'x'), {}, 200).size() == 200);
   CHECK(ReduceTrace("password=" + std::string(1000000, 'x'), {}, 1000) == "password=[redacted]");
 
-  CHECK(IsSecretConfigKey("connection.password"));
-  CHECK(IsSecretConfigKey("sasl.jaas.config"));
-  CHECK(IsSecretConfigKey("aws.secret.access.key"));
-  CHECK(IsSecretConfigKey("consumer.override.ssl.keystore.key"));
-  CHECK_FALSE(IsSecretConfigKey("key.converter"));
-  CHECK_FALSE(IsSecretConfigKey("topics"));
-  CHECK_FALSE(IsSecretConfigKey("connector.class"));
+  CHECK(IsSecretKey("connection.password"));
+  CHECK(IsSecretKey("sasl.jaas.config"));
+  CHECK(IsSecretKey("aws.secret.access.key"));
+  CHECK(IsSecretKey("consumer.override.ssl.keystore.key"));
+  CHECK_FALSE(IsSecretKey("key.converter"));
+  CHECK_FALSE(IsSecretKey("topics"));
+  CHECK_FALSE(IsSecretKey("connector.class"));
 }
 
 TEST_CASE("healthy cluster: version, connectors, states, tasks per worker", "[connect]") {

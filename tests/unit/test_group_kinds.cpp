@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "collectors/consumer_groups.h"
-#include "kafka/groups.h"
+#include "kafka/group_types.h"
 #include "support/metrics_text.h"
 
 using namespace dora;

@@ -6,7 +6,7 @@
 
 #include "collectors/lag_model.h"
 #include "collectors/offsets.h"
-#include "kafka/groups.h"
+#include "kafka/group_types.h"
 
 using namespace dora;
 using namespace std::chrono_literals;

@@ -15,6 +15,7 @@
 #include <functional>
 #include <string>
 
+#include "http/basic_auth.h"
 #include "http/web_config.h"
 #include "support/certs.h"
 

@@ -6,6 +6,7 @@
 
 #include "metrics/catalogue.h"
 #include "util/log.h"
+#include "util/secret.h"
 
 namespace dora {
 
@@ -85,17 +86,6 @@ void RedactUrlCredentials(std::string* s) {
 
 }  // namespace
 
-bool IsSecretConfigKey(const std::string& key) {
-  static const char* kMarkers[] = {"password",  "passwd",      "secret",  "token",        "credential",
-                                   "jaas",      "apikey",      "api.key", "api_key",      "access.key",
-                                   "accesskey", "private.key", "key.pem", "keystore.key", "auth.user.info"};
-  const std::string k = Lower(key);
-  for (const char* m : kMarkers) {
-    if (k.find(m) != std::string::npos) return true;
-  }
-  return false;
-}
-
 std::string ReduceTrace(const std::string& trace, const std::vector<std::string>& secret_values,
                         size_t max_length) {
   std::string line = trace.substr(0, std::min(trace.size(), kMaxTraceScan));
@@ -112,6 +102,9 @@ std::string ReduceTrace(const std::string& trace, const std::vector<std::string>
   // What follows is cut at max_length anyway; a short input also keeps
   // libstdc++'s recursive regex matcher shallow.
   if (line.size() > 2 * max_length + 64) line.resize(2 * max_length + 64);
+  // Not util/secret.h's key markers: this runs over free text, where markers
+  // such as "key.pem" or "private.key" would also take the word after an
+  // ordinary "cannot read key.pem: ..." for a value.
   static const std::regex kPair(
       R"(((?:password|passwd|pwd|secret|token|credentials?|apikey|api_key)[A-Za-z0-9_.\-]*"?\s*[=:]\s*"?)([^\s&;,'"()\]\[]+))",
       std::regex::ECMAScript | std::regex::icase);
@@ -153,8 +146,7 @@ bool ParseConnectors(const nlohmann::json& body, size_t max_connectors, size_t m
     if (auto cfg = info.find("config"); cfg != info.end() && cfg->is_object()) {
       c.connector_class = ShortLabel(Str(*cfg, "connector.class", "unknown"));
       for (auto kv = cfg->begin(); kv != cfg->end(); ++kv) {
-        if (kv.value().is_string() && IsSecretConfigKey(kv.key()))
-          secrets.push_back(kv.value().get<std::string>());
+        if (kv.value().is_string() && IsSecretKey(kv.key())) secrets.push_back(kv.value().get<std::string>());
       }
     } else {
       c.connector_class = "unknown";

@@ -76,10 +76,6 @@ struct ConnectProbe {
 std::string ReduceTrace(const std::string& trace, const std::vector<std::string>& secret_values,
                         size_t max_length);
 
-// Whether a connector config key names a secret (its value is then never
-// exported and is redacted from traces).
-bool IsSecretConfigKey(const std::string& key);
-
 // Parses the answer of GET /connectors?expand=status&expand=info into
 // probe->connectors (sorted by name, at most max_connectors) and
 // probe->connectors_total. False with *error set when it is not that shape.

@@ -11,8 +11,8 @@
 #include <cstdlib>
 #include <thread>
 
-#include "util/file.h"
 #include "util/log.h"
+#include "util/secret.h"
 
 namespace dora {
 
@@ -21,18 +21,10 @@ using EC = HttpErrorClass;
 
 namespace {
 
-constexpr size_t kMaxSecretBytes = 64 * 1024;
+constexpr size_t kMaxPasswordBytes = 64 * 1024;
 
 std::string Lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::optional<std::string> ReadSecretFile(const std::string& path) {
-  auto text = ReadRegularFile(path, kMaxSecretBytes);
-  if (!text.ok()) return std::nullopt;
-  std::string s = std::move(text.value());
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s;
 }
 
@@ -204,20 +196,16 @@ HttpSession::HttpSession(const HttpEndpoint& ep, Clock::time_point deadline, Htt
   }
   std::string password;
   if (!ep.username.empty()) {
-    if (!ep.password_file.empty()) {
-      auto secret = ReadSecretFile(ep.password_file);
-      if (!secret) {
-        fail(EC::kAuth, "cannot read password_file " + ep.password_file);
+    // Read on every session, so a rotated password is used from the next probe on.
+    if (!ep.password_file.empty() || !ep.password_env.empty()) {
+      auto secret = !ep.password_file.empty()
+                        ? ReadSecretFile("password_file", ep.password_file, kMaxPasswordBytes)
+                        : ReadSecretEnv("password_env", ep.password_env);
+      if (!secret.ok()) {
+        fail(EC::kAuth, secret.status().message);
         return;
       }
-      password = std::move(*secret);
-    } else if (!ep.password_env.empty()) {
-      const char* v = std::getenv(ep.password_env.c_str());
-      if (v == nullptr) {
-        fail(EC::kAuth, "password_env " + ep.password_env + " is not set");
-        return;
-      }
-      password = v;
+      password = std::move(secret.value());
     }
   }
   base_ = url->base_path;

@@ -4,6 +4,7 @@
 
 #include "config/loader.h"
 #include "config/schema.h"
+#include "util/secret.h"
 
 namespace dora {
 namespace {
@@ -18,7 +19,7 @@ std::string Map(const std::map<std::string, std::string>& m, bool redact_secrets
   std::string out = "{";
   bool first = true;
   for (const auto& [k, v] : m) {
-    out += (first ? "" : ", ") + k + ": " + (redact_secrets && IsSecretProperty(k) ? "<redacted>" : v);
+    out += (first ? "" : ", ") + k + ": " + (redact_secrets && IsSecretKey(k) ? "<redacted>" : v);
     first = false;
   }
   return out + "}";
@@ -32,9 +33,7 @@ class FlattenVisitor {
   explicit FlattenVisitor(FlatConfig* out) : out_(out) {}
   template <typename F>
   void Section(const char* key, F&& body) {
-    path_.push_back(key);
-    body();
-    path_.pop_back();
+    path_.In(key, body);
   }
   void Bool(const char* k, const bool& v) { Put(k, v ? "true" : "false"); }
   void Int(const char* k, const int& v, const Check& = {}) { Put(k, std::to_string(v)); }
@@ -58,13 +57,9 @@ class FlattenVisitor {
   }
 
  private:
-  void Put(const char* key, std::string value) {
-    std::string path;
-    for (const auto& p : path_) path += p + ".";
-    out_->emplace_back(path + key, std::move(value));
-  }
+  void Put(const char* key, std::string value) { out_->emplace_back(path_.Of(key), std::move(value)); }
   FlatConfig* out_;
-  std::vector<std::string> path_;
+  KeyPath path_;
 };
 
 }  // namespace

@@ -16,7 +16,7 @@
 #include "config/topics_spec.h"
 #include "config/yaml_reader.h"
 #include "kafka/properties.h"
-#include "util/file.h"
+#include "util/secret.h"
 
 namespace dora {
 namespace {
@@ -202,9 +202,7 @@ class CheckVisitor {
 
   template <typename F>
   void Section(const char* key, F&& body) {
-    path_.emplace_back(key);
-    body();
-    path_.pop_back();
+    path_.In(key, body);
   }
   void Bool(const char*, const bool&) {}
   void Double(const char*, const double&) {}
@@ -244,9 +242,7 @@ class CheckVisitor {
       const std::string name = r.name.empty() ? r.url : r.name;
       if (!names.insert(name).second)
         Error(item + ".name", std::string("duplicate ") + what + " \"" + name + "\"");
-      path_.push_back(item);
-      VisitEndpoint(*this, r);
-      path_.pop_back();
+      path_.In(item, [&] { VisitEndpoint(*this, r); });
     }
   }
 
@@ -259,13 +255,11 @@ class CheckVisitor {
     }
   }
   void Error(const std::string& key, const std::string& message) {
-    std::string path;
-    for (const auto& p : path_) path += p + ".";
-    e_->errors.push_back(path + key + ": " + message);
+    e_->errors.push_back(path_.Of(key) + ": " + message);
   }
 
   ConfigErrors* e_;
-  std::vector<std::string> path_;
+  KeyPath path_;
 };
 
 }  // namespace
@@ -317,15 +311,6 @@ bool ParseListenAddress(const std::string& addr, std::string* host, int* port) {
   return true;
 }
 
-bool IsSecretProperty(const std::string& name) {
-  static const char* kMarkers[] = {"password", "secret", "ssl.key.pem", "ssl_key", "sasl.oauthbearer.config",
-                                   "token"};
-  for (const char* m : kMarkers) {
-    if (name.find(m) != std::string::npos) return true;
-  }
-  return false;
-}
-
 namespace {
 
 // Puts "<where>: " before a validation error "<key.path>: <message>": the
@@ -345,12 +330,11 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
   if (c.kafka.bootstrap_servers.empty() && c.kafka.properties.count("bootstrap.servers") == 0)
     e->errors.push_back("kafka.bootstrap_servers: at least one broker address is required");
   for (const auto& [prop, file] : c.kafka.property_files) {
-    if (Status s = CheckRegularFile(file); !s.ok)
-      e->errors.push_back("kafka.property_files." + prop + ": cannot read \"" + file + "\": " + s.message);
+    if (Status s = CheckSecretFile("kafka.property_files." + prop, file); !s.ok)
+      e->errors.push_back(s.message);
   }
   for (const auto& [prop, var] : c.kafka.property_env) {
-    if (std::getenv(var.c_str()) == nullptr)
-      e->errors.push_back("kafka.property_env." + prop + ": environment variable " + var + " is not set");
+    if (Status s = CheckSecretEnv("kafka.property_env." + prop, var); !s.ok) e->errors.push_back(s.message);
   }
   // librdkafka is the authority on its own properties: try every one on a scratch conf.
   for (const auto& err : CheckKafkaProperties(c.kafka)) e->errors.push_back(err);

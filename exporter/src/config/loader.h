@@ -29,7 +29,4 @@ void ValidateConfig(const Config& config, ConfigErrors* errors);
 // Host and port of a "host:port" / ":port" / "[v6]:port" listen address.
 bool ParseListenAddress(const std::string& addr, std::string* host, int* port);
 
-// True for librdkafka properties whose values must never be printed.
-bool IsSecretProperty(const std::string& name);
-
 }  // namespace dora

@@ -34,6 +34,26 @@ inline Check Positive() { return {Check::Kind::kPositive, 0, 0, {}}; }
 inline Check OneOf(std::vector<std::string> values) { return {Check::Kind::kOneOf, 0, 0, std::move(values)}; }
 inline Check Regex() { return {Check::Kind::kRegex, 0, 0, {}}; }
 
+// The dotted path of the section a visitor is in: In() runs a section's body
+// one level deeper; Of(key) is that key's full path.
+class KeyPath {
+ public:
+  template <typename F>
+  void In(std::string key, F&& body) {
+    parts_.push_back(std::move(key));
+    body();
+    parts_.pop_back();
+  }
+  std::string Of(const std::string& key) const {
+    std::string path;
+    for (const auto& p : parts_) path += p + ".";
+    return path + key;
+  }
+
+ private:
+  std::vector<std::string> parts_;
+};
+
 template <class V, class C>
 void VisitCommon(V& v, C& c) {
   v.Bool("enabled", c.enabled);

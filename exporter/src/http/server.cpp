@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "config/loader.h"
+#include "http/basic_auth.h"
 #include "http/event_server.h"
 #include "http/request.h"
+#include "http/tls_material.h"
 #include "http/web_config.h"
 #include "util/fd_limit.h"
 #include "util/log.h"

@@ -1,24 +1,13 @@
 #pragma once
-// One RAII idiom for librdkafka's C objects: Handle<T, Destroy> is a
-// unique_ptr that calls Destroy(p) once for a non-null p. Move-only, like the
-// object it owns. The aliases name the objects the exporter creates.
+// The librdkafka objects the exporter creates, each owned by a Handle
+// (util/handle.h: a unique_ptr that calls the object's destroy function).
 #include <librdkafka/rdkafka.h>
 
-#include <memory>
+#include "util/handle.h"
 
 namespace dora {
 
-template <auto Destroy>
-struct CallDestroy {
-  template <typename T>
-  void operator()(T* p) const noexcept {
-    Destroy(p);
-  }
-};
-
-template <typename T, auto Destroy>
-using Handle = std::unique_ptr<T, CallDestroy<Destroy>>;
-
+using ConfPtr = Handle<rd_kafka_conf_t, rd_kafka_conf_destroy>;
 using QueuePtr = Handle<rd_kafka_queue_t, rd_kafka_queue_destroy>;
 using EventPtr = Handle<rd_kafka_event_t, rd_kafka_event_destroy>;
 using OptionsPtr = Handle<rd_kafka_AdminOptions_t, rd_kafka_AdminOptions_destroy>;

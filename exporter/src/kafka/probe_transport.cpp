@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 
+#include "kafka/conf.h"
 #include "kafka/handle.h"
 #include "kafka/log_callbacks.h"
 #include "kafka/metadata_convert.h"

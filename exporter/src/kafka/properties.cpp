@@ -1,9 +1,9 @@
 #include "kafka/properties.h"
 
-#include <cstdlib>
+#include <librdkafka/rdkafka.h>
 
-#include "config/loader.h"
-#include "util/file.h"
+#include "kafka/conf.h"
+#include "util/secret.h"
 
 namespace dora {
 namespace {
@@ -12,11 +12,6 @@ std::string JoinServers(const std::vector<std::string>& servers) {
   std::string out;
   for (const auto& s : servers) out += (out.empty() ? "" : ",") + s;
   return out;
-}
-
-std::string TrimTrailingNewline(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
 }
 
 }  // namespace
@@ -36,17 +31,14 @@ Result<std::map<std::string, std::string>> ResolveKafkaProperties(
   props["reconnect.backoff.max.ms"] = "1000";
   for (const auto& [k, v] : config.properties) props[k] = v;
   for (const auto& [k, file] : config.property_files) {
-    auto text = ReadRegularFile(file);
-    if (!text.ok())
-      return Status::Error(Reason::kConfig, "kafka.property_files." + k + ": cannot read \"" + file +
-                                                "\": " + text.status().message);
-    props[k] = TrimTrailingNewline(text.value());
+    auto value = ReadSecretFile("kafka.property_files." + k, file);
+    if (!value.ok()) return value.status();
+    props[k] = std::move(value.value());
   }
   for (const auto& [k, var] : config.property_env) {
-    const char* v = std::getenv(var.c_str());
-    if (v == nullptr)
-      return Status::Error(Reason::kConfig, "kafka.property_env." + k + ": " + var + " is not set");
-    props[k] = v;
+    auto value = ReadSecretEnv("kafka.property_env." + k, var);
+    if (!value.ok()) return value.status();
+    props[k] = std::move(value.value());
   }
   for (const auto& [k, v] : extra) props[k] = v;
   return props;
@@ -60,7 +52,7 @@ Result<ConfPtr> BuildKafkaConf(const KafkaConfig& config, const std::map<std::st
   for (const auto& [k, v] : props.value()) {
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
       // librdkafka echoes the value in some messages; never for a secret.
-      std::string detail = IsSecretProperty(k) ? "invalid value (not shown: secret)" : errstr;
+      std::string detail = IsSecretKey(k) ? "invalid value (not shown: secret)" : errstr;
       return Status::Error(Reason::kConfig, "kafka property \"" + k + "\": " + detail);
     }
   }
@@ -73,7 +65,7 @@ std::vector<std::string> CheckKafkaProperties(const KafkaConfig& config) {
   char errstr[512];
   for (const auto& [k, v] : config.properties) {
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-      std::string detail = IsSecretProperty(k) ? "invalid value (not shown: secret)" : errstr;
+      std::string detail = IsSecretKey(k) ? "invalid value (not shown: secret)" : errstr;
       errors.push_back("kafka.properties." + k + ": " + detail);
     }
   }
