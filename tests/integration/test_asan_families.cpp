@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "support/alertmanager.h"
 #include "support/daemon.h"
 #include "support/fake_connect.h"
 #include "support/fake_registry.h"
@@ -30,10 +31,29 @@ std::string Write(const std::string& name, const std::string& body) {
 }
 
 // The exporter.yaml of one run: every optional family on.
+// Alerting: every setting, with a recording server as the Alertmanager
+// (bearer token from a file) and a lag rule lowered so that it fires.
+struct Alerting {
+  std::string alertmanager_url;
+  std::string token_file;
+};
+
 std::string Config(const std::string& granularity, const std::string& topics_file,
                    const std::string& data_dir, const std::string& registry_url,
-                   const std::string& connect_url, const std::string& connect_password_file) {
-  return "collectors:\n"
+                   const std::string& connect_url, const std::string& connect_password_file,
+                   const Alerting& alerting) {
+  return "alerting:\n"
+         "  enabled: true\n"
+         "  resend_delay: 1s\n"
+         "  external_labels: {cluster: asan}\n"
+         "  alertmanagers:\n    - {name: am, url: '" +
+         alerting.alertmanager_url + "', bearer_token_file: '" + alerting.token_file +
+         "', timeout: 2s}\n"
+         "  rules:\n"
+         "    KafkaConsumerGroupLagHigh: {threshold: 50, for: 0s, keep_firing_for: 5s, labels: {team: "
+         "seed}}\n"
+         "    KafkaBrokerDiskUsageHigh: {enabled: false}\n"
+         "collectors:\n"
          "  cluster: {interval: 1s, config_refresh_interval: 2s, expected_topics_file: " +
          topics_file +
          "}\n"
@@ -112,6 +132,8 @@ TEST_CASE("every optional metric family and both granularities run clean against
   REQUIRE(connect.running());
   ServeConnect(connect, FailingConnectCluster());
   const std::string connect_password = Write("connect-password", "asan-connect-password\n");
+  HookServer alertmanager;
+  const Alerting alerting{alertmanager.url(), Write("am-token", "asan-am-token\n")};
   const std::string data_dir = kafka->DataDir();
   REQUIRE_FALSE(data_dir.empty());
   const std::string topics = Write(
@@ -130,7 +152,7 @@ TEST_CASE("every optional metric family and both granularities run clean against
   {
     // granularity partition: every documented family.
     const std::string cfg = Write("partition.yaml", Config("partition", topics, data_dir, registry.url(),
-                                                           connect.url(), connect_password));
+                                                           connect.url(), connect_password, alerting));
     Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
     REQUIRE(d.WaitHealthy());
     std::set<std::string> missing;
@@ -173,6 +195,23 @@ TEST_CASE("every optional metric family and both granularities run clean against
     for (const auto& t : FindAll(s, "kafka_connect_task_failure_info"))
       CHECK(t.labels.at("trace").size() <= 40);
     CHECK(text.find("asan-connect-password") == std::string::npos);
+    // The alerting settings took effect: the lowered lag rule fires with its
+    // extra label, and the recording Alertmanager got it with the token and
+    // the external label.
+    CHECK(Find(s, "ALERTS",
+               {{"alertname", "KafkaConsumerGroupLagHigh"}, {"alertstate", "firing"}, {"team", "seed"}})
+              .has_value());
+    CHECK(alertmanager.WaitFor(
+        [](const std::vector<HookServer::Post>& posts) {
+          for (const auto& p : posts)
+            if (p.path == "/api/v2/alerts" && p.body.find("KafkaConsumerGroupLagHigh") != std::string::npos &&
+                p.body.find("\"cluster\":\"asan\"") != std::string::npos &&
+                p.headers.count("authorization") && p.headers.at("authorization") == "Bearer asan-am-token")
+              return true;
+          return false;
+        },
+        10s));
+    CHECK(text.find("asan-am-token") == std::string::npos);
     CHECK_FALSE(FindAll(s, "kafka_consumergroup_partition_status",
                         {{"consumergroup", "auditors"}, {"partition", "0"}})
                     .empty());
@@ -190,8 +229,8 @@ TEST_CASE("every optional metric family and both granularities run clean against
 
   {
     // granularity topic: per-topic sums and statuses, no per-partition group series.
-    const std::string cfg = Write(
-        "topic.yaml", Config("topic", topics, data_dir, registry.url(), connect.url(), connect_password));
+    const std::string cfg = Write("topic.yaml", Config("topic", topics, data_dir, registry.url(),
+                                                       connect.url(), connect_password, alerting));
     Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
     REQUIRE(d.WaitHealthy());
     std::vector<Sample> s;
@@ -231,4 +270,5 @@ TEST_CASE("every optional metric family and both granularities run clean against
   }
   unlink(topics.c_str());
   unlink(connect_password.c_str());
+  unlink(alerting.token_file.c_str());
 }

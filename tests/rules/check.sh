@@ -62,6 +62,10 @@ for f in "${test_files[@]}"; do
   run "promtool test rules $f" promtool test rules "$f"
 done
 
+# The built-in evaluator's scenario vectors (tests/alerting/vectors): the same
+# expected alerts from promtool here and from the evaluator in the unit tests.
+run "promtool agrees with the built-in evaluator's vectors" python3 tests/alerting/promtool_vectors.py
+
 run "amtool check-config config/alertmanager.yml" amtool check-config config/alertmanager.yml
 run "route severity=page -> pager" route_is pager severity=page alertname=KafkaTopicPartitionOffline
 run "route severity=ticket -> ticket" route_is ticket severity=ticket alertname=KafkaConsumerGroupLagHigh

@@ -47,7 +47,25 @@ Config LoadEffectiveConfig(const Flags& flags, ConfigErrors* errors) {
   return config;
 }
 
-App::App(Config config, Flags flags) : config_(std::move(config)), flags_(std::move(flags)) {}
+App::App(Config config, Flags flags) : config_(std::move(config)), flags_(std::move(flags)) {
+  evaluator_ = std::make_unique<alerting::Evaluator>(AlertingConfig{}, &store_);
+  // The evaluator is the alert source of /api/v1/alerts and the notifier.
+  evaluator_->OnPublish([this] { AlertsPublished(); });
+  UseAlertSource(evaluator_.get());
+  ConfigureAlerting(config_);
+}
+
+void App::ConfigureAlerting(const Config& config) {
+  if (config.alerting.enabled) {
+    evaluator_->Configure(config.alerting);
+    return;
+  }
+  // Off: no rule, no state, no ALERTS series.
+  AlertingConfig none;
+  none.rules.clear();
+  evaluator_->Configure(none);
+  store_.Remove(alerting::kAlertsEntry);
+}
 
 App::~App() {
   if (http_) http_->Stop();
@@ -107,7 +125,10 @@ Result<std::unique_ptr<CollectorRunner>> App::BuildRunner(const Config& config, 
   deps->self = &self_;
   auto collectors = BuildCollectors(config, deps);
   if (!collectors.ok()) return collectors.status();
-  return std::make_unique<CollectorRunner>(std::move(collectors.value()), &store_, &self_, config.retry);
+  auto runner =
+      std::make_unique<CollectorRunner>(std::move(collectors.value()), &store_, &self_, config.retry);
+  if (config.alerting.enabled) runner->SetInputSink(evaluator_.get());
+  return runner;
 }
 
 void App::StopCollectors() {
@@ -193,6 +214,7 @@ bool App::Reload() {
       if (std::find(kept.begin(), kept.end(), name) != kept.end()) continue;
       store_.Remove(name);
       store_.Remove(name + kLiveSuffix);
+      evaluator_->Forget(name);
     }
   }
   old_runner.reset();
@@ -200,6 +222,9 @@ bool App::Reload() {
   SetupLogging(next.log.level, next.log.format);
   const bool alerting_changed = FlattenAlerting(next) != FlattenAlerting(config_) ||
                                 NotifierEndpoints(next) != NotifierEndpoints(config_);
+  // Alerts of rules still enabled keep their state; the new thresholds,
+  // `for` and labels apply from the next evaluation on.
+  ConfigureAlerting(next);
   config_ = std::move(next);
   if (alerting_changed) StartNotifier();  // the new Alertmanagers; firing alerts are re-sent at once
   self_.RecordReload(true);
@@ -233,8 +258,8 @@ int App::Run() {
     log->error("{}", s.message);
     return 1;
   }
-  if (alert_source_ == nullptr && !config_.alerting.alertmanagers.empty())
-    log->warn("alerting.alertmanagers is set but no alerts are evaluated in this build: nothing is pushed");
+  if (!config_.alerting.enabled && !config_.alerting.alertmanagers.empty())
+    log->warn("alerting.alertmanagers is set but alerting.enabled is false: nothing is pushed");
   StartNotifier();
   std::atomic<bool> http_failed{false};
   std::thread http_thread([&] {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "alerting/alert.h"
+#include "alerting/evaluator.h"
 #include "alerting/notifier.h"
 #include "alerting/notifier_metrics.h"
 #include "app/flags.h"
@@ -45,14 +46,14 @@ class App {
   bool Reload();
   std::string RenderMetrics() const;
   int port() const { return http_ ? http_->port() : 0; }
+  // The alerts the daemon evaluates itself (empty while alerting.enabled is false).
+  const alerting::AlertSource& alerts() const { return *evaluator_; }
 
   static void BlockSignals();
 
-  // The seam for the alert evaluator (alerting/evaluator.h): set before Run().
-  // With a source, /api/v1/alerts serves its snapshots and, when
-  // alerting.alertmanagers is set, the notifier pushes them. Without one
-  // (today), /api/v1/alerts lists nothing and nothing is pushed: no alert is
-  // invented. `source` outlives Run().
+  // Where /api/v1/alerts and the notifier read alerts: the evaluator (set by
+  // the constructor; tests may set another before Run()). With
+  // alerting.alertmanagers set, the notifier pushes them. `source` outlives Run().
   void UseAlertSource(const alerting::AlertSource* source) { alert_source_ = source; }
   // Tells the notifier a new snapshot is out (the evaluator, after each
   // publish). Never blocks.
@@ -67,11 +68,16 @@ class App {
   // (Re)starts the notifier for config_.alerting (none without a source or an Alertmanager).
   void StartNotifier();
   void StopNotifier();
+  // Applies config.alerting to the evaluator (start and reload).
+  void ConfigureAlerting(const Config& config);
 
   Config config_;
   Flags flags_;
   SelfMetrics self_;
   SnapshotStore store_;
+  // Built-in alert evaluation (alerting/evaluator.h); fed by the runner when
+  // alerting.enabled. Outlives every runner.
+  std::unique_ptr<alerting::Evaluator> evaluator_;
   std::mutex mu_;  // guards runner_/deps_ against a concurrent reload
   CollectorDeps deps_;
   std::unique_ptr<CollectorRunner> runner_;

@@ -37,6 +37,7 @@ bool CollectorRunner::RunOne(Slot& slot) {
   ctx.deadline = start + c.timeout();
   ctx.wall_now = std::chrono::system_clock::now();
   MetricsBuilder builder;
+  if (sink_ != nullptr) builder.Tap(&sink_->TappedFamilies());
   Status status;
   try {
     status = c.Collect(ctx, builder);
@@ -82,6 +83,23 @@ bool CollectorRunner::RunOne(Slot& slot) {
     entries.back().second = std::move(live);
   }
   self_->PublishTo(store_, std::move(entries));
+  if (sink_ != nullptr) {
+    // After the publish: the evaluator sees what a scrape now sees. A failed
+    // run hands over no samples (published false): its alerts keep their state.
+    alerting::RunInputs run;
+    run.collector = c.name();
+    run.published = publish && !keep;
+    run.kept = keep;
+    run.success = status.ok;
+    if (run.published) {
+      for (auto& [family, samples] : builder.TakeTapped()) {
+        auto& out = run.samples[family];
+        out.reserve(samples.size());
+        for (auto& t : samples) out.push_back({alerting::Labels(t.labels.begin(), t.labels.end()), t.value});
+      }
+    }
+    sink_->OnRun(std::move(run));
+  }
   slot.published = publish;
   slot.live = has_live;
   if (status.ok) {

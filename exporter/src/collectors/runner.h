@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "alerting/inputs.h"
 #include "collectors/collector.h"
 #include "metrics/self_metrics.h"
 #include "metrics/snapshot_store.h"
@@ -26,6 +27,10 @@ class CollectorRunner {
   CollectorRunner(std::vector<std::unique_ptr<Collector>> collectors, SnapshotStore* store, SelfMetrics* self,
                   RetryConfig retry);
   ~CollectorRunner();
+
+  // The built-in alert evaluator: after each run's publish, the samples of
+  // the families it taps (alerting/inputs.h). Set before Start; null: none.
+  void SetInputSink(alerting::InputSink* sink) { sink_ = sink; }
 
   // Starts one thread per collector. If a thread cannot be created, the ones
   // already started are stopped again and the error returned (nothing runs).
@@ -63,6 +68,7 @@ class CollectorRunner {
   SnapshotStore* store_;
   SelfMetrics* self_;
   RetryConfig retry_;
+  alerting::InputSink* sink_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -4,6 +4,7 @@
 // a member added here without a line there is never read. config/exporter.yaml
 // documents every key; tests/unit/test_config.cpp keeps that file equal to
 // these defaults. Loading lives in config/loader.h.
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -143,14 +144,6 @@ struct AlertmanagerEndpoint : HttpEndpoint {
   std::string bearer_token_file;
 };
 
-// alerting: the daemon's own alerts. Push to Alertmanager starts when
-// `alertmanagers` is not empty.
-struct AlertingConfig {
-  Millis resend_delay{60000};                          // a firing alert is sent again this often
-  std::map<std::string, std::string> external_labels;  // added to every pushed alert, never overriding
-  std::vector<AlertmanagerEndpoint> alertmanagers;     // POST /api/v2/alerts to each
-};
-
 struct CollectorsConfig {
   ClusterCollectorConfig cluster;
   OffsetsCollectorConfig offsets;
@@ -160,6 +153,47 @@ struct CollectorsConfig {
   BrokerStatsCollectorConfig broker_stats;
   SchemaRegistryCollectorConfig schema_registry;
   ConnectCollectorConfig connect;
+};
+
+// One alert the daemon evaluates itself (alerting/rules.h), by alertname.
+// The defaults are the rule's in rules/dora-kafka.rules.yml
+// (tests/unit/test_alerting_rules.cpp compares them).
+struct AlertRuleConfig {
+  bool enabled = true;
+  double threshold = 0;  // the constant the rule compares with (unused by KafkaBrokersMissing)
+  Millis for_duration{0};
+  Millis keep_firing_for{0};
+  std::map<std::string, std::string> labels;  // extra labels; they win over the rule's (severity)
+};
+
+// alerting: the daemon's own alerts (docs/alerting.md).
+struct AlertingConfig {
+  AlertingConfig() {
+    auto rule = [this](const char* name, double threshold, int64_t for_seconds) {
+      AlertRuleConfig r;
+      r.threshold = threshold;
+      r.for_duration = Millis(for_seconds * 1000);
+      rules[name] = r;
+    };
+    rule("KafkaConsumerGroupLagHigh", 10000, 300);
+    rule("KafkaBrokerDiskUsageHigh", 0.8, 300);
+    rule("KafkaSchemaRegistryDown", 0, 120);
+    rule("KafkaTopicPartitionOffline", 1, 60);
+    rule("KafkaReplicationLatencyHigh", 5, 300);
+    rule("KafkaTopicPartitionUnderMinISR", 1, 60);
+    rule("KafkaBrokersMissing", 0, 300);
+    rule("KafkaConsumerGroupDataLoss", 0, 0);
+    rule("KafkaConsumerGroupStalled", 0, 300);
+    rule("KafkaProbeProduceErrors", 0, 0);
+    rule("KafkaExporterCollectorFailing", 0, 300);
+  }
+  bool enabled = true;  // evaluate the alerts of alerting/rules.h in the daemon
+  // By alertname (the set is fixed: an unknown name is an unknown key).
+  std::map<std::string, AlertRuleConfig> rules;
+  // Push to Alertmanager starts when `alertmanagers` is not empty.
+  Millis resend_delay{60000};                          // a firing alert is sent again this often
+  std::map<std::string, std::string> external_labels;  // added to every pushed alert, never overriding
+  std::vector<AlertmanagerEndpoint> alertmanagers;     // POST /api/v2/alerts to each
 };
 
 struct Config {

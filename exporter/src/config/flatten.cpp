@@ -1,5 +1,7 @@
 #include "config/flatten.h"
 
+#include <charconv>
+
 #include "config/loader.h"
 #include "config/schema.h"
 #include "util/secret.h"
@@ -35,6 +37,11 @@ class FlattenVisitor {
   }
   void Bool(const char* k, const bool& v) { Put(k, v ? "true" : "false"); }
   void Int(const char* k, const int& v, const Check& = {}) { Put(k, std::to_string(v)); }
+  void Double(const char* k, const double& v) {
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    Put(k, std::string(buf, r.ptr));
+  }
   void Duration(const char* k, const Millis& v, const Check& = {}) { Put(k, D(v)); }
   void String(const char* k, const std::string& v, const Check& = {}) { Put(k, v); }
   void StringList(const char* k, const std::vector<std::string>& v, const Check& = {}) { Put(k, List(v)); }

@@ -56,6 +56,9 @@ class Reader : public YamlReader {
   void String(const YAML::Node& p, const std::string& k, const std::string& path, std::string* out) {
     Scalar(p, k, path, out, "a string");
   }
+  void Double(const YAML::Node& p, const std::string& k, const std::string& path, double* out) {
+    Scalar(p, k, path, out, "a number");
+  }
   void Duration(const YAML::Node& p, const std::string& k, const std::string& path, Millis* out) {
     YAML::Node n = p[k];
     if (!n.IsDefined() || n.IsNull()) return;
@@ -135,6 +138,7 @@ class ReadVisitor {
   }
   void Bool(const char* k, bool& v) { r_.Bool(Node(k), k, Here(), &v); }
   void Int(const char* k, int& v, const Check& = {}) { r_.Int(Node(k), k, Here(), &v); }
+  void Double(const char* k, double& v) { r_.Double(Node(k), k, Here(), &v); }
   void Duration(const char* k, Millis& v, const Check& = {}) { r_.Duration(Node(k), k, Here(), &v); }
   void String(const char* k, std::string& v, const Check& = {}) { r_.String(Node(k), k, Here(), &v); }
   void StringList(const char* k, std::vector<std::string>& v, const Check& = {}) {
@@ -202,6 +206,7 @@ class CheckVisitor {
     path_.In(key, body);
   }
   void Bool(const char*, const bool&) {}
+  void Double(const char*, const double&) {}
   void Int(const char* k, const int& v, const Check& c = {}) {
     if (c.kind != Check::Kind::kRange || (v >= c.min && (c.max == 0 || v <= c.max))) return;
     Error(k, (c.max != 0 ? "must be between " + std::to_string(c.min) + " and " + std::to_string(c.max)

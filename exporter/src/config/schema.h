@@ -11,7 +11,7 @@
 //     relate two keys stay there.
 // A new key is one line here plus its member in config.h.
 //
-// A visitor V offers Section, Bool, Int, Duration, String, StringList,
+// A visitor V offers Section, Bool, Int, Double, Duration, String, StringList,
 // StringMap and Endpoints (see the calls below); C is Config or const Config.
 #include <string>
 #include <type_traits>
@@ -170,6 +170,19 @@ void VisitConfig(V& v, C& c) {
     });
   });
   v.Section("alerting", [&] {
+    v.Bool("enabled", c.alerting.enabled);
+    // One section per alert the daemon evaluates (alerting/rules.h).
+    v.Section("rules", [&] {
+      for (auto& [name, r] : c.alerting.rules) {
+        v.Section(name.c_str(), [&] {
+          v.Bool("enabled", r.enabled);
+          v.Double("threshold", r.threshold);
+          v.Duration("for", r.for_duration);
+          v.Duration("keep_firing_for", r.keep_firing_for);
+          v.StringMap("labels", r.labels, false);
+        });
+      }
+    });
     v.Duration("resend_delay", c.alerting.resend_delay, Positive());
     v.StringMap("external_labels", c.alerting.external_labels, false);  // names checked in ValidateConfig
     v.Endpoints("alertmanagers", c.alerting.alertmanagers, AlertmanagerEndpoint().timeout, "Alertmanager");

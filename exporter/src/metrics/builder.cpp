@@ -15,6 +15,7 @@ MetricsBuilder::FamilyId MetricsBuilder::Family(const metrics::FamilyDef& def) {
   f.name = std::string(def.name);
   f.help = std::string(def.help);
   f.type = def.type;
+  if (tap_ != nullptr && tap_->count(f.name) != 0) f.tap = &tapped_[f.name];  // map nodes are stable
   families_.push_back(std::move(f));
   return families_.size() - 1;
 }
@@ -145,7 +146,18 @@ bool MetricsBuilder::AddRendered(FamilyData& f, const Label* begin, const Label*
   f.body += '\n';
   ++f.samples;
   ++series_;
+  if (f.tap != nullptr) TapSample(f, begin, end, nullptr, value);
   return true;
+}
+
+void MetricsBuilder::TapSample(FamilyData& f, const Label* begin, const Label* end, const Label* extra,
+                               double value) {
+  TappedSample t;
+  t.labels.reserve(static_cast<size_t>(end - begin) + (extra != nullptr ? 1 : 0));
+  for (const Label* l = begin; l != end; ++l) t.labels.emplace_back(l->first, l->second);
+  if (extra != nullptr) t.labels.emplace_back(extra->first, extra->second);
+  t.value = value;
+  f.tap->push_back(std::move(t));
 }
 
 bool MetricsBuilder::Add(FamilyId family, std::initializer_list<Label> labels, double value) {
@@ -177,6 +189,7 @@ bool MetricsBuilder::AddHistogram(FamilyId family, const std::vector<Label>& lab
     f.body += ' ';
     AppendValue(&f.body, static_cast<double>(cumulative[i]));
     f.body += '\n';
+    if (f.tap != nullptr) TapSample(f, b, e, &extra, static_cast<double>(cumulative[i]));
   }
   Label inf{"le", "+Inf"};
   f.body += f.name + "_bucket";
@@ -184,6 +197,7 @@ bool MetricsBuilder::AddHistogram(FamilyId family, const std::vector<Label>& lab
   f.body += ' ';
   AppendValue(&f.body, static_cast<double>(count));
   f.body += '\n';
+  if (f.tap != nullptr) TapSample(f, b, e, &inf, static_cast<double>(count));
   f.body += f.name + "_sum";
   const size_t key_at = f.body.size();
   f.body += key;
@@ -241,6 +255,12 @@ std::vector<std::string> MetricsBuilder::TakeParts() {
   }
   families_.clear();
   return parts;
+}
+
+std::map<std::string, std::vector<MetricsBuilder::TappedSample>> MetricsBuilder::TakeTapped() {
+  for (auto& f : families_) f.tap = nullptr;  // they point into tapped_
+  tap_ = nullptr;
+  return std::move(tapped_);
 }
 
 MetricsBuilder& MetricsBuilder::Live() {

@@ -6,7 +6,9 @@
 // Not thread-safe: one builder per collection run.
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -75,6 +77,20 @@ class MetricsBuilder {
   // at the peak of a run. Leaves no family in the builder (the counts stay).
   std::vector<std::string> TakeParts();
 
+  // Tapping (the built-in alert evaluator, alerting/inputs.h): families whose
+  // name is in `families` (which outlives the builder) also keep a copy of
+  // each sample's labels and value; call before declaring families. Other
+  // families cost one bool check per sample.
+  void Tap(const std::set<std::string>* families) { tap_ = families; }
+  // The tapped samples: family name -> (labels, value); histogram buckets
+  // under the family's name with an `le` label.
+  struct TappedSample {
+    std::vector<std::pair<std::string, std::string>> labels;
+    double value = 0;
+  };
+  // Tapping stops with it (later samples are not copied).
+  std::map<std::string, std::vector<TappedSample>> TakeTapped();
+
   size_t series() const { return series_; }
   size_t duplicates_dropped() const { return duplicates_; }
 
@@ -133,7 +149,10 @@ class MetricsBuilder {
     std::string body;
     LabelIndex seen;
     size_t samples = 0;
+    std::vector<TappedSample>* tap = nullptr;  // non-null when tapped
   };
+  static void TapSample(FamilyData& f, const Label* begin, const Label* end, const Label* extra,
+                        double value);
   static std::string Header(const FamilyData& f);
   bool AddRendered(FamilyData& f, const Label* begin, const Label* end, double value);
   static void AppendLabels(std::string* out, const Label* begin, const Label* end, const Label* extra);
@@ -143,6 +162,8 @@ class MetricsBuilder {
   size_t duplicates_ = 0;
   bool keep_published_ = false;
   std::unique_ptr<MetricsBuilder> live_;
+  const std::set<std::string>* tap_ = nullptr;
+  std::map<std::string, std::vector<TappedSample>> tapped_;
 };
 
 }  // namespace dora

@@ -323,6 +323,12 @@ inline constexpr FamilyDef kCatalogue[] = {
      "First line of a FAILED task's trace (bounded, secrets removed); always 1."},
     {"kafka_connect_worker_tasks", kGauge, "connect, worker", "connect", "GET /connectors?expand=status",
      "Connector tasks assigned to the worker."},
+    // alerting (the built-in evaluator, alerting/evaluator.h): Prometheus's
+    // names and labels; a sample also has every label of its alert.
+    {"ALERTS", kGauge, "alertname, alertstate, severity", "alerting", "built-in evaluation",
+     "Alerts the daemon evaluates itself that are pending or firing; always 1."},
+    {"ALERTS_FOR_STATE", kGauge, "alertname, severity", "alerting", "built-in evaluation",
+     "Unix time an alert the daemon evaluates itself became active (pending or firing)."},
 };
 
 inline constexpr size_t kCatalogueSize = std::size(kCatalogue);

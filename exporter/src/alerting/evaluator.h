@@ -1,0 +1,91 @@
+#pragma once
+// The built-in alert evaluator: after every collector publish it evaluates
+// the alerts of alerting/rules.h on the daemon's own samples, with
+// Prometheus's semantics (alert.h), publishes an AlertsSnapshot for readers
+// and the ALERTS / ALERTS_FOR_STATE series as the store entry "alerting".
+//
+// Inputs: the runner hands each run's tapped samples (alerting/inputs.h). A
+// collector's samples are replaced as a whole by its next published run (ok
+// or partial); a failed run replaces nothing, and the rules fed by that
+// collector are not evaluated until it publishes again: their alerts keep
+// their state, like a Prometheus that cannot scrape.
+// Thread-safe: OnRun comes from every collector thread.
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "alerting/alert.h"
+#include "alerting/inputs.h"
+#include "alerting/rules.h"
+#include "config/config.h"
+
+namespace dora {
+class SnapshotStore;
+}
+
+namespace dora::alerting {
+
+// Store entry of the ALERTS series.
+inline constexpr char kAlertsEntry[] = "alerting";
+
+class Evaluator : public AlertSource, public InputSink {
+ public:
+  using Clock = std::function<SysTime()>;
+  // `store` may be null (tests): no series are published.
+  Evaluator(const AlertingConfig& config, SnapshotStore* store,
+            Clock clock = &std::chrono::system_clock::now);
+
+  // A new configuration (SIGHUP): alerts of rules still enabled keep their
+  // state (with the new `for`, threshold and labels from the next
+  // evaluation on); alerts of rules now disabled are dropped.
+  void Configure(const AlertingConfig& config);
+  // A collector no longer configured: its samples and success series go.
+  void Forget(const std::string& collector);
+
+  const std::set<std::string>& TappedFamilies() const override;
+  // Takes a run's inputs, then evaluates every rule at the clock's now.
+  void OnRun(RunInputs run) override;
+  // Evaluates every rule at the clock's now (OnRun does it).
+  void Evaluate();
+
+  std::shared_ptr<const AlertsSnapshot> Current() const override;
+  // Called after each new snapshot (the notifier's wake-up); must not block
+  // and must not call back into the evaluator. Set before the first run.
+  void OnPublish(std::function<void()> published) { published_ = std::move(published); }
+  // The ALERTS and ALERTS_FOR_STATE text of the current snapshot.
+  std::string RenderSeries() const;
+
+ private:
+  struct Active {
+    Alert alert;
+    SysTime keep_firing_since{};  // first false evaluation while kept firing
+  };
+  struct RuleState {
+    const RuleDef* def = nullptr;
+    AlertRuleConfig config;
+    std::map<Labels, Active> active;  // by identity
+  };
+  void EvaluateLocked(SysTime now);
+  void EvaluateRule(RuleState& rule, SysTime now);
+  bool Frozen(const RuleDef& def) const;
+  void Publish(SysTime now);
+  static std::vector<std::string> RenderParts(const AlertsSnapshot& snap);
+
+  SnapshotStore* store_;
+  Clock clock_;
+  std::function<void()> published_;
+  mutable std::mutex mu_;  // everything below but current_
+  std::vector<RuleState> rules_;
+  Samples inputs_;                      // family -> latest samples (each family has one collector)
+  std::map<std::string, bool> failed_;  // collector -> its last run published nothing
+  History history_;
+  uint64_t generation_ = 0;
+  mutable std::mutex current_mu_;
+  std::shared_ptr<const AlertsSnapshot> current_;
+};
+
+}  // namespace dora::alerting
