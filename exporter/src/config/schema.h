@@ -173,8 +173,10 @@ void VisitConfig(V& v, C& c) {
     v.Bool("enabled", c.alerting.enabled);
     // One section per alert the daemon evaluates (alerting/rules.h).
     v.Section("rules", [&] {
-      for (auto& [name, r] : c.alerting.rules) {
-        v.Section(name.c_str(), [&] {
+      // Not a structured binding: C++17 lambdas cannot capture one (clang refuses).
+      for (auto& rule : c.alerting.rules) {
+        auto& r = rule.second;
+        v.Section(rule.first.c_str(), [&] {
           v.Bool("enabled", r.enabled);
           v.Double("threshold", r.threshold);
           v.Duration("for", r.for_duration);
