@@ -43,7 +43,11 @@ void Evaluator::Configure(const AlertingConfig& config) {
   // Alerts of rules now disabled leave the snapshot at once (with alerting
   // off there is no next evaluation).
   bool dropped = false;
-  for (const RuleState& old : rules_) dropped = dropped || !old.active.empty();
+  for (const RuleState& old : rules_) {
+    dropped = dropped || !old.active.empty();
+    for (const auto& [labels, act] : old.active)
+      if (transition_ && act.alert.state == AlertState::kFiring) transition_(act.alert, true);
+  }
   rules_ = std::move(next);
   if (dropped) Publish(clock_());
 }
@@ -158,6 +162,7 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
       if (a.state == AlertState::kFiring && !keep_firing) {
         a.state = AlertState::kResolved;
         a.resolved_at = now;
+        if (transition_) transition_(a, false);
       }
       ++it;
       continue;
@@ -165,6 +170,7 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
     if (a.state == AlertState::kPending && now - a.active_at >= cfg.for_duration) {
       a.state = AlertState::kFiring;
       a.fired_at = now;
+      if (transition_) transition_(a, false);
     }
     ++it;
   }
