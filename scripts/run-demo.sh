@@ -59,6 +59,12 @@ collectors:
   cluster: {interval: 5s, expected_topics_file: $DEMO/topics.yaml}
   offsets: {interval: 5s}
   consumer_groups: {interval: 5s}
+# ICT incident events on the seed's incident-events topic (docs/incident-events.md):
+# the demo load lets risk-engine fall behind, so KafkaConsumerGroupLagHigh opens one.
+incidents:
+  enabled: true
+  instance: demo
+  spool: {directory: $DEMO/incidents}
 YAML
 
 build/exporter/dora-kafka-exporter --config "$DEMO/exporter.yaml" 2>"$DEMO/exporter.log" &
@@ -79,10 +85,13 @@ dora-kafka-exporter is watching a local Kafka $VERSION ($BOOTSTRAP) with the see
   index:    http://127.0.0.1:$PORT/
   log:      $DEMO/exporter.log
   try:      curl -s http://127.0.0.1:$PORT/metrics | grep -E '^kafka_(brokers|consumergroup_lag_sum|topic_messages_in_per_second)'
+  incidents: curl -s http://127.0.0.1:$PORT/metrics | grep -E '^kafka_exporter_incident_'
+            $KAFKACTL tool --dir $DEMO/kafka --main org.apache.kafka.tools.consumer.ConsoleConsumer -- \\
+              --bootstrap-server {bootstrap} --topic incident-events --from-beginning --timeout-ms 5000 | grep schema_version
 MSG
 if [[ "$DURATION" -gt 0 ]]; then
   sleep "$DURATION"
-  curl -fs "http://127.0.0.1:$PORT/metrics" | grep -E '^kafka_(brokers|consumergroup_lag_sum|cluster_messages_in_per_second) ' || true
+  curl -fs "http://127.0.0.1:$PORT/metrics" | grep -E '^kafka_(brokers|consumergroup_lag_sum|cluster_messages_in_per_second) |^kafka_exporter_incident_events_(total|delivered_total)' || true
 else
   echo "Ctrl-C to stop."
   wait "$EXPORTER_PID"

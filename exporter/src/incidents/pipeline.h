@@ -1,0 +1,127 @@
+#pragma once
+// Incident events from the evaluator's transitions to Kafka
+// (docs/incident-events.md):
+//
+//   evaluator --Submit()--> bounded hand-off --writer thread--> spool (fsync)
+//                                                    --publisher thread--> Kafka
+//
+// Submit() is what the evaluator calls (under its lock): it copies the alert
+// into a bounded queue and returns; it never waits on the disk or Kafka. The
+// writer thread turns transitions into events (a random event id, assigned
+// once here, before spooling; the incident's sequence number; the cluster id
+// and instance), appends them to the spool and syncs; an event is accepted
+// once synced. It also makes the re-notifications of incidents still firing,
+// every renotify_interval, with the alert's current value. The publisher
+// (incidents/publisher.h) produces what the spool holds.
+//
+// Re-notifications: off with renotify_interval 0. They are what the spool
+// refuses first when it fills (at half of max_bytes); opened and closed
+// events are refused only at max_bytes. When the spool cannot be written
+// (disk full, I/O error), events wait in memory (at most queue_capacity,
+// re-notifications dropped first) and the append is retried with backoff.
+// Every drop is counted (kafka_exporter_incident_events_dropped_total) and
+// logged at most once a minute.
+//
+// Thread-safe.
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "alerting/alert.h"
+#include "config/config.h"
+#include "incidents/event.h"
+#include "incidents/metrics.h"
+#include "incidents/publisher.h"
+#include "incidents/spool.h"
+
+namespace dora::incidents {
+
+struct PipelineOptions {
+  IncidentsConfig config;
+  // Re-notifications read each firing alert's current value here; may be null (none then).
+  const alerting::AlertSource* alerts = nullptr;
+  // The Kafka cluster id ("" while unknown); called from the writer thread.
+  std::function<std::string()> cluster_id;
+  PublisherOptions publisher;  // make_producer must be set
+  size_t queue_capacity = 10000;
+  Millis initial_backoff{1000};  // spool open/append retries
+  Millis max_backoff{60000};
+  std::function<SysTime()> clock = &std::chrono::system_clock::now;
+};
+
+class Pipeline {
+ public:
+  // `metrics` (optional) outlives the pipeline.
+  Pipeline(PipelineOptions options, IncidentMetrics* metrics);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Opens the spool (a failure is logged and retried by the writer), then
+  // starts the writer and, once the spool is open, the publisher.
+  void Start();
+  // An alert that started firing (state kFiring) or resolved (kResolved), or
+  // a firing one dropped by a reload (`dropped`). Never blocks.
+  void Submit(const alerting::Alert& alert, bool dropped);
+  // The writer appends what it holds (one try), then the publisher stops
+  // (waiting up to its `drain` for deliveries in flight).
+  void Stop();
+
+  // Events accepted (synced) since Start (tests).
+  uint64_t accepted() const { return accepted_.load(); }
+  // The spool directory in use (the config's).
+  const std::string& directory() const { return options_.config.spool.directory; }
+
+ private:
+  struct Transition {
+    alerting::Alert alert;
+    bool dropped = false;
+    SysTime at{};
+  };
+  struct Open {
+    SysTime detected_at{};
+    uint64_t next_sequence = 1;
+    SysTime last_event{};
+  };
+  struct Ready {
+    IncidentEvent event;
+    std::string json;
+  };
+  void WriterLoop();
+  Ready Make(IncidentEvent e);
+  void MakeRenotifications(SysTime now, std::deque<Ready>* out);
+  bool OpenSpool(bool log_failure);
+  void TryAppend(std::deque<Ready>* ready, bool final_try);
+  void CountDrop(EventType t, const char* reason);
+
+  const PipelineOptions options_;
+  IncidentMetrics* metrics_;
+  std::string instance_;
+  std::atomic<uint64_t> accepted_{0};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Transition> queue_;
+  bool stopping_ = false;
+
+  std::mutex drop_mu_;  // drops come from Submit's callers and the writer
+  uint64_t dropped_ = 0;
+  std::chrono::steady_clock::time_point last_drop_log_{};
+
+  // Writer thread only.
+  std::unique_ptr<Spool> spool_;
+  std::unique_ptr<Publisher> publisher_;
+  std::map<alerting::Labels, Open> open_;  // incidents open (firing), by alert identity
+  std::chrono::steady_clock::time_point retry_at_{};
+  Millis backoff_;
+  bool spool_failing_ = false;
+  std::thread writer_;
+};
+
+}  // namespace dora::incidents
