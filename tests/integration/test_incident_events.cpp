@@ -150,6 +150,13 @@ double Metric(const std::vector<Sample>& s, const std::string& name,
   return v ? *v : -1;
 }
 
+// REQUIREs `ok`, with the daemon's log as it is now when it fails.
+void RequireWithLog(bool ok, Daemon& d) {
+  if (ok) return;
+  INFO(Tail(d.Log()));
+  REQUIRE(ok);
+}
+
 std::string WriteConfig(const std::string& path, const std::string& body) {
   std::ofstream(path) << body;
   return path;
@@ -332,16 +339,18 @@ TEST_CASE("events spooled while the broker is down survive a SIGKILL and arrive 
         30s, &s));
     // The broker stops: the Kafka collectors fail and their alerts fire; the
     // events cannot be delivered.
+    const auto stopping = std::chrono::steady_clock::now();
     kafka->StopNode(1);
-    INFO(Tail(a.Log()));
-    REQUIRE(a.WaitFor([&](const auto& x) { return spooled(x, "opened") >= 3; }, 60s, &s));
+    WARN("graceful stop of the broker took "
+         << std::chrono::duration<double>(std::chrono::steady_clock::now() - stopping).count() << " s");
+    RequireWithLog(a.WaitFor([&](const auto& x) { return spooled(x, "opened") >= 3; }, 60s, &s), a);
     // Meanwhile the registry fails and recovers twice: incidents that open and close while Kafka is down.
     for (int round = 0; round < 2; ++round) {
       const double opened = spooled(s, "opened"), closed = spooled(s, "closed");
       registry.SetFailure(FakeRegistry::Failure::kHttp500);
-      REQUIRE(a.WaitFor([&](const auto& x) { return spooled(x, "opened") > opened; }, 30s, &s));
+      RequireWithLog(a.WaitFor([&](const auto& x) { return spooled(x, "opened") > opened; }, 30s, &s), a);
       registry.SetFailure(FakeRegistry::Failure::kNone);
-      REQUIRE(a.WaitFor([&](const auto& x) { return spooled(x, "closed") > closed; }, 30s, &s));
+      RequireWithLog(a.WaitFor([&](const auto& x) { return spooled(x, "closed") > closed; }, 30s, &s), a);
     }
     CHECK(Metric(s, "kafka_exporter_incident_events_delivered_total") == 0);
     CHECK(Metric(s, "kafka_exporter_incident_spool_events") >= 7);
@@ -354,7 +363,15 @@ TEST_CASE("events spooled while the broker is down survive a SIGKILL and arrive 
   // Restarted while the broker is still down, then the broker comes back.
   Daemon b({"--config", cfg, "--kafka.server=" + bootstrap});
   REQUIRE(b.WaitHealthy());
-  std::this_thread::sleep_for(3s);
+  // Its collector alerts fire again: the incidents the killed daemon left open go on.
+  const bool refired = b.WaitFor(
+      [](const auto& x) {
+        return FindAll(x, "ALERTS",
+                       {{"alertname", "KafkaExporterCollectorFailing"}, {"alertstate", "firing"}})
+                   .size() >= 3;
+      },
+      30s);
+  RequireWithLog(refired, b);
   kafka->StartNode(1);
   const auto back = std::chrono::steady_clock::now();
   std::vector<Sample> s;
@@ -408,6 +425,25 @@ TEST_CASE("events spooled while the broker is down survive a SIGKILL and arrive 
   }
   CHECK(incidents.size() == 2);
   CheckOrderPerIncident(unique);
+  // Every incident is closed; the collectors' ones, open at the SIGKILL, were
+  // continued by the restarted daemon (renotified, same id) and closed by it.
+  std::map<std::string, std::vector<std::string>> types;
+  std::map<std::string, std::string> names;
+  for (const Event& e : unique) {
+    types[e.json["incident_id"]].push_back(e.json["event_type"]);
+    names[e.json["incident_id"]] = e.json["alertname"];
+  }
+  size_t continued = 0;
+  for (const auto& entry : types) {
+    INFO(names[entry.first] << " " << entry.first);
+    CHECK(entry.second.back() == "closed");
+    if (names[entry.first] == "KafkaExporterCollectorFailing" && entry.second.front() == "opened" &&
+        accepted.size() > 0) {
+      CHECK(entry.second == std::vector<std::string>{"opened", "renotified", "closed"});
+      ++continued;
+    }
+  }
+  CHECK(continued >= 3);
   b.Signal(SIGTERM);
   CHECK(b.Wait(20s) == 0);
 }
@@ -429,12 +465,13 @@ TEST_CASE("a torn spool tail is reported and every complete record is delivered"
   {
     Daemon a({"--config", offline, DeadBroker()});
     REQUIRE(a.WaitHealthy());
-    INFO(Tail(a.Log()));
-    REQUIRE(a.WaitFor(
-        [](const auto& x) {
-          return Metric(x, "kafka_exporter_incident_events_spooled_total", {{"type", "opened"}}) >= 3;
-        },
-        60s));
+    RequireWithLog(
+        a.WaitFor(
+            [](const auto& x) {
+              return Metric(x, "kafka_exporter_incident_events_spooled_total", {{"type", "opened"}}) >= 3;
+            },
+            60s),
+        a);
     a.Signal(SIGKILL);
     REQUIRE(a.Wait(10s) != -1);
   }

@@ -288,3 +288,84 @@ TEST_CASE("without a usable spool directory events wait in memory, bounded, and 
   p.Stop();
   CHECK(rig.topic->messages().empty());
 }
+
+TEST_CASE("an incident open across a restart goes on with its id when its alert fires again",
+          "[incidents][pipeline]") {
+  Rig rig;
+  const alerting::Alert first = Lagging("orders", rig.Now() - 5min);
+  {
+    Pipeline p(rig.Options(), &rig.metrics);
+    p.Start();
+    p.Submit(first, false);
+    REQUIRE(WaitUntil([&] { return rig.topic->messages().size() == 1; }));
+    p.Stop();  // the daemon restarts: its evaluator starts afresh
+  }
+  rig.now_ms += 60000;
+  const alerting::Alert again = Lagging("orders", rig.Now());  // a new pending start
+  Pipeline p(rig.Options(), &rig.metrics);
+  p.Start();
+  p.Submit(again, false);
+  p.Submit(Resolved(again, rig.Now() + 1min), false);
+  REQUIRE(WaitUntil([&] { return rig.topic->messages().size() == 3; }));
+  const auto ev = Events(*rig.topic);
+  CHECK(ev[0]["event_type"] == "opened");
+  CHECK(ev[1]["event_type"] == "renotified");
+  CHECK(ev[2]["event_type"] == "closed");
+  for (const auto& e : ev) {
+    CHECK(e["incident_id"] == IncidentId(first.labels, first.active_at));
+    CHECK(e["detected_at"] == ev[0]["detected_at"]);
+    CHECK(e["started_at"] == ev[0]["started_at"]);
+  }
+  CHECK(ev[1]["sequence"] == 1);
+  CHECK(ev[2]["sequence"] == 2);
+  CHECK(ev[2]["close_reason"] == "resolved");
+  p.Stop();
+}
+
+TEST_CASE("an incident whose alert does not fire again after a restart is closed with close_reason restart",
+          "[incidents][pipeline]") {
+  Rig rig;
+  FakeAlerts source;
+  const alerting::Alert a = Lagging("orders", rig.Now());
+  {
+    PipelineOptions o = rig.Options();
+    o.alerts = &source;
+    Pipeline p(std::move(o), &rig.metrics);
+    p.Start();
+    p.Submit(a, false);
+    REQUIRE(WaitUntil([&] { return rig.topic->messages().size() == 1; }));
+    p.Stop();
+  }
+  // After the restart the alert is pending again: the incident waits.
+  alerting::Alert pending = a;
+  pending.state = alerting::AlertState::kPending;
+  pending.active_at = rig.Now() + 1min;
+  source.Set({pending});
+  rig.now_ms += 120000;
+  PipelineOptions o = rig.Options();
+  o.alerts = &source;
+  o.orphan_grace = Millis(0);
+  Pipeline p(std::move(o), &rig.metrics);
+  p.Start();
+  std::this_thread::sleep_for(1500ms);  // the writer looks every second
+  CHECK(rig.topic->messages().size() == 1);
+  // The condition went away before `for` elapsed: the incident is closed.
+  source.Set({});
+  REQUIRE(WaitUntil([&] { return rig.topic->messages().size() == 2; }));
+  const auto ev = Events(*rig.topic);
+  CHECK(ev[1]["event_type"] == "closed");
+  CHECK(ev[1]["close_reason"] == "restart");
+  CHECK(ev[1]["incident_id"] == ev[0]["incident_id"]);
+  CHECK(ev[1]["sequence"] == 1);
+  CHECK(ev[1]["resolved_at"] == "2023-11-14T22:15:20.000Z");
+  CHECK(ev[1]["annotations"] == ev[0]["annotations"]);
+  p.Stop();
+  // Closed for good: a third start has nothing left open.
+  PipelineOptions third = rig.Options();
+  third.orphan_grace = Millis(0);
+  Pipeline q(std::move(third), &rig.metrics);
+  q.Start();
+  std::this_thread::sleep_for(1500ms);
+  CHECK(rig.topic->messages().size() == 2);
+  q.Stop();
+}

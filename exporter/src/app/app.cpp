@@ -96,6 +96,12 @@ void App::StartIncidents() {
   };
   options.initial_backoff = config_.retry.initial_backoff;
   options.max_backoff = config_.retry.max_backoff;
+  // An incident left open by the previous run waits this long for its alert
+  // to fire again: the longest `for` plus three evaluations.
+  Millis longest_for{0};
+  for (const auto& rule : config_.alerting.rules)
+    if (rule.second.enabled) longest_for = std::max(longest_for, rule.second.for_duration);
+  options.orphan_grace = longest_for + 3 * alerting::NotifierOptionsFrom(config_).evaluation_interval;
   options.publisher.make_producer = [kafka = config_.kafka, topic = config_.incidents.topic,
                                      compression = config_.incidents.compression] {
     return CreateEventProducer(kafka, topic, compression);

@@ -62,7 +62,7 @@ struct IncidentEvent {
   SysTime started_at{};      // when the alert started firing
   SysTime resolved_at{};     // closed only (epoch otherwise)
   SysTime emitted_at{};      // when the daemon made the event
-  std::string close_reason;  // closed only: "resolved" or "rule_disabled"
+  std::string close_reason;  // closed only: "resolved", "rule_disabled" or "restart" (incidents/pipeline.h)
   std::string cluster_id;    // Kafka cluster id; "" when not known yet
   std::string instance;      // the daemon that made it
 };

@@ -14,6 +14,13 @@
 // every renotify_interval, with the alert's current value. The publisher
 // (incidents/publisher.h) produces what the spool holds.
 //
+// Restarts: the open incidents (id, times, sequence) are kept in the spool
+// directory (open-incidents.json, replaced atomically after each append). A
+// restarted daemon continues one when its alert fires again (a `renotified`
+// event with the same incident id, then `closed`), and closes one whose alert
+// is not pending or firing once orphan_grace has passed (close_reason
+// "restart": the daemon did not see it resolve).
+//
 // Re-notifications: off with renotify_interval 0. They are what the spool
 // refuses first when it fills (at half of max_bytes); opened and closed
 // events are refused only at max_bytes. When the spool cannot be written
@@ -50,6 +57,10 @@ struct PipelineOptions {
   std::function<std::string()> cluster_id;
   PublisherOptions publisher;  // make_producer must be set
   size_t queue_capacity = 10000;
+  // After a restart, how long an incident left open waits for its alert to
+  // fire again before it is closed with close_reason "restart" (the longest
+  // `for` plus a few evaluations; the App computes it).
+  Millis orphan_grace{600000};
   Millis initial_backoff{1000};  // spool open/append retries
   Millis max_backoff{60000};
   std::function<SysTime()> clock = &std::chrono::system_clock::now;
@@ -84,10 +95,16 @@ class Pipeline {
     bool dropped = false;
     SysTime at{};
   };
+  // An open incident: what its next event needs, also after a restart.
   struct Open {
+    std::string incident_id;
     SysTime detected_at{};
+    SysTime started_at{};
+    SysTime alert_active_at{};  // the evaluator's pending start of the episode it follows
     uint64_t next_sequence = 1;
     SysTime last_event{};
+    Labels annotations;  // for a close after a restart
+    double value = 0;
   };
   struct Ready {
     IncidentEvent event;
@@ -98,6 +115,9 @@ class Pipeline {
   void MakeRenotifications(SysTime now, std::deque<Ready>* out);
   bool OpenSpool(bool log_failure);
   void TryAppend(std::deque<Ready>* ready, bool final_try);
+  void CloseOrphans(SysTime now, std::deque<Ready>* out);
+  void LoadOpen();
+  void StoreOpen();
   void CountDrop(EventType t, const char* reason);
 
   const PipelineOptions options_;
@@ -118,6 +138,12 @@ class Pipeline {
   std::unique_ptr<Spool> spool_;
   std::unique_ptr<Publisher> publisher_;
   std::map<alerting::Labels, Open> open_;  // incidents open (firing), by alert identity
+  // Incidents a previous run left open, not seen firing since: continued
+  // when their alert fires again, closed (close_reason "restart") when it
+  // does not by orphan_deadline_.
+  std::map<alerting::Labels, Open> orphans_;
+  SysTime orphan_deadline_{};
+  bool open_dirty_ = false;  // open_ or orphans_ changed since StoreOpen
   std::chrono::steady_clock::time_point retry_at_{};
   Millis backoff_;
   bool spool_failing_ = false;

@@ -18,7 +18,6 @@ namespace dora::incidents {
 namespace {
 
 constexpr char kAckFile[] = "ack";
-constexpr char kAckTmp[] = "ack.tmp";
 constexpr char kAckTag[] = "dora-spool-ack 1";
 
 std::string Errno(int err) { return std::strerror(err); }
@@ -313,16 +312,7 @@ Status Spool::Acknowledge(SpoolPosition upto, uint64_t records) {
       return Status::Ok();
     }
   }
-  const std::string tmp = options_.directory + "/" + kAckTmp;
-  const std::string path = options_.directory + "/" + kAckFile;
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Unavailable(tmp + ": " + Errno(errno));
-  int err = 0;
-  const bool ok = WriteAll(fd, AckText(upto), &err) && (::fdatasync(fd) == 0 || ((err = errno), false));
-  ::close(fd);
-  if (!ok) return Unavailable(tmp + ": " + Errno(err));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Unavailable(path + ": rename: " + Errno(errno));
-  if (::fsync(dir_fd_) != 0) return Unavailable(options_.directory + ": fsync: " + Errno(errno));
+  if (Status s = StoreFile(kAckFile, AckText(upto)); !s.ok) return s;
   {
     std::lock_guard<std::mutex> lock(mu_);
     acked_ = upto;
@@ -341,6 +331,30 @@ Status Spool::Acknowledge(SpoolPosition upto, uint64_t records) {
   }
   for (uint64_t seq : doomed) ::unlink(PathOf(seq).c_str());
   return Status::Ok();
+}
+
+Status Spool::StoreFile(const std::string& name, const std::string& content) {
+  const std::string tmp = options_.directory + "/" + name + ".tmp";
+  const std::string path = options_.directory + "/" + name;
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Unavailable(tmp + ": " + Errno(errno));
+  int err = 0;
+  const bool ok = WriteAll(fd, content, &err) && (::fdatasync(fd) == 0 || ((err = errno), false));
+  ::close(fd);
+  if (!ok) return Unavailable(tmp + ": " + Errno(err));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Unavailable(path + ": rename: " + Errno(errno));
+  if (::fsync(dir_fd_) != 0) return Unavailable(options_.directory + ": fsync: " + Errno(errno));
+  return Status::Ok();
+}
+
+Result<std::string> Spool::LoadFile(const std::string& name) const {
+  const std::string path = options_.directory + "/" + name;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::string();
+  std::string text, err;
+  if (!ReadRange(path, 0, std::min<uint64_t>(static_cast<uint64_t>(st.st_size), 16u << 20), &text, &err))
+    return Unavailable(path + ": " + err);
+  return text;
 }
 
 SpoolPosition Spool::acknowledged() const {

@@ -98,6 +98,12 @@ class Spool {
   Status Acknowledge(SpoolPosition upto, uint64_t records);
   SpoolPosition acknowledged() const;
 
+  // A small file of the spool's owner next to the segments (the open
+  // incidents), replaced atomically: written, synced, renamed, directory
+  // synced. Called by the writer. LoadFile answers "" when it does not exist.
+  Status StoreFile(const std::string& name, const std::string& content);
+  Result<std::string> LoadFile(const std::string& name) const;
+
   uint64_t bytes() const;            // of the segment files
   uint64_t pending_bytes() const;    // of the records not acknowledged (what the bound counts)
   uint64_t pending_records() const;  // synced and not acknowledged
