@@ -14,12 +14,14 @@ DEMO_ONLY=0
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev prometheus-cpp-dev libcpp-httplib-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev catch2
+  libavro-dev
   zlib1g-dev libssl-dev libbrotli-dev libcrypt-dev openssl
   openjdk-17-jre-headless maven
   curl procps python3
 )
 # The tests' tools: formatting, the real Prometheus and Alertmanager.
-((DEMO_ONLY)) || PACKAGES+=(clang-format prometheus prometheus-alertmanager)
+# python3-avro: the incident events' Avro test decodes with an independent implementation.
+((DEMO_ONLY)) || PACKAGES+=(clang-format prometheus prometheus-alertmanager python3-avro)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -44,10 +44,14 @@ std::string Config(const std::string& granularity, const std::string& topics_fil
                    const std::string& connect_url, const std::string& connect_password_file,
                    const Alerting& alerting) {
   // Incident events: every setting, re-notified every 2s, zstd; the lowered
-  // lag rule's incident is delivered to incident-events.
+  // lag rule's incident is delivered to incident-events, in JSON in the
+  // partition run and in Avro (schema registered with the fake registry) in
+  // the topic run.
   const std::string incidents =
-      "incidents:\n  enabled: true\n  topic: incident-events\n  format: json\n"
-      "  instance: asan-0\n  compression: zstd\n  renotify_interval: 2s\n"
+      "incidents:\n  enabled: true\n  topic: incident-events\n  format: " +
+      std::string(granularity == "topic" ? "avro" : "json") +
+      "\n  subject_name_strategy: topic_record\n  schema_registry: {name: main, url: '" + registry_url +
+      "', timeout: 2s}\n  instance: asan-0\n  compression: zstd\n  renotify_interval: 2s\n"
       "  spool: {directory: /tmp/dora-families-" +
       std::to_string(getpid()) + "-spool-" + granularity + ", max_bytes: 1048576}\n";
   return incidents +
@@ -283,6 +287,17 @@ TEST_CASE("every optional metric family and both granularities run clean against
       CHECK(FindAll(s, gone).empty());
     }
     CHECK_FALSE(FindAll(s, "kafka_consumergroup_group_topic_sum_lag", {{"cluster_name", "seed"}}).empty());
+    // Avro: the schema was registered under <topic>-<record name> and events were delivered.
+    CHECK(d.WaitFor(
+        [](const auto& x) {
+          auto delivered = Find(x, "kafka_exporter_incident_events_delivered_total");
+          return delivered && *delivered >= 1;
+        },
+        20s));
+    bool registered = false;
+    for (const auto& r : registry.Registered())
+      registered = registered || r.first == "incident-events-dora.kafka.exporter.IncidentEvent";
+    CHECK(registered);
     StopClean(d);
     unlink(cfg.c_str());
   }

@@ -530,3 +530,102 @@ TEST_CASE("a torn spool tail is reported and every complete record is delivered"
   // Delivered past the torn bytes: the damaged segment is gone.
   CHECK_FALSE(std::filesystem::exists(segment));
 }
+
+namespace {
+
+// Decodes one message with python3-avro (Debian's, an Avro implementation
+// independent of libavro): the Confluent framing, the schema fetched from the
+// registry by its id, the record as JSON (times in unix milliseconds).
+const char kAvroDecoder[] = R"(
+import io, json, struct, sys, urllib.request
+import avro.io, avro.schema
+registry, path = sys.argv[1], sys.argv[2]
+data = open(path, "rb").read()
+assert data[0] == 0, "magic byte %d" % data[0]
+schema_id = struct.unpack(">i", data[1:5])[0]
+with urllib.request.urlopen("%s/schemas/ids/%d" % (registry, schema_id), timeout=10) as r:
+    schema = avro.schema.parse(json.load(r)["schema"])
+record = avro.io.DatumReader(schema).read(avro.io.BinaryDecoder(io.BytesIO(data[5:])))
+def plain(o):
+    if hasattr(o, "timestamp"):
+        return round(o.timestamp() * 1000)
+    return str(o)
+print(json.dumps({"schema_id": schema_id, "schema_name": schema.fullname, "record": record}, default=plain))
+)";
+
+}  // namespace
+
+TEST_CASE("an Avro incident event decodes with python3-avro and the schema fetched by its id",
+          "[kafka][incidents][avro]") {
+  REQUIRE(std::system("/usr/bin/python3 -c 'import avro.io' 2>/dev/null") ==
+          0);  // python3-avro: install-deps.sh
+  auto kafka = KafkaCluster::Start(1);
+  const std::string bootstrap = kafka->bootstrap();
+  kafka->CreateTopic(kTopic, 3, 1);
+  kafka->CreateTopic("orders", 1, 1);
+  REQUIRE(ProduceMessages(bootstrap, "orders", 200) == 200);
+  REQUIRE(ConsumeAndCommit(bootstrap, "orders", "lagging", 50) == 50);  // lag 150
+  FakeRegistry registry;
+  REQUIRE(registry.running());
+  TempDir dir("dora-incidents");
+  const std::string cfg = WriteConfig(dir.P("exporter.yaml"),
+                                      "collectors:\n"
+                                      "  cluster: {interval: 1s}\n"
+                                      "  offsets: {interval: 1s}\n"
+                                      "  consumer_groups: {interval: 1s}\n"
+                                      "alerting:\n"
+                                      "  rules:\n"
+                                      "    KafkaConsumerGroupLagHigh: {threshold: 100, for: 0s}\n"
+                                      "incidents:\n"
+                                      "  enabled: true\n"
+                                      "  format: avro\n"
+                                      "  instance: it-avro\n"
+                                      "  schema_registry: {url: '" +
+                                          registry.url() +
+                                          "'}\n"
+                                          "  spool: {directory: " +
+                                          dir.P("spool") + "}\n");
+  Daemon d({"--config", cfg, "--kafka.server=" + bootstrap});
+  REQUIRE(d.WaitHealthy());
+  std::vector<TopicRecord> records;
+  for (int i = 0; i < 60 && records.empty(); ++i) records = ReadTopic(bootstrap, kTopic, 1, 2s, 500ms);
+  RequireWithLog(!records.empty(), d);
+  const TopicRecord& m = records.front();
+  REQUIRE(m.value.size() > 5);
+  CHECK(m.value[0] == '\0');
+  const auto registered = registry.Registered();
+  REQUIRE(registered.size() == 1);
+  CHECK(registered[0].first == "incident-events-value");
+  std::ofstream(dir.P("decode.py")) << kAvroDecoder;
+  std::ofstream(dir.P("message.bin"), std::ios::binary) << m.value;
+  const std::string cmd = "timeout 30 /usr/bin/python3 " + dir.P("decode.py") + " " + registry.url() + " " +
+                          dir.P("message.bin") + " > " + dir.P("decoded.json") + " 2> " + dir.P("decode.err");
+  const int rc = std::system(cmd.c_str());
+  std::ifstream err_in(dir.P("decode.err"));
+  std::stringstream err;
+  err << err_in.rdbuf();
+  INFO(err.str());
+  REQUIRE(rc == 0);
+  std::ifstream in(dir.P("decoded.json"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const Json out = Json::parse(ss.str());
+  INFO(out.dump(2));
+  CHECK(out["schema_id"] == 100);
+  CHECK(out["schema_name"] == "dora.kafka.exporter.IncidentEvent");
+  const Json& r = out["record"];
+  CHECK(r["schema_version"] == 1);
+  CHECK(r["event_type"] == "opened");
+  CHECK(r["incident_id"] == m.key);
+  CHECK(r["alertname"] == "KafkaConsumerGroupLagHigh");
+  CHECK(r["severity"] == "ticket");
+  CHECK(r["labels"]["consumergroup"] == "lagging");
+  CHECK(r["value"] == 150.0);
+  CHECK(r["resolved_at"].is_null());
+  CHECK(r["awareness_deadline"].get<int64_t>() == r["detected_at"].get<int64_t>() + 24LL * 3600 * 1000);
+  CHECK(r["cluster_id"] == ClusterId(bootstrap));
+  CHECK(r["instance"] == "it-avro");
+  CHECK(r["affected"]["consumer_groups"] == Json::array({"lagging"}));
+  d.Signal(SIGTERM);
+  CHECK(d.Wait(20s) == 0);
+}

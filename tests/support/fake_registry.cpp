@@ -133,7 +133,7 @@ FakeRegistry::FakeRegistry(Options options) : options_(std::move(options)) {
   server_->set_tcp_nodelay(true);      // headers and body go out in separate writes
   server_->new_task_queue = [] { return new httplib::ThreadPool(24); };
   auto handler = [this](const httplib::Request& req, httplib::Response& res) {
-    Reply r = Handle(req.method, req.path, req.get_header_value("Authorization"));
+    Reply r = Handle(req.method, req.path, req.get_header_value("Authorization"), req.body);
     res.status = r.status;
     for (const auto& [k, v] : r.headers) res.set_header(k, v);
     if (!r.trickle) {
@@ -236,8 +236,31 @@ bool FakeRegistry::WaitWhileHanging(const std::string& path) {
   }) && !stopping_;
 }
 
+std::vector<std::pair<std::string, std::string>> FakeRegistry::Registered() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return registered_;
+}
+
+FakeRegistry::Reply FakeRegistry::Register(const std::string& subject, const std::string& body) {
+  Reply r;
+  const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("schema") || !j["schema"].is_string()) {
+    r.status = 422;
+    r.body = ErrorBody(42201, "Invalid schema");
+    return r;
+  }
+  const std::string schema = j["schema"].get<std::string>();
+  auto it = schema_ids_.find(schema);
+  if (it == schema_ids_.end())
+    it = schema_ids_.emplace(schema, 100 + static_cast<int>(schema_ids_.size())).first;
+  registered_.emplace_back(subject, schema);
+  subjects_[subject] = std::max(subjects_[subject], 1);
+  r.body = nlohmann::json{{"id", it->second}}.dump();
+  return r;
+}
+
 FakeRegistry::Reply FakeRegistry::Handle(const std::string& method, const std::string& full_path,
-                                         const std::string& authorization) {
+                                         const std::string& authorization, const std::string& body) {
   Reply r;
   if (!StartsWith(full_path, options_.base_path)) {
     r.status = 404;
@@ -279,7 +302,7 @@ FakeRegistry::Reply FakeRegistry::Handle(const std::string& method, const std::s
         r.body = ErrorBody(50003, "hang ended");
         return r;
       }
-      return Handle(method, full_path, authorization);  // healed while hanging: answer normally
+      return Handle(method, full_path, authorization, body);  // healed while hanging: answer normally
     case Failure::kMalformedJson:
       r.body = "[\"orders-value\", \"payments-val";
       return r;
@@ -292,6 +315,13 @@ FakeRegistry::Reply FakeRegistry::Handle(const std::string& method, const std::s
 
   std::lock_guard<std::mutex> lock(mu_);
   const std::string kSubjects = "/subjects";
+  const std::string kVersions = "/versions";
+  if (method == "POST" && StartsWith(path, kSubjects + "/") &&
+      path.size() > kSubjects.size() + kVersions.size() + 1 &&
+      path.compare(path.size() - kVersions.size(), kVersions.size(), kVersions) == 0) {
+    return Register(path.substr(kSubjects.size() + 1, path.size() - kSubjects.size() - 1 - kVersions.size()),
+                    body);
+  }
   if (method != "GET") {
     r.status = 405;
     r.body = ErrorBody(405, "HTTP 405 Method Not Allowed");
@@ -351,7 +381,11 @@ FakeRegistry::Reply FakeRegistry::Handle(const std::string& method, const std::s
     }
     r.body = all.dump();
   } else if (StartsWith(path, "/schemas/ids/")) {
-    r.body = nlohmann::json{{"schema", "\"string\""}}.dump();
+    std::string schema = "\"string\"";
+    const int id = std::atoi(path.substr(13).c_str());
+    for (const auto& entry : schema_ids_)
+      if (entry.second == id) schema = entry.first;
+    r.body = nlohmann::json{{"schema", schema}}.dump();
   } else {
     r.status = 404;
     r.body = ErrorBody(404, "HTTP 404 Not Found");

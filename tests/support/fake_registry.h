@@ -78,13 +78,19 @@ class FakeRegistry {
   void SetJson(const std::string& path, const std::string& body);
   void SetMode(const std::string& mode);
   void SetCompatibility(const std::string& level);
+  // Schemas registered with POST /subjects/<subject>/versions, as (subject,
+  // schema text), in order. Each new schema text gets an id from 100 up
+  // (GET /schemas/ids/<id> answers it); the same text again, the same id.
+  std::vector<std::pair<std::string, std::string>> Registered() const;
   // Requests seen whose path (below base_path) starts with `path_prefix`.
   int Requests(const std::string& path_prefix = "") const;
   void Stop();
 
  private:
   struct Reply;
-  Reply Handle(const std::string& method, const std::string& path, const std::string& authorization);
+  Reply Handle(const std::string& method, const std::string& path, const std::string& authorization,
+               const std::string& body = "");
+  Reply Register(const std::string& subject, const std::string& body);  // mu_ held
   bool WaitWhileHanging(const std::string& path);
 
   Options options_;
@@ -102,6 +108,8 @@ class FakeRegistry {
   std::string mode_ = "READWRITE";
   std::string compatibility_ = "BACKWARD";
   std::vector<std::string> seen_;
+  std::map<std::string, int> schema_ids_;  // schema text -> id
+  std::vector<std::pair<std::string, std::string>> registered_;
 };
 
 }  // namespace dora::test

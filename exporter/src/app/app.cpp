@@ -6,11 +6,13 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <thread>
-#include <tuple>
 
 #include "alerting/api_json.h"
+#include "config/flatten.h"
 #include "config/loader.h"
 #include "http/web_config.h"
+#include "incidents/avro.h"
+#include "incidents/avro_registry.h"
 #include "kafka/event_producer.h"
 #include "util/log.h"
 
@@ -21,6 +23,14 @@ namespace {
 std::string FlattenAlerting(const Config& c) {
   std::string out = FormatDuration(c.alerting.resend_delay) + "\n";
   for (const auto& [k, v] : c.alerting.external_labels) out += k + "=" + v + "\n";
+  return out;
+}
+
+// Every incidents.* key and value (they apply at start only).
+FlatConfig IncidentsKeys(const Config& c) {
+  FlatConfig out;
+  for (auto& kv : FlattenConfig(c))
+    if (kv.first.rfind("incidents.", 0) == 0) out.push_back(std::move(kv));
   return out;
 }
 
@@ -106,6 +116,28 @@ void App::StartIncidents() {
                                      compression = config_.incidents.compression] {
     return CreateEventProducer(kafka, topic, compression);
   };
+  if (config_.incidents.format == "avro") {
+    // Avro in the Confluent wire format: the schema is registered on first
+    // use (and again after a failure); the spool keeps the JSON.
+    auto encoder = incidents::AvroEncoder::Create();
+    if (encoder.ok()) {
+      auto avro =
+          std::make_shared<std::pair<std::unique_ptr<incidents::AvroEncoder>, incidents::AvroRegistration>>(
+              std::move(encoder.value()),
+              incidents::AvroRegistration(
+                  config_.incidents.schema_registry,
+                  incidents::AvroSubject(config_.incidents.subject_name_strategy, config_.incidents.topic)));
+      options.publisher.encode = [avro](const std::string& json) -> Result<std::string> {
+        auto id = avro->second.Id();
+        if (!id.ok()) return id.status();
+        return avro->first->EncodeFramed(json, id.value());
+      };
+    } else {  // not expected: libavro refused the built-in schema; events wait in the spool
+      options.publisher.encode = [status = encoder.status()](const std::string&) -> Result<std::string> {
+        return status;
+      };
+    }
+  }
   options.publisher.initial_backoff = config_.retry.initial_backoff;
   options.publisher.max_backoff = config_.retry.max_backoff;
   options.publisher.metrics_changed = [this] { PublishSelf(); };
@@ -225,12 +257,7 @@ bool App::Reload() {
         "web.listen_address, web.telemetry_path and web.config_file changes need a restart; keeping the "
         "current ones (the web config file's content is re-read when it changes)");
   next.web = config_.web;
-  const auto& ni = next.incidents;
-  const auto& ci = config_.incidents;
-  if (std::tie(ni.enabled, ni.topic, ni.format, ni.instance, ni.compression, ni.renotify_interval,
-               ni.spool.directory,
-               ni.spool.max_bytes) != std::tie(ci.enabled, ci.topic, ci.format, ci.instance, ci.compression,
-                                               ci.renotify_interval, ci.spool.directory, ci.spool.max_bytes))
+  if (IncidentsKeys(next) != IncidentsKeys(config_))
     log->warn("incidents.* changes need a restart; keeping the current ones");
   next.incidents = config_.incidents;
   // The new collectors and their Kafka client are built while the old ones

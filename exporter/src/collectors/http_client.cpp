@@ -322,6 +322,8 @@ HttpSession::Reply HttpSession::Send(const std::string& path, const std::string*
   }
   if (body && res->status >= 200 && res->status <= 299) {
     r.ok = true;
+    // A JSON answer is kept (a schema registry's {"id": N}); anything else is not an error.
+    if (!res->body.empty()) r.json = nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);
     return r;
   }
   if (res->status != 200) {

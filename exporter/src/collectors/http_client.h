@@ -99,7 +99,8 @@ class HttpSession {
 
   // GET base_path + path (path may carry a query string).
   Reply Get(const std::string& path);
-  // POST `body` to base_path + path. ok: any 2xx (the body is not read).
+  // POST `body` to base_path + path. ok: any 2xx; a JSON answer is in `json`
+  // (discarded, is_discarded(), when the body is not JSON).
   Reply Post(const std::string& path, const std::string& body, const std::string& content_type);
 
  private:

@@ -200,10 +200,12 @@ struct AlertingConfig {
 struct IncidentsConfig {
   bool enabled = false;
   std::string topic = "incident-events";
-  std::string format = "json";
-  std::string instance;               // the daemon's name in every event; "" = the host name
-  std::string compression = "lz4";    // the producer's compression.codec
-  Millis renotify_interval{3600000};  // a firing incident is re-notified this often; 0 = never
+  std::string format = "json";                  // json|avro
+  std::string subject_name_strategy = "topic";  // avro: topic|record|topic_record
+  HttpEndpoint schema_registry;                 // avro: where the schema is registered
+  std::string instance;                         // the daemon's name in every event; "" = the host name
+  std::string compression = "lz4";              // the producer's compression.codec
+  Millis renotify_interval{3600000};            // a firing incident is re-notified this often; 0 = never
   struct Spool {
     std::string directory = "/var/lib/dora-kafka-exporter/incidents";
     int max_bytes = 64 << 20;  // the segment files' bound on disk

@@ -405,6 +405,8 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
   check_topic("incidents.topic", c.incidents.topic);
   if (c.incidents.enabled && c.incidents.spool.directory.empty())
     e->errors.push_back("incidents.spool.directory: required when incidents.enabled is true");
+  if (c.incidents.format == "avro" && c.incidents.schema_registry.url.empty())
+    e->errors.push_back("incidents.schema_registry.url: required when incidents.format is avro");
 }
 
 }  // namespace

@@ -192,7 +192,11 @@ void VisitConfig(V& v, C& c) {
   v.Section("incidents", [&] {
     v.Bool("enabled", c.incidents.enabled);
     v.String("topic", c.incidents.topic);  // Kafka's topic name rule: ValidateConfig
-    v.String("format", c.incidents.format, OneOf({"json"}));
+    v.String("format", c.incidents.format, OneOf({"json", "avro"}));
+    v.String("subject_name_strategy", c.incidents.subject_name_strategy,
+             OneOf({"topic", "record", "topic_record"}));
+    v.Section("schema_registry",
+              [&] { VisitEndpoint(v, c.incidents.schema_registry); });  // url: ValidateConfig
     v.String("instance", c.incidents.instance);
     v.String("compression", c.incidents.compression, OneOf({"none", "gzip", "snappy", "lz4", "zstd"}));
     v.Duration("renotify_interval", c.incidents.renotify_interval);

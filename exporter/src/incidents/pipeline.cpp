@@ -95,7 +95,7 @@ void Pipeline::CountDrop(EventType t, const char* reason) {
   if (last_drop_log_ != Steady::time_point{} && now - last_drop_log_ < std::chrono::minutes(1)) return;
   last_drop_log_ = now;
   GetLogger("incidents")
-      ->error("incident events: dropped a {} event ({}); {} dropped since start", TypeName(t), reason,
+      ->error("incident events: dropped an event of type {} ({}); {} dropped since start", TypeName(t), reason,
               dropped_);
 }
 

@@ -167,8 +167,15 @@ void Publisher::Loop() {
     bool blocked = false;  // the producer's local queue refused a record
     if (producer && !stopping && !rewind && Clock::now() >= retry_at) {
       while (!buffered.empty() && window.size() < options_.window) {
+        Result<std::string> value = buffered.front().payload;
+        if (options_.encode) value = options_.encode(buffered.front().payload);
+        if (!value.ok()) {
+          fail("cannot encode an event: " + value.status().message);
+          blocked = true;
+          break;
+        }
         const uint64_t id = next_id++;
-        if (Status s = producer->Produce(id, buffered.front().key, buffered.front().payload); !s.ok) {
+        if (Status s = producer->Produce(id, buffered.front().key, value.value()); !s.ok) {
           log->debug("incident events: produce: {}", s.message);
           blocked = true;
           break;

@@ -35,6 +35,9 @@ namespace dora::incidents {
 struct PublisherOptions {
   // Builds a producer (again after a fatal error).
   std::function<Result<std::unique_ptr<EventProducer>>()> make_producer;
+  // The message value of a spooled event (its JSON); unset: the JSON itself.
+  // A failure (a schema registry down) pauses producing with backoff.
+  std::function<Result<std::string>(const std::string& json)> encode;
   size_t window = 1000;  // records produced and not yet reported
   Millis initial_backoff{1000};
   Millis max_backoff{60000};
