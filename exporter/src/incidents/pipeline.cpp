@@ -95,8 +95,8 @@ void Pipeline::CountDrop(EventType t, const char* reason) {
   if (last_drop_log_ != Steady::time_point{} && now - last_drop_log_ < std::chrono::minutes(1)) return;
   last_drop_log_ = now;
   GetLogger("incidents")
-      ->error("incident events: dropped an event of type {} ({}); {} dropped since start", TypeName(t), reason,
-              dropped_);
+      ->error("incident events: dropped an event of type {} ({}); {} dropped since start", TypeName(t),
+              reason, dropped_);
 }
 
 Pipeline::Ready Pipeline::Make(IncidentEvent e) {
