@@ -5,7 +5,8 @@
 #   scripts/install-deps.sh          everything (the test command, CI)
 #   scripts/install-deps.sh --demo   only what scripts/run-demo.sh needs: the build,
 #                                    Java and the broker jars (no helm, Kyverno,
-#                                    fuzzing toolchain, Prometheus or Connect jars)
+#                                    fuzzing toolchain, Prometheus, Chromium or
+#                                    Connect jars)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEMO_ONLY=0
@@ -18,8 +19,9 @@ PACKAGES=(
   openjdk-17-jre-headless maven
   curl procps python3
 )
-# The tests' tools: formatting, the real Prometheus and Alertmanager.
-((DEMO_ONLY)) || PACKAGES+=(clang-format prometheus prometheus-alertmanager)
+# The tests' tools: formatting, the real Prometheus and Alertmanager, and
+# headless Chromium (the status page test reads the page's DOM).
+((DEMO_ONLY)) || PACKAGES+=(clang-format prometheus prometheus-alertmanager chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -209,6 +209,19 @@ TEST_CASE("config dump redacts secret-named properties", "[config]") {
   CHECK(all.find("sasl.username: exporter") != std::string::npos);
 }
 
+TEST_CASE("config dump redacts the user and password of endpoint URLs", "[config][secret]") {
+  Config c;
+  AlertmanagerEndpoint am;
+  am.name = "am";
+  am.url = "https://pager:s3cr3t-pw@am.example:9093/";
+  c.alerting.alertmanagers.push_back(am);
+  std::string all;
+  for (const auto& [k, v] : FlattenConfig(c)) all += k + "=" + v + "\n";
+  CHECK(all.find("s3cr3t-pw") == std::string::npos);
+  CHECK(all.find("pager") == std::string::npos);
+  CHECK(all.find("url: https://[redacted]@am.example:9093/") != std::string::npos);
+}
+
 TEST_CASE("duplicate keys are errors at the second place, naming the first", "[config][fail-closed]") {
   ConfigErrors e;
   Parse("collectors:\n  offsets:\n    interval: 5s\n    timeout: 2s\n    interval: 1s\n", &e);

@@ -17,6 +17,16 @@ std::string CollectorOf(const std::string& family) {
   return i < metrics::kCatalogueSize ? std::string(metrics::kCatalogue[i].collector) : std::string();
 }
 
+// What the runner taps: the rules' families and the status page's.
+const std::set<std::string>& Tapped() {
+  static const std::set<std::string> kFamilies = [] {
+    std::set<std::string> out = alerting::TappedFamilies();
+    out.insert(StatusFamilies().begin(), StatusFamilies().end());
+    return out;
+  }();
+  return kFamilies;
+}
+
 }  // namespace
 
 Evaluator::Evaluator(const AlertingConfig& config, SnapshotStore* store, Clock clock)
@@ -58,9 +68,10 @@ void Evaluator::Forget(const std::string& collector) {
                                [&](const Sample& s) { return s.labels.at("collector") == collector; }),
                 success.end());
   failed_.erase(collector);
+  runs_.erase(collector);
 }
 
-const std::set<std::string>& Evaluator::TappedFamilies() const { return alerting::TappedFamilies(); }
+const std::set<std::string>& Evaluator::TappedFamilies() const { return Tapped(); }
 
 void Evaluator::OnRun(RunInputs run) {
   const SysTime now = clock_();
@@ -68,7 +79,7 @@ void Evaluator::OnRun(RunInputs run) {
   if (run.published) {
     history_.Observe(now, run.samples);  // the range functions' points: this run's samples only
     // Replaced as a whole: a family absent from the run has no series now.
-    for (const std::string& family : alerting::TappedFamilies()) {
+    for (const std::string& family : Tapped()) {
       if (CollectorOf(family) != run.collector) continue;
       auto it = run.samples.find(family);
       if (it == run.samples.end()) {
@@ -79,6 +90,7 @@ void Evaluator::OnRun(RunInputs run) {
     }
   }
   failed_[run.collector] = !run.published && !run.kept;
+  RecordRun(&runs_, run, now);
   auto& success = inputs_[kSuccess];
   bool found = false;
   for (Sample& s : success) {
@@ -184,6 +196,13 @@ void Evaluator::Publish(SysTime now) {
     current_ = std::move(snap);
   }
   if (published_) published_();
+}
+
+StatusView Evaluator::Status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  StatusView v = BuildStatusView(inputs_, runs_);
+  v.rules = rules_.size();
+  return v;
 }
 
 std::shared_ptr<const AlertsSnapshot> Evaluator::Current() const {

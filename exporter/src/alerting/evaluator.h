@@ -21,6 +21,7 @@
 #include "alerting/alert.h"
 #include "alerting/inputs.h"
 #include "alerting/rules.h"
+#include "alerting/status_view.h"
 #include "config/config.h"
 
 namespace dora {
@@ -46,6 +47,7 @@ class Evaluator : public AlertSource, public InputSink {
   // A collector no longer configured: its samples and success series go.
   void Forget(const std::string& collector);
 
+  // The rules' families and the status page's (alerting/status_view.h).
   const std::set<std::string>& TappedFamilies() const override;
   // Takes a run's inputs, then evaluates every rule at the clock's now.
   void OnRun(RunInputs run) override;
@@ -58,6 +60,9 @@ class Evaluator : public AlertSource, public InputSink {
   void OnPublish(std::function<void()> published) { published_ = std::move(published); }
   // The ALERTS and ALERTS_FOR_STATE text of the current snapshot.
   std::string RenderSeries() const;
+  // The status page's view of the latest samples and runs (without the
+  // alerts: Current()). Cheap: a few per-group series, under the lock.
+  StatusView Status() const;
 
  private:
   struct Active {
@@ -82,6 +87,7 @@ class Evaluator : public AlertSource, public InputSink {
   std::vector<RuleState> rules_;
   Samples inputs_;                      // family -> latest samples (each family has one collector)
   std::map<std::string, bool> failed_;  // collector -> its last run published nothing
+  std::map<std::string, CollectorRun> runs_;
   History history_;
   uint64_t generation_ = 0;
   mutable std::mutex current_mu_;
