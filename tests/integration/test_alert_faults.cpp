@@ -411,7 +411,7 @@ void Print(const char* how, const Outage& o) {
 
 }  // namespace
 
-TEST_CASE("alert faults: a stopped broker and a lagging group page through a real Alertmanager, and resolve",
+TEST_CASE("alert faults: lag, a stopped and a killed broker page via Alertmanager, then resolve",
           "[alert-faults][kafka][alertmanager]") {
   REQUIRE_FALSE(AlertmanagerProcess::Binary().empty());
   const auto t_begin = Clock::now();
