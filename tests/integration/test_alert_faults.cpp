@@ -23,7 +23,6 @@
 // broker out of every ISR and off its sole-replica leaderships at once) and
 // from the fencing for the kill. Neither victim is the active controller,
 // whose loss would add an election.
-#include <unistd.h>
 
 // GCC 12 at -O2 sees a null dereference inside nlohmann's getters (a false
 // positive, as in test_alertmanager.cpp).
@@ -33,18 +32,19 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "support/alertmanager.h"
 #include "support/daemon.h"
 #include "support/kafka_clients.h"
 #include "support/kafka_cluster.h"
+#include "support/temp_dir.h"
 
 using namespace dora::test;
 using namespace std::chrono_literals;
@@ -139,28 +139,28 @@ json DaemonAlerts(int port) {
   return body["data"]["alerts"];
 }
 
-std::string WriteConfig(const std::string& am_url) {
-  const std::string path = "/tmp/dora-alert-faults-" + std::to_string(getpid()) + ".yaml";
+std::string WriteConfig(const TempDir& dir, const std::string& am_url) {
+  std::ostringstream config;
   // config_refresh_interval keeps its default (5m): a full refresh asks every
   // listed broker for its config, and one that was just killed (listed until
   // it is fenced) holds that run for the whole timeout, delaying the cluster
   // view and its alerts by up to that much (seen here: 5 s with a 5 s refresh).
-  std::ofstream(path) << "collectors:\n"
-                         "  cluster: {interval: 1s, timeout: 5s}\n"
-                         "  offsets: {interval: 1s, timeout: 5s}\n"
-                         "  consumer_groups: {interval: 1s, timeout: 8s}\n"
-                         "  broker_stats: {enabled: false}\n"
-                         "retry: {initial_backoff: 200ms, max_backoff: 1s}\n"
-                         "alerting:\n"
-                         "  alertmanagers: [{name: am, url: '"
-                      << am_url
-                      << "', timeout: 5s}]\n"
-                         "  rules:\n"
-                         "    KafkaBrokersMissing: {for: 10s}\n"
-                         "    KafkaTopicPartitionUnderMinISR: {for: 10s}\n"
-                         "    KafkaTopicPartitionOffline: {for: 10s}\n"
-                         "    KafkaConsumerGroupLagHigh: {for: 10s}\n";
-  return path;
+  config << "collectors:\n"
+            "  cluster: {interval: 1s, timeout: 5s}\n"
+            "  offsets: {interval: 1s, timeout: 5s}\n"
+            "  consumer_groups: {interval: 1s, timeout: 8s}\n"
+            "  broker_stats: {enabled: false}\n"
+            "retry: {initial_backoff: 200ms, max_backoff: 1s}\n"
+            "alerting:\n"
+            "  alertmanagers: [{name: am, url: '"
+         << am_url
+         << "', timeout: 5s}]\n"
+            "  rules:\n"
+            "    KafkaBrokersMissing: {for: 10s}\n"
+            "    KafkaTopicPartitionUnderMinISR: {for: 10s}\n"
+            "    KafkaTopicPartitionOffline: {for: 10s}\n"
+            "    KafkaConsumerGroupLagHigh: {for: 10s}\n";
+  return dir.Write("exporter.yaml", config.str());
 }
 
 // Consumes `n` messages of `topic` as `group` and commits them, in up to four
@@ -424,7 +424,8 @@ TEST_CASE("alert faults: lag, a stopped and a killed broker page via Alertmanage
   AlertmanagerProcess am(hook.port());
   INFO(am.log());
   REQUIRE(am.Start());
-  const std::string cfg = WriteConfig(am.url());
+  const TempDir dir("dora-alert-faults");
+  const std::string cfg = WriteConfig(dir, am.url());
   Daemon d({"--config", cfg, "--kafka.server=" + bs});
   REQUIRE(d.WaitHealthy());
   INFO(d.Log());
@@ -517,5 +518,4 @@ TEST_CASE("alert faults: lag, a stopped and a killed broker page via Alertmanage
   std::printf("[alert-faults] %zu webhook posts, whole test %.0fs\n", hook.posts().size(),
               Seconds(Clock::now() - t_begin));
   std::fflush(stdout);
-  unlink(cfg.c_str());
 }

@@ -16,7 +16,6 @@
 // its collector (5 s; the probe's 1 s) is seen. The test fails if any alert
 // was ever pending or firing, if the webhook received anything, or if the
 // daemon pushed anything to Alertmanager.
-#include <unistd.h>
 
 // GCC 12 at -O2 sees a null dereference inside nlohmann's getters (a false
 // positive, as in test_alertmanager.cpp).
@@ -25,16 +24,17 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "support/alertmanager.h"
 #include "support/daemon.h"
 #include "support/kafka_cluster.h"
 #include "support/metrics_text.h"
+#include "support/temp_dir.h"
 
 using namespace dora::test;
 using namespace std::chrono_literals;
@@ -71,24 +71,25 @@ TEST_CASE("soak: a healthy run under the demo load fires nothing", "[.][soak]") 
   std::string topics = ReadSourceFile("config/topics.yaml");
   topics = std::regex_replace(topics, std::regex("replication_factor: 3"), "replication_factor: 1");
   topics = std::regex_replace(topics, std::regex("min_insync_replicas: 2"), "min_insync_replicas: 1");
-  const std::string stem = "/tmp/dora-soak-" + std::to_string(getpid());
-  std::ofstream(stem + "-topics.yaml") << topics;
+  const TempDir dir("dora-soak");
+  const std::string topics_file = dir.Write("topics.yaml", topics);
 
   HookServer hook;
   AlertmanagerProcess am(hook.port());
   INFO(am.log());
   REQUIRE(am.Start());
-  std::ofstream(stem + ".yaml") << "collectors:\n"
-                                   "  cluster: {interval: 5s, expected_topics_file: "
-                                << stem
-                                << "-topics.yaml}\n"
-                                   "  offsets: {interval: 5s}\n"
-                                   "  consumer_groups: {interval: 5s}\n"
-                                   "  probe: {enabled: true}\n"
-                                   "alerting:\n"
-                                   "  alertmanagers: [{name: am, url: '"
-                                << am.url() << "'}]\n";
-  Daemon d({"--config", stem + ".yaml", "--kafka.server=" + kafka->bootstrap()});
+  std::ostringstream config;
+  config << "collectors:\n"
+            "  cluster: {interval: 5s, expected_topics_file: "
+         << topics_file
+         << "}\n"
+            "  offsets: {interval: 5s}\n"
+            "  consumer_groups: {interval: 5s}\n"
+            "  probe: {enabled: true}\n"
+            "alerting:\n"
+            "  alertmanagers: [{name: am, url: '"
+         << am.url() << "'}]\n";
+  Daemon d({"--config", dir.Write("exporter.yaml", config.str()), "--kafka.server=" + kafka->bootstrap()});
   REQUIRE(d.WaitHealthy());
   INFO(d.Log());
   std::vector<Sample> s;
@@ -150,6 +151,4 @@ TEST_CASE("soak: a healthy run under the demo load fires nothing", "[.][soak]") 
       soaked, polls, bad_polls, seen.size(), hook.posts().size(), sent, max_lag, risk_lag_start, risk_lag_end,
       risk_rate, risk_rate > 0 ? 10000 / risk_rate / 60 : 0.0);
   std::fflush(stdout);
-  unlink((stem + ".yaml").c_str());
-  unlink((stem + "-topics.yaml").c_str());
 }
