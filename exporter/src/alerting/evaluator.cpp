@@ -62,6 +62,8 @@ void Evaluator::Forget(const std::string& collector) {
 
 const std::set<std::string>& Evaluator::TappedFamilies() const { return alerting::TappedFamilies(); }
 
+const MetricsBuilder::TapReductions* Evaluator::Reductions() const { return &alerting::ReducedFamilies(); }
+
 void Evaluator::OnRun(RunInputs run) {
   const SysTime now = clock_();
   std::lock_guard<std::mutex> lock(mu_);

@@ -47,6 +47,7 @@ class Evaluator : public AlertSource, public InputSink {
   void Forget(const std::string& collector);
 
   const std::set<std::string>& TappedFamilies() const override;
+  const MetricsBuilder::TapReductions* Reductions() const override;
   // Takes a run's inputs, then evaluates every rule at the clock's now.
   void OnRun(RunInputs run) override;
   // Evaluates every rule at the clock's now (OnRun does it).

@@ -1,13 +1,14 @@
 #include "collectors/runner.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "util/log.h"
 
 namespace dora {
 
 void StartTap(MetricsBuilder& builder, const alerting::InputSink& sink) {
-  builder.Tap(&sink.TappedFamilies());
+  builder.Tap(&sink.TappedFamilies(), sink.Reductions());
 }
 
 alerting::Samples TakeTappedSamples(MetricsBuilder& builder) {
@@ -15,7 +16,11 @@ alerting::Samples TakeTappedSamples(MetricsBuilder& builder) {
   for (auto& [family, samples] : builder.TakeTapped()) {
     auto& to = out[family];
     to.reserve(samples.size());
-    for (auto& t : samples) to.push_back({alerting::Labels(t.labels.begin(), t.labels.end()), t.value});
+    for (auto& t : samples) {
+      to.push_back({alerting::Labels(std::make_move_iterator(t.labels.begin()),
+                                     std::make_move_iterator(t.labels.end())),
+                    t.value});
+    }
   }
   return out;
 }

@@ -15,7 +15,13 @@ MetricsBuilder::FamilyId MetricsBuilder::Family(const metrics::FamilyDef& def) {
   f.name = std::string(def.name);
   f.help = std::string(def.help);
   f.type = def.type;
-  if (tap_ != nullptr && tap_->count(f.name) != 0) f.tap = &tapped_[f.name];  // map nodes are stable
+  if (tap_ != nullptr && tap_->count(f.name) != 0) {
+    f.tap = &tapped_[f.name];  // map nodes are stable
+    if (reduce_ != nullptr) {
+      auto r = reduce_->find(f.name);
+      if (r != reduce_->end()) f.reducer = std::make_unique<TapReducer>(&r->second);
+    }
+  }
   families_.push_back(std::move(f));
   return families_.size() - 1;
 }
@@ -152,12 +158,61 @@ bool MetricsBuilder::AddRendered(FamilyData& f, const Label* begin, const Label*
 
 void MetricsBuilder::TapSample(FamilyData& f, const Label* begin, const Label* end, const Label* extra,
                                double value) {
+  if (f.reducer) {
+    TapReduced(*f.reducer, *f.tap, begin, end, extra, value);
+    return;
+  }
   TappedSample t;
   t.labels.reserve(static_cast<size_t>(end - begin) + (extra != nullptr ? 1 : 0));
   for (const Label* l = begin; l != end; ++l) t.labels.emplace_back(l->first, l->second);
   if (extra != nullptr) t.labels.emplace_back(extra->first, extra->second);
   t.value = value;
   f.tap->push_back(std::move(t));
+}
+
+void MetricsBuilder::TapReduced(TapReducer& r, std::vector<TappedSample>& tap, const Label* begin,
+                                const Label* end, const Label* extra, double value) {
+  const TapReduce& spec = *r.spec;
+  auto each = [&](auto&& fn) {
+    for (const Label* l = begin; l != end; ++l) fn(*l);
+    if (extra != nullptr) fn(*extra);
+  };
+  if (!spec.match.empty()) {
+    bool keep = false;
+    each([&](const Label& l) {
+      if (l.first == spec.match)
+        keep = std::find(spec.values.begin(), spec.values.end(), l.second) != spec.values.end();
+    });
+    if (!keep) return;
+  }
+  // The label set without sum_without, each name and value behind its length
+  // (any byte may be in a value, so no separator is safe).
+  r.key.clear();
+  auto put = [&r](std::string_view text) {
+    const auto n = static_cast<uint32_t>(text.size());
+    r.key.append(reinterpret_cast<const char*>(&n), sizeof n);
+    r.key.append(text);
+  };
+  each([&](const Label& l) {
+    if (l.first == spec.sum_without) return;
+    put(l.first);
+    put(l.second);
+  });
+  size_t at = r.last;
+  if (at == SIZE_MAX || r.key != r.last_key) {
+    auto [it, fresh] = r.at.try_emplace(r.key, tap.size());
+    if (fresh) {
+      TappedSample t;
+      each([&](const Label& l) {
+        if (l.first != spec.sum_without) t.labels.emplace_back(l.first, l.second);
+      });
+      tap.push_back(std::move(t));
+    }
+    at = it->second;
+    r.last = at;
+    r.last_key = r.key;  // reuses its buffer
+  }
+  tap[at].value += value;
 }
 
 bool MetricsBuilder::Add(FamilyId family, std::initializer_list<Label> labels, double value) {
@@ -258,8 +313,12 @@ std::vector<std::string> MetricsBuilder::TakeParts() {
 }
 
 std::map<std::string, std::vector<MetricsBuilder::TappedSample>> MetricsBuilder::TakeTapped() {
-  for (auto& f : families_) f.tap = nullptr;  // they point into tapped_
+  for (auto& f : families_) {
+    f.tap = nullptr;  // they point into tapped_
+    f.reducer.reset();
+  }
   tap_ = nullptr;
+  reduce_ = nullptr;
   return std::move(tapped_);
 }
 
