@@ -11,7 +11,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -167,10 +166,11 @@ class MetricsBuilder {
   struct TapReducer {
     explicit TapReducer(const TapReduce* s) : spec(s) {}
     const TapReduce* spec;
-    std::unordered_map<std::string, size_t> at;  // a sum's label set (encoded) -> its index in the tap
-    std::string key;                             // the current sample's label set, encoded
-    std::string last_key;                        // the previous sample's: consecutive samples often share it
-    size_t last = SIZE_MAX;
+    // The sums by their label set: an open-addressing table of (hash, index
+    // into the tap + 1), compared against the sums' own labels (no key copy).
+    std::vector<std::pair<uint32_t, uint32_t>> slots;  // size 0 or a power of two, at most half full
+    size_t count = 0;
+    size_t last = SIZE_MAX;  // the sum the previous sample went to
   };
   struct FamilyData {
     std::string name;
