@@ -64,14 +64,27 @@ class Evaluator : public AlertSource, public InputSink {
   struct Active {
     Alert alert;
     SysTime keep_firing_since{};  // first false evaluation while kept firing
+    uint64_t seen = 0;            // the last full pass whose series raised it (RuleState::pass)
+    bool overridden = false;      // its annotations' series had labels the identity overrides
   };
   struct RuleState {
     const RuleDef* def = nullptr;
     AlertRuleConfig config;
     std::map<Labels, Active> active;  // by identity
+    // The expression's last values, and the versions of the inputs they were
+    // computed from: a rule whose inputs did not change since is not computed
+    // again, and one whose values did not change needs no full pass over its
+    // alerts, only their clocks (at 10,000 alerts, the full pass is most of
+    // an evaluation).
+    std::vector<Sample> values;
+    std::vector<uint64_t> versions;
+    bool computed = false;
+    uint64_t pass = 0;  // the last full pass (numbered across rules: Configure moves alerts between states)
   };
   void EvaluateLocked(SysTime now);
   void EvaluateRule(RuleState& rule, SysTime now);
+  // Brings rule.values up to date; true when they changed (or are new).
+  bool Refresh(RuleState& rule, SysTime now);
   bool Frozen(const RuleDef& def) const;
   void Publish(SysTime now);
   static std::vector<std::string> RenderParts(const AlertsSnapshot& snap);
@@ -81,8 +94,11 @@ class Evaluator : public AlertSource, public InputSink {
   std::function<void()> published_;
   mutable std::mutex mu_;  // everything below but current_
   std::vector<RuleState> rules_;
-  Samples inputs_;                      // family -> latest samples (each family has one collector)
-  std::map<std::string, bool> failed_;  // collector -> its last run published nothing
+  Samples inputs_;                            // family -> latest samples (each family has one collector)
+  std::map<std::string, uint64_t> versions_;  // family -> a number that changes with its samples
+  uint64_t changes_ = 0;                      // source of versions_ and RuleState::pass
+  bool series_changed_ = true;                // the ALERTS series differ from the published ones
+  std::map<std::string, bool> failed_;        // collector -> its last run published nothing
   History history_;
   uint64_t generation_ = 0;
   mutable std::mutex current_mu_;

@@ -422,6 +422,11 @@ const MetricsBuilder::TapReductions& ReducedFamilies() {
   return kReduced;
 }
 
+bool ReadsHistory(const RuleDef& rule) {
+  return rule.compute == &BrokersMissing || rule.compute == &ProduceErrors ||
+         rule.compute == &ReplicationLatency;
+}
+
 bool Compare(Op op, double value, double threshold) {
   switch (op) {
     case Op::kGreater:

@@ -57,6 +57,9 @@ const std::set<std::string>& TappedFamilies();
 // the same sum: reduced or not (the promtool vectors feed raw samples), the
 // alerts are the same.
 const MetricsBuilder::TapReductions& ReducedFamilies();
+// True when the rule reads History, whose windows move with the evaluation
+// time: its values may change without new inputs.
+bool ReadsHistory(const RuleDef& rule);
 // True when `value op threshold` holds (kNone: always).
 bool Compare(Op op, double value, double threshold);
 
