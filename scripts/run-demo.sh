@@ -61,6 +61,12 @@ collectors:
   consumer_groups: {interval: 5s}
 alerting:
   enabled: true   # the default, written out: the status page shows what it evaluates
+# ICT incident events on the seed's incident-events topic (docs/incident-events.md):
+# a healthy demo opens none; stop the broker (or use --dlq) to see one.
+incidents:
+  enabled: true
+  instance: demo
+  spool: {directory: $DEMO/incidents}
 YAML
 
 build/exporter/dora-kafka-exporter --config "$DEMO/exporter.yaml" 2>"$DEMO/exporter.log" &
@@ -82,10 +88,13 @@ dora-kafka-exporter is watching a local Kafka $VERSION ($BOOTSTRAP) with the see
   ready:    http://127.0.0.1:$PORT/ready
   log:      $DEMO/exporter.log
   try:      curl -s http://127.0.0.1:$PORT/metrics | grep -E '^kafka_(brokers|consumergroup_lag_sum|topic_messages_in_per_second)'
+  incidents: curl -s http://127.0.0.1:$PORT/metrics | grep -E '^kafka_exporter_incident_'
+            $KAFKACTL tool --dir $DEMO/kafka --main org.apache.kafka.tools.consumer.ConsoleConsumer -- \\
+              --bootstrap-server {bootstrap} --topic incident-events --from-beginning --timeout-ms 5000 | grep schema_version
 MSG
 if [[ "$DURATION" -gt 0 ]]; then
   sleep "$DURATION"
-  curl -fs "http://127.0.0.1:$PORT/metrics" | grep -E '^kafka_(brokers|consumergroup_lag_sum|cluster_messages_in_per_second) ' || true
+  curl -fs "http://127.0.0.1:$PORT/metrics" | grep -E '^kafka_(brokers|consumergroup_lag_sum|cluster_messages_in_per_second) |^kafka_exporter_incident_events_(total|delivered_total)' || true
 else
   echo "Ctrl-C to stop."
   wait "$EXPORTER_PID"

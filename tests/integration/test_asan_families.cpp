@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -42,7 +43,15 @@ std::string Config(const std::string& granularity, const std::string& topics_fil
                    const std::string& data_dir, const std::string& registry_url,
                    const std::string& connect_url, const std::string& connect_password_file,
                    const Alerting& alerting) {
-  return "alerting:\n"
+  // Incident events: every setting, re-notified every 2s, zstd; the lowered
+  // lag rule's incident is delivered to incident-events.
+  const std::string incidents =
+      "incidents:\n  enabled: true\n  topic: incident-events\n  format: json\n"
+      "  instance: asan-0\n  compression: zstd\n  renotify_interval: 2s\n"
+      "  spool: {directory: /tmp/dora-families-" +
+      std::to_string(getpid()) + "-spool-" + granularity + ", max_bytes: 1048576}\n";
+  return incidents +
+         "alerting:\n"
          "  enabled: true\n"
          "  resend_delay: 1s\n"
          "  external_labels: {cluster: asan}\n"
@@ -117,6 +126,7 @@ TEST_CASE("every optional metric family and both granularities run clean against
   kafka->CreateTopic("audit-logs", 3, 1, {"min.insync.replicas=1"});
   kafka->CreateTopic("agent-events", 2, 1);
   kafka->CreateTopic("dlq-agent-events", 1, 1);
+  kafka->CreateTopic("incident-events", 3, 1);
   // "auditors": no member, committed below the log start (data loss), STOP
   // once its window is full: expired messages and partition statuses.
   REQUIRE(ProduceMessages(kafka->bootstrap(), "audit-logs", 600, 0, 0) == 600);
@@ -212,6 +222,14 @@ TEST_CASE("every optional metric family and both granularities run clean against
         },
         10s));
     CHECK(text.find("asan-am-token") == std::string::npos);
+    // The lag incident reached incident-events (opened, then re-notified).
+    CHECK(d.WaitFor(
+        [](const auto& x) {
+          auto renotified = Find(x, "kafka_exporter_incident_events_spooled_total", {{"type", "renotified"}});
+          auto delivered = Find(x, "kafka_exporter_incident_events_delivered_total");
+          return renotified && *renotified >= 1 && delivered && *delivered >= 2;
+        },
+        20s));
     CHECK_FALSE(FindAll(s, "kafka_consumergroup_partition_status",
                         {{"consumergroup", "auditors"}, {"partition", "0"}})
                     .empty());
@@ -271,4 +289,8 @@ TEST_CASE("every optional metric family and both granularities run clean against
   unlink(topics.c_str());
   unlink(connect_password.c_str());
   unlink(alerting.token_file.c_str());
+  for (const char* g : {"partition", "topic"}) {
+    const std::string spool = "rm -rf /tmp/dora-families-" + std::to_string(getpid()) + "-spool-" + g;
+    CHECK(std::system(spool.c_str()) == 0);
+  }
 }

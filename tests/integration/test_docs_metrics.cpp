@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -43,6 +44,7 @@ TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafk
   auto kafka = KafkaCluster::Start(1);
   kafka->CreateTopic("audit-logs", 3, 1, {"min.insync.replicas=1"});
   kafka->CreateTopic("dlq-agent-events", 1, 1);
+  kafka->CreateTopic("incident-events", 1, 1);
   REQUIRE(ProduceMessages(kafka->bootstrap(), "audit-logs", 600, 0, 0) == 600);
   REQUIRE(ConsumeAndCommit(kafka->bootstrap(), "audit-logs", "auditors", 100) == 100);
   DeleteRecordsBefore(kafka->bootstrap(), "audit-logs", 0, 200);  // data loss for "auditors"
@@ -61,7 +63,11 @@ TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafk
   std::ofstream(topics)
       << "defaults: {partitions: 3, replication_factor: 1}\ntopics:\n  - name: audit-logs\n";
   std::string cfg = "/tmp/dora-docs-" + std::to_string(getpid()) + ".yaml";
-  std::ofstream(cfg) << "collectors:\n"
+  // Incident events on: their families exist from the start (docs/incident-events.md).
+  const std::string spool = "/tmp/dora-docs-" + std::to_string(getpid()) + "-spool";
+  std::ofstream(cfg) << "incidents: {enabled: true, spool: {directory: " << spool
+                     << "}}\n"
+                        "collectors:\n"
                         "  cluster: {interval: 1s, expected_topics_file: "
                      << topics
                      << "}\n"
@@ -130,4 +136,5 @@ TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafk
   CHECK(dead.empty());
   unlink(cfg.c_str());
   unlink(topics.c_str());
+  CHECK(std::system(("rm -rf " + spool).c_str()) == 0);
 }

@@ -166,6 +166,50 @@ int64_t ConsumeAndCommit(const std::string& bootstrap, const std::string& topic,
   return got;
 }
 
+std::vector<TopicRecord> ReadTopic(const std::string& bootstrap, const std::string& topic, size_t min_records,
+                                   std::chrono::seconds timeout, std::chrono::milliseconds settle) {
+  rd_kafka_t* rk =
+      NewHandle(RD_KAFKA_CONSUMER, {{"bootstrap.servers", bootstrap},
+                                    {"group.id", "dora-test-reader"},  // assign() needs one; never joined
+                                    {"enable.auto.commit", "false"},
+                                    {"enable.partition.eof", "false"}});
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1) {
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    throw std::runtime_error("metadata for " + topic);
+  }
+  const int parts = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(rkt);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(parts);
+  for (int p = 0; p < parts; ++p)
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  std::vector<TopicRecord> out;
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  auto last = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < end) {
+    if (out.size() >= min_records && std::chrono::steady_clock::now() - last >= settle) break;
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      TopicRecord r;
+      r.partition = m->partition;
+      r.offset = m->offset;
+      if (m->key != nullptr) r.key.assign(static_cast<const char*>(m->key), m->key_len);
+      if (m->payload != nullptr) r.value.assign(static_cast<const char*>(m->payload), m->len);
+      out.push_back(std::move(r));
+      last = std::chrono::steady_clock::now();
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  return out;
+}
+
 GroupMember::GroupMember(const std::string& bootstrap, const std::string& topic, const std::string& group,
                          Mode mode)
     : mode_(mode) {

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace dora::test {
 
@@ -40,6 +41,21 @@ class SteadyProducer {
 // group `group` and commits their offsets synchronously. Returns how many.
 int64_t ConsumeAndCommit(const std::string& bootstrap, const std::string& topic, const std::string& group,
                          int64_t n, std::chrono::seconds timeout = std::chrono::seconds(60));
+
+// One message of a topic, as a consumer reads it.
+struct TopicRecord {
+  int32_t partition = -1;
+  int64_t offset = -1;
+  std::string key;
+  std::string value;
+};
+
+// Reads `topic` from its start (every partition, assign(), nothing committed)
+// until `min_records` arrived and then `settle` passed without a new one, or
+// `timeout` passed. Records in arrival order (each partition's in offset order).
+std::vector<TopicRecord> ReadTopic(const std::string& bootstrap, const std::string& topic, size_t min_records,
+                                   std::chrono::seconds timeout,
+                                   std::chrono::milliseconds settle = std::chrono::milliseconds(1500));
 
 // A group member (subscribe(), Kafka 3.x only) on a background thread.
 // kConsume: consume and commit; kStall: stay in the group, keep committing the

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "alerting/notifier_metrics.h"
+#include "incidents/metrics.h"
 #include "metrics/catalogue.h"
 #include "metrics/self_metrics.h"
 #include "support/metrics_text.h"
@@ -112,6 +113,8 @@ TEST_CASE("the self metrics render as the catalogue declares them", "[catalogue]
   // The notifier's families live in the same registry (alerting/notifier_metrics.h).
   dora::alerting::NotifierMetrics notifier(*self.registry());
   notifier.Declare("am-0");
+  // And the incident events' (incidents/metrics.h).
+  dora::incidents::IncidentMetrics incidents(*self.registry());
   const std::string text = self.Render();
   CHECK(ExpositionCatalogueMismatches(text) == std::vector<std::string>{});
   size_t families = 0;
@@ -122,7 +125,7 @@ TEST_CASE("the self metrics render as the catalogue declares them", "[catalogue]
     CHECK(text.find("# TYPE " + std::string(def.name) + " " + std::string(dora::TypeName(def.type)) + "\n") !=
           std::string::npos);
   }
-  CHECK(families == 17);
+  CHECK(families == 26);
 }
 
 TEST_CASE("the exposition check reports a foreign family or another HELP or TYPE or an unknown label",

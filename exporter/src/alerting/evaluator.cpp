@@ -61,7 +61,11 @@ void Evaluator::Configure(const AlertingConfig& config) {
   // Alerts of rules now disabled leave the snapshot at once (with alerting
   // off there is no next evaluation).
   bool dropped = false;
-  for (const RuleState& old : rules_) dropped = dropped || !old.active.empty();
+  for (const RuleState& old : rules_) {
+    dropped = dropped || !old.active.empty();
+    for (const auto& [labels, act] : old.active)
+      if (transition_ && act.alert.state == AlertState::kFiring) transition_(act.alert, true);
+  }
   rules_ = std::move(next);
   series_changed_ = true;
   alerts_changed_ = true;
@@ -238,6 +242,7 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
         a.resolved_at = now;
         series_changed_ = true;
         act.changed = true;
+        if (transition_) transition_(a, false);
       }
       ++it;
       continue;
@@ -249,6 +254,7 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
       a.fired_at = now;
       series_changed_ = true;
       act.changed = true;
+      if (transition_) transition_(a, false);
     }
     ++it;
   }

@@ -61,6 +61,16 @@ class Evaluator : public AlertSource, public InputSink {
   // Called after each new snapshot (the notifier's wake-up); must not block
   // and must not call back into the evaluator. Set before the first run.
   void OnPublish(std::function<void()> published) { published_ = std::move(published); }
+  // Called with an alert right after it started firing (state kFiring) or
+  // resolved (kResolved), and with `dropped` true for a firing alert a
+  // reload drops unresolved (its rule disabled, or alerting off). Called
+  // under the evaluator's lock in evaluation order, so it sees every
+  // transition exactly once: it must not block and must not call back into
+  // the evaluator (incident events queue it, incidents/pipeline.h). Set
+  // before the first run.
+  void OnTransition(std::function<void(const Alert&, bool dropped)> transition) {
+    transition_ = std::move(transition);
+  }
   // The ALERTS and ALERTS_FOR_STATE text of the current snapshot.
   std::string RenderSeries() const;
   // The status page's view of the latest samples and runs (without the
@@ -101,6 +111,7 @@ class Evaluator : public AlertSource, public InputSink {
   SnapshotStore* store_;
   Clock clock_;
   std::function<void()> published_;
+  std::function<void(const Alert&, bool)> transition_;
   mutable std::mutex mu_;  // everything below but current_
   std::vector<RuleState> rules_;
   Samples inputs_;                            // family -> latest samples (each family has one collector)

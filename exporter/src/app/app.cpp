@@ -6,11 +6,13 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <thread>
+#include <tuple>
 
 #include "alerting/api_json.h"
 #include "config/loader.h"
 #include "http/status_page.h"
 #include "http/web_config.h"
+#include "kafka/event_producer.h"
 #include "util/log.h"
 
 namespace dora {
@@ -52,6 +54,10 @@ App::App(Config config, Flags flags) : config_(std::move(config)), flags_(std::m
   evaluator_ = std::make_unique<alerting::Evaluator>(AlertingConfig{}, &store_);
   // The evaluator is the alert source of /api/v1/alerts and the notifier.
   evaluator_->OnPublish([this] { AlertsPublished(); });
+  // Incident events: every firing and resolution, queued without waiting.
+  evaluator_->OnTransition([this](const alerting::Alert& alert, bool dropped) {
+    if (incidents_) incidents_->Submit(alert, dropped);
+  });
   UseAlertSource(evaluator_.get());
   ConfigureAlerting(config_);
 }
@@ -72,6 +78,45 @@ App::~App() {
   if (http_) http_->Stop();
   StopNotifier();
   StopCollectors();
+  StopIncidents();
+}
+
+void App::StartIncidents() {
+  if (!config_.incidents.enabled) return;
+  if (!config_.alerting.enabled)
+    GetLogger("app")->warn(
+        "incidents.enabled is set but alerting.enabled is false: no incident events are made");
+  if (!incident_metrics_) incident_metrics_ = std::make_unique<incidents::IncidentMetrics>(*self_.registry());
+  incidents::PipelineOptions options;
+  options.config = config_.incidents;
+  options.alerts = evaluator_.get();
+  options.cluster_id = [this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto view = deps_.cluster_state ? deps_.cluster_state->Get() : nullptr;
+    return view ? view->metadata.cluster_id : std::string();
+  };
+  options.initial_backoff = config_.retry.initial_backoff;
+  options.max_backoff = config_.retry.max_backoff;
+  // An incident left open by the previous run waits this long for its alert
+  // to fire again: the longest `for` plus three evaluations.
+  Millis longest_for{0};
+  for (const auto& rule : config_.alerting.rules)
+    if (rule.second.enabled) longest_for = std::max(longest_for, rule.second.for_duration);
+  options.orphan_grace = longest_for + 3 * alerting::NotifierOptionsFrom(config_).evaluation_interval;
+  options.publisher.make_producer = [kafka = config_.kafka, topic = config_.incidents.topic,
+                                     compression = config_.incidents.compression] {
+    return CreateEventProducer(kafka, topic, compression);
+  };
+  options.publisher.initial_backoff = config_.retry.initial_backoff;
+  options.publisher.max_backoff = config_.retry.max_backoff;
+  options.publisher.metrics_changed = [this] { PublishSelf(); };
+  incidents_ = std::make_unique<incidents::Pipeline>(std::move(options), incident_metrics_.get());
+  incidents_->Start();
+}
+
+void App::StopIncidents() {
+  if (incidents_) incidents_->Stop();  // the writer syncs what it holds; deliveries in flight get 1 s
+  incidents_.reset();
 }
 
 void App::StartNotifier() {
@@ -183,6 +228,14 @@ bool App::Reload() {
         "web.listen_address, web.telemetry_path and web.config_file changes need a restart; keeping the "
         "current ones (the web config file's content is re-read when it changes)");
   next.web = config_.web;
+  const auto& ni = next.incidents;
+  const auto& ci = config_.incidents;
+  if (std::tie(ni.enabled, ni.topic, ni.format, ni.instance, ni.compression, ni.renotify_interval,
+               ni.spool.directory,
+               ni.spool.max_bytes) != std::tie(ci.enabled, ci.topic, ci.format, ci.instance, ci.compression,
+                                               ci.renotify_interval, ci.spool.directory, ci.spool.max_bytes))
+    log->warn("incidents.* changes need a restart; keeping the current ones");
+  next.incidents = config_.incidents;
   // The new collectors and their Kafka client are built while the old ones
   // still run; the store keeps every entry until its new collector's first
   // run replaces it, so no scrape sees a gap (entries of collectors the new
@@ -264,6 +317,7 @@ int App::Run() {
     log->error("{}", s.message);
     return 1;
   }
+  StartIncidents();
   if (Status s = StartCollectors(); !s.ok) {
     log->error("{}", s.message);
     return 1;
@@ -296,7 +350,8 @@ int App::Run() {
   // A graceful stop waits for the Kafka calls in flight (each bounded by its
   // collector's timeout) and for librdkafka to close. With a frozen broker
   // that took up to 16 s; past the budget the process leaves anyway: it holds
-  // nothing that needs flushing (the exporter is read-only towards Kafka).
+  // nothing that needs flushing: the probe's messages are its own, and the
+  // incident events are in their spool (synced) until Kafka acknowledged them.
   const int code = http_failed.load() ? 1 : 0;
   std::mutex done_mu;
   std::condition_variable done_cv;
@@ -312,6 +367,7 @@ int App::Run() {
   http_thread.join();
   StopNotifier();
   StopCollectors();
+  StopIncidents();
   {
     std::lock_guard<std::mutex> lock(done_mu);
     done = true;

@@ -17,6 +17,8 @@
 #include "config/config.h"
 #include "config/loader.h"
 #include "http/server.h"
+#include "incidents/metrics.h"
+#include "incidents/pipeline.h"
 #include "metrics/self_metrics.h"
 #include "metrics/snapshot_store.h"
 
@@ -70,6 +72,10 @@ class App {
   void StopNotifier();
   // Applies config.alerting to the evaluator (start and reload).
   void ConfigureAlerting(const Config& config);
+  // The incident events' pipeline when incidents.enabled (started before the
+  // collectors, stopped after them, so it sees every transition).
+  void StartIncidents();
+  void StopIncidents();
 
   Config config_;
   Flags flags_;
@@ -89,6 +95,11 @@ class App {
       notifier_metrics_;  // once: its families live in self_'s registry
   std::mutex notifier_mu_;
   std::unique_ptr<alerting::Notifier> notifier_;
+  std::unique_ptr<incidents::IncidentMetrics>
+      incident_metrics_;  // once: its families live in self_'s registry
+  // Set before the collectors start and reset after they stopped: the
+  // evaluator's transition hook reads it from their threads.
+  std::unique_ptr<incidents::Pipeline> incidents_;
 };
 
 }  // namespace dora

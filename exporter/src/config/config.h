@@ -196,6 +196,20 @@ struct AlertingConfig {
   std::vector<AlertmanagerEndpoint> alertmanagers;     // POST /api/v2/alerts to each
 };
 
+// incidents: ICT incident events on Kafka (docs/incident-events.md).
+struct IncidentsConfig {
+  bool enabled = false;
+  std::string topic = "incident-events";
+  std::string format = "json";
+  std::string instance;               // the daemon's name in every event; "" = the host name
+  std::string compression = "lz4";    // the producer's compression.codec
+  Millis renotify_interval{3600000};  // a firing incident is re-notified this often; 0 = never
+  struct Spool {
+    std::string directory = "/var/lib/dora-kafka-exporter/incidents";
+    int max_bytes = 64 << 20;  // the segment files' bound on disk
+  } spool;
+};
+
 struct Config {
   KafkaConfig kafka;
   WebConfig web;
@@ -203,6 +217,7 @@ struct Config {
   RetryConfig retry;
   CollectorsConfig collectors;
   AlertingConfig alerting;
+  IncidentsConfig incidents;
   std::string source_file;  // "" when running on defaults
   // Where each key was set, by key path ("kafka.properties.acks",
   // "collectors.offsets.topics.include[0]"): "<file>:<line>:<column>", or

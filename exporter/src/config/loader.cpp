@@ -411,22 +411,25 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
   }
   if (cc.log_dirs.enabled && cc.log_dirs.paths.empty())
     e->errors.push_back("collectors.log_dirs.paths: at least one log dir is required when enabled");
-  {
-    // Kafka's own rule for topic names: 1-249 of [a-zA-Z0-9._-], not "." or "..".
-    // librdkafka refuses any other name (its topic constructor answers NULL).
-    const std::string& t = cc.probe.topic;
+  // Kafka's own rule for topic names: 1-249 of [a-zA-Z0-9._-], not "." or "..".
+  // librdkafka refuses any other name (its topic constructor answers NULL).
+  auto check_topic = [&](const std::string& key, const std::string& t) {
     const bool legal_chars = std::all_of(t.begin(), t.end(), [](char ch) {
       return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-';
     });
     if (t.empty())
-      e->errors.push_back("collectors.probe.topic: must not be empty");
+      e->errors.push_back(key + ": must not be empty");
     else if (t.size() > 249)
-      e->errors.push_back("collectors.probe.topic: longer than Kafka's limit of 249 characters (" +
-                          std::to_string(t.size()) + ")");
+      e->errors.push_back(key + ": longer than Kafka's limit of 249 characters (" + std::to_string(t.size()) +
+                          ")");
     else if (!legal_chars || t == "." || t == "..")
-      e->errors.push_back("collectors.probe.topic: \"" + t +
+      e->errors.push_back(key + ": \"" + t +
                           "\" is not a legal Kafka topic name (letters, digits, '.', '_' and '-' only)");
-  }
+  };
+  check_topic("collectors.probe.topic", cc.probe.topic);
+  check_topic("incidents.topic", c.incidents.topic);
+  if (c.incidents.enabled && c.incidents.spool.directory.empty())
+    e->errors.push_back("incidents.spool.directory: required when incidents.enabled is true");
 }
 
 }  // namespace

@@ -189,6 +189,18 @@ void VisitConfig(V& v, C& c) {
     v.StringMap("external_labels", c.alerting.external_labels, false);  // names checked in ValidateConfig
     v.Endpoints("alertmanagers", c.alerting.alertmanagers, AlertmanagerEndpoint().timeout, "Alertmanager");
   });
+  v.Section("incidents", [&] {
+    v.Bool("enabled", c.incidents.enabled);
+    v.String("topic", c.incidents.topic);  // Kafka's topic name rule: ValidateConfig
+    v.String("format", c.incidents.format, OneOf({"json"}));
+    v.String("instance", c.incidents.instance);
+    v.String("compression", c.incidents.compression, OneOf({"none", "gzip", "snappy", "lz4", "zstd"}));
+    v.Duration("renotify_interval", c.incidents.renotify_interval);
+    v.Section("spool", [&] {
+      v.String("directory", c.incidents.spool.directory);  // required when enabled: ValidateConfig
+      v.Int("max_bytes", c.incidents.spool.max_bytes, Between(65536, 1 << 30));
+    });
+  });
 }
 
 }  // namespace dora

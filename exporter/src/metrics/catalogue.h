@@ -70,6 +70,27 @@ inline constexpr FamilyDef kCatalogue[] = {
      "Alerts waiting to be sent to the Alertmanager."},
     {"kafka_exporter_notifications_latency_seconds", kHistogram, "alertmanager", "exporter",
      "POST /api/v2/alerts", "Duration of the sends to the Alertmanager that got an HTTP answer."},
+    // exporter: incident events (incidents/metrics.cpp)
+    {"kafka_exporter_incident_events_total", kCounter, "type", "exporter", "evaluator transitions",
+     "Incident events the daemon made, by type (opened, renotified, closed)."},
+    {"kafka_exporter_incident_events_spooled_total", kCounter, "type", "exporter", "spool",
+     "Incident events accepted: written to the spool and synced to disk."},
+    {"kafka_exporter_incident_events_delivered_total", kCounter, "", "exporter", "Produce",
+     "Incident events Kafka acknowledged (acks=all); a re-delivery after a restart counts again."},
+    {"kafka_exporter_incident_events_failed_total", kCounter, "", "exporter", "Produce",
+     "Delivery reports with an error; the event stays in the spool and is produced again."},
+    {"kafka_exporter_incident_events_dropped_total", kCounter, "type, reason", "exporter", "spool",
+     "Incident events never accepted: the spool was full (re-notifications first) or the hand-off to it "
+     "was."},
+    {"kafka_exporter_incident_spool_bytes", kGauge, "", "exporter", "spool",
+     "Bytes of the spool's segment files."},
+    {"kafka_exporter_incident_spool_events", kGauge, "", "exporter", "spool",
+     "Incident events in the spool that Kafka has not acknowledged yet."},
+    {"kafka_exporter_incident_spool_oldest_age_seconds", kGauge, "", "exporter", "spool",
+     "Age of the oldest incident event not acknowledged by Kafka; 0 when none waits."},
+    {"kafka_exporter_incident_spool_skipped_total", kCounter, "", "exporter", "spool",
+     "Damaged spool ranges (torn write, bad CRC) skipped when reading; each is logged with its file and "
+     "offset."},
     // cluster
     {"kafka_brokers", kGauge, "", "cluster", "Metadata", "Number of brokers in the cluster metadata."},
     {"kafka_broker_info", kGauge, "id, address, rack", "cluster",
