@@ -95,6 +95,14 @@ struct LogDirsCollectorConfig : CollectorCommon {
   int max_entries_per_cycle = 20000;  // bound on directory entries walked per cycle
 };
 
+// broker_process: the broker's own process from /proc (sidecar mode).
+struct BrokerProcessCollectorConfig : CollectorCommon {
+  BrokerProcessCollectorConfig() { enabled = false; }
+  std::string broker_id;      // broker label; sidecar of that broker
+  std::string pid_file;       // file holding the broker's PID; "": the process running kafka.Kafka
+  std::string cmdline_regex;  // only processes with an argument it matches (several brokers in view)
+};
+
 struct ProbeCollectorConfig : CollectorCommon {
   ProbeCollectorConfig() {
     enabled = false;
@@ -149,6 +157,7 @@ struct CollectorsConfig {
   OffsetsCollectorConfig offsets;
   ConsumerGroupsCollectorConfig consumer_groups;
   LogDirsCollectorConfig log_dirs;
+  BrokerProcessCollectorConfig broker_process;
   ProbeCollectorConfig probe;
   BrokerStatsCollectorConfig broker_stats;
   SchemaRegistryCollectorConfig schema_registry;

@@ -150,6 +150,12 @@ void VisitConfig(V& v, C& c) {
       v.StringList("paths", cc.log_dirs.paths);
       v.Int("max_entries_per_cycle", cc.log_dirs.max_entries_per_cycle, AtLeast(1));
     });
+    v.Section("broker_process", [&] {
+      VisitCommon(v, cc.broker_process);
+      v.String("broker_id", cc.broker_process.broker_id);
+      v.String("pid_file", cc.broker_process.pid_file);
+      v.String("cmdline_regex", cc.broker_process.cmdline_regex, Regex());
+    });
     v.Section("probe", [&] {
       VisitCommon(v, cc.probe);
       v.String("topic", cc.probe.topic);  // Kafka's topic name rule: ValidateConfig
