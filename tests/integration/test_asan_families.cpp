@@ -54,7 +54,7 @@ std::string Config(const std::string& granularity, const std::string& topics_fil
          "seed}}\n"
          "    KafkaBrokerDiskUsageHigh: {enabled: false}\n"
          "collectors:\n"
-         "  cluster: {interval: 1s, config_refresh_interval: 2s, "
+         "  cluster: {interval: 1s, config_refresh_interval: 2s, expected_brokers: 1, "
          "expected_topics_file: " +
          topics_file +
          "}\n"

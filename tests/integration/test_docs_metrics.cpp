@@ -62,7 +62,7 @@ TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafk
       << "defaults: {partitions: 3, replication_factor: 1}\ntopics:\n  - name: audit-logs\n";
   std::string cfg = "/tmp/dora-docs-" + std::to_string(getpid()) + ".yaml";
   std::ofstream(cfg) << "collectors:\n"
-                        "  cluster: {interval: 1s, expected_topics_file: "
+                        "  cluster: {interval: 1s, expected_brokers: 1, expected_topics_file: "
                      << topics
                      << "}\n"
                         "  offsets: {interval: 1s, rate_window: 5s}\n"

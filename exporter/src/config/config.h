@@ -61,6 +61,7 @@ struct RetryConfig {
 struct ClusterCollectorConfig : CollectorCommon {
   Millis config_refresh_interval{300000};  // DescribeConfigs cadence (min.insync.replicas, retention, rack)
   std::string expected_topics_file;        // topic conformance declarations (config/topics.yaml)
+  int expected_brokers = 0;  // brokers the cluster should have (kafka_brokers_expected); 0: unset
 };
 
 struct OffsetsCollectorConfig : CollectorCommon {

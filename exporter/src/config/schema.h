@@ -121,6 +121,7 @@ void VisitConfig(V& v, C& c) {
       VisitCommon(v, cc.cluster);
       v.Duration("config_refresh_interval", cc.cluster.config_refresh_interval, Positive());
       v.String("expected_topics_file", cc.cluster.expected_topics_file);
+      v.Int("expected_brokers", cc.cluster.expected_brokers, Between(0, 10000));
     });
     v.Section("offsets", [&] {
       VisitCommon(v, cc.offsets);

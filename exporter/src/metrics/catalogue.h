@@ -72,6 +72,8 @@ inline constexpr FamilyDef kCatalogue[] = {
      "POST /api/v2/alerts", "Duration of the sends to the Alertmanager that got an HTTP answer."},
     // cluster
     {"kafka_brokers", kGauge, "", "cluster", "Metadata", "Number of brokers in the cluster metadata."},
+    {"kafka_brokers_expected", kGauge, "", "cluster", "config",
+     "Brokers the cluster should have (collectors.cluster.expected_brokers); absent when not set."},
     {"kafka_broker_info", kGauge, "id, address, rack", "cluster",
      "Metadata, DescribeConfigs(broker) for rack", "Broker id, address and rack; always 1."},
     {"kafka_cluster_controller_id", kGauge, "", "cluster", "Metadata",

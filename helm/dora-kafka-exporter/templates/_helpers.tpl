@@ -134,6 +134,11 @@ strimzi.io/broker-role: "true"
 {{- $_ := set $cfg "enabled" false -}}
 {{- $_ := set $collectors $c $cfg -}}
 {{- end -}}
+{{- if .Values.kafka.expectedBrokers -}}
+{{- $cl := deepCopy (default dict (get $collectors "cluster")) -}}
+{{- $_ := set $cl "expected_brokers" (int .Values.kafka.expectedBrokers) -}}
+{{- $_ := set $collectors "cluster" $cl -}}
+{{- end -}}
 {{- end -}}
 {{- $kafka := dict "bootstrap_servers" (ternary .Values.kafka.sidecarBootstrapServers .Values.kafka.bootstrapServers (eq $sidecar "true")) "client_id" .Values.kafka.clientId "properties" $props "property_files" $files -}}
 {{- $web := dict "listen_address" (printf ":%d" (int .Values.web.port)) "telemetry_path" "/metrics" -}}
