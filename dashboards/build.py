@@ -374,6 +374,8 @@ BROKER_CPU_SATURATED = 0.9
 BROKER_RESTARTED_SECONDS = 600
 FDS_STEPS = steps(GREEN, (RED, BROKER_FDS_USED))
 CPU_STEPS = steps(GREEN, (RED, BROKER_CPU_SATURATED))
+RETENTION_RATIO = 0.8  # KafkaConsumerGroupLagNearRetention
+RETENTION_STEPS = steps(GREEN, (RED, RETENTION_RATIO))
 UPTIME_STEPS = steps(ORANGE, (GREEN, BROKER_RESTARTED_SECONDS))
 
 WRITES = f"sum by (cluster) (kafka_cluster_messages_in_per_second{{{SEL}}})"
@@ -563,6 +565,14 @@ def consumer_lag():
             unit="s",
             description="Age of the oldest unconsumed message (estimate from offset history; "
                         "absent while the history is too short)."),
+        timeseries(
+            "Lag against retention per group and topic",
+            [(f"kafka_consumergroup_lag_retention_ratio{{{gt}}}", "{{consumergroup}} / {{topic}} {{cluster}}")],
+            unit="percentunit", thresholds=RETENTION_STEPS, min_=0,
+            description="Age of the oldest unconsumed message against the topic's retention.ms: at "
+                        "100 % retention deletes it. Line: 80 % (alert "
+                        "KafkaConsumerGroupLagNearRetention). Topics deleted by time only; compacted "
+                        "topics have none."),
         timeseries(
             "Consumed messages/s per group",
             [(f"kafka_consumergroup_consumed_messages_per_second{{{g}}}",

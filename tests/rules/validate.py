@@ -39,7 +39,7 @@ SKIP = 77
 # Design thresholds each dashboard must draw (fieldConfig.defaults.thresholds).
 REQUIRED_THRESHOLDS = {
     "cluster-overview.json": [10000, 0.8, 5, 0.01, 0.9999, 100000, 500000],
-    "consumer-lag.json": [10000],
+    "consumer-lag.json": [10000, 0.8],
     "topics-throughput.json": [100000, 500000],
     "brokers-disk-replication.json": [0.8, 5, 0.9, 600],
     "schema-registry.json": [1],
