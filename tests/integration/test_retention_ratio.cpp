@@ -6,30 +6,20 @@
 // fires, and only later does retention delete that message: the daemon flags
 // the data loss (kafka_consumergroup_expired_messages) and Prometheus fires
 // KafkaConsumerGroupDataLoss.
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <regex>
-#include <sstream>
+#include <optional>
 #include <thread>
 
 #include "support/daemon.h"
 #include "support/kafka_clients.h"
 #include "support/kafka_cluster.h"
+#include "support/prometheus.h"
 #include "support/temp_dir.h"
 
 using namespace dora::test;
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -37,91 +27,10 @@ using Clock = std::chrono::steady_clock;
 
 double Secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Debian's prometheus on a loopback port, scraping one target every second
-// with the shipped rules (`for:` shortened to 3s); killed by the destructor.
-class Prometheus {
- public:
-  Prometheus(const TempDir& dir, int target_port) : port_(FreePort()), log_(dir.P("prometheus.log")) {
-    std::string rules = Slurp(std::string(DORA_SOURCE_DIR) + "/rules/dora-kafka.rules.yml");
-    rules = std::regex_replace(rules, std::regex(R"((\n\s+for:) \S+)"), "$1 3s");
-    std::ofstream(dir.P("rules.yml")) << rules;
-    std::ofstream(dir.P("prometheus.yml")) << "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-                                              "rule_files: ['"
-                                           << dir.P("rules.yml")
-                                           << "']\n"
-                                              "scrape_configs:\n"
-                                              "  - job_name: dora-kafka-exporter\n"
-                                              "    static_configs: [{targets: ['127.0.0.1:"
-                                           << target_port << "'], labels: {cluster: retention-test}}]\n";
-    const std::vector<std::string> args = {
-        "prometheus", "--config.file=" + dir.P("prometheus.yml"), "--storage.tsdb.path=" + dir.P("data"),
-        "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"};
-    const pid_t parent = getpid();
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (getppid() != parent) _exit(127);
-      int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      std::vector<char*> argv;
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execvp(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  ~Prometheus() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 100; ++i) {  // bounded: 10 s
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-      std::this_thread::sleep_for(100ms);
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  bool WaitReady(std::chrono::seconds timeout) {
-    const auto end = Clock::now() + timeout;
-    while (Clock::now() < end) {
-      if (HttpGet(port_, "/-/ready").status == 200) return true;
-      std::this_thread::sleep_for(250ms);
-    }
-    return false;
-  }
-  // True when the alert is firing for the group (its ALERTS series, as the rule manager writes it).
-  bool Firing(const std::string& alertname, const std::string& group) {
-    const std::string q = "/api/v1/query?query=ALERTS%7Balertname%3D%22" + alertname +
-                          "%22%2Calertstate%3D%22firing%22%2Cconsumergroup%3D%22" + group + "%22%7D";
-    const HttpReply r = HttpGet(port_, q);
-    return r.status == 200 && r.body.find("\"alertname\":\"" + alertname + "\"") != std::string::npos;
-  }
-  std::string log() const { return Slurp(log_); }
-
- private:
-  int port_;
-  std::string log_;
-  pid_t pid_ = -1;
-};
-
-bool Installed(const char* tool) {
-  const std::string cmd = std::string("command -v ") + tool + " >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
-
 }  // namespace
 
 TEST_CASE("lag near retention fires before retention deletes unconsumed messages", "[kafka][retention]") {
-  if (!Installed("prometheus")) {
+  if (!PrometheusProcess::Installed()) {
     WARN("prometheus is not installed (scripts/install-deps.sh): skipped");
     return;
   }
@@ -148,7 +57,7 @@ TEST_CASE("lag near retention fires before retention deletes unconsumed messages
                                            "  broker_stats: {enabled: false}\n";
   Daemon d({"--config", dir.P("exporter.yaml"), "--kafka.server=" + kafka->bootstrap()});
   REQUIRE(d.WaitHealthy());
-  Prometheus prom(dir, d.port());
+  PrometheusProcess prom(dir.path, d.port());
   if (!prom.WaitReady(60s)) FAIL("prometheus did not get ready: " << prom.log());
 
   // Bounded: until both happened, or three retention periods.
@@ -164,12 +73,13 @@ TEST_CASE("lag near retention fires before retention deletes unconsumed messages
       last_ratio = *r;
     if (!loss_seen_at && Find(s, "kafka_consumergroup_expired_messages", {{"consumergroup", "auditors"}}))
       loss_seen_at = now;
-    if (!near_at && prom.Firing("KafkaConsumerGroupLagNearRetention", "auditors")) {
+    if (!near_at && prom.Firing("KafkaConsumerGroupLagNearRetention", "consumergroup", "auditors")) {
       near_at = now;
       ratio_at_alert = last_ratio;
       age_at_alert = Secs(committed_message_at, now);
     }
-    if (!loss_alert_at && prom.Firing("KafkaConsumerGroupDataLoss", "auditors")) loss_alert_at = now;
+    if (!loss_alert_at && prom.Firing("KafkaConsumerGroupDataLoss", "consumergroup", "auditors"))
+      loss_alert_at = now;
     std::this_thread::sleep_for(500ms);
   }
   INFO(d.Log());
