@@ -70,6 +70,8 @@ struct OffsetsCollectorConfig : CollectorCommon {
   RegexFilter topics{{".*"}, {}};
   std::string dlq_topics = "^dlq-";  // dead-letter topics: their inflow is an incident signal
   Millis carry_for{300000};          // a partition without an answer keeps its last watermarks this long
+  double hot_partition_share =
+      0.5;  // KafkaTopicHotPartition: the hottest partition's share of a topic's writes
 };
 
 struct ConsumerGroupsCollectorConfig : CollectorCommon {

@@ -130,6 +130,7 @@ void VisitConfig(V& v, C& c) {
       VisitFilter(v, "topics", cc.offsets.topics);
       v.String("dlq_topics", cc.offsets.dlq_topics, Regex());
       v.Duration("carry_for", cc.offsets.carry_for);
+      v.Double("hot_partition_share", cc.offsets.hot_partition_share);  // (0, 1]: ValidateConfig
     });
     v.Section("consumer_groups", [&] {
       auto& g = cc.consumer_groups;

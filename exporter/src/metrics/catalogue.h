@@ -154,6 +154,16 @@ inline constexpr FamilyDef kCatalogue[] = {
     {"kafka_cluster_internal_messages_in_per_second", kGauge, "", "offsets", "ListOffsets history",
      "Messages appended to internal topics (__consumer_offsets commits, __transaction_state, the probe's "
      "topic) per second over the rate window."},
+    {"kafka_topic_partition_write_skew", kGauge, "topic", "offsets", "ListOffsets history",
+     "The topic's hottest partition's write rate over the mean of its partitions' (1: even; N: all writes in "
+     "one of N partitions)."},
+    {"kafka_topic_hottest_partition_write_share", kGauge, "topic", "offsets", "ListOffsets history",
+     "Share of the topic's writes that go to its hottest partition."},
+    {"kafka_broker_leader_write_share", kGauge, "broker", "offsets", "ListOffsets history, Metadata",
+     "Share of the cluster's writes (internal topics aside) to partitions the broker leads."},
+    {"kafka_topic_hot_partition_share_threshold", kGauge, "", "offsets", "config",
+     "collectors.offsets.hot_partition_share: the hottest-partition share above which KafkaTopicHotPartition "
+     "fires."},
     {"kafka_topic_dlq_messages_in_per_second", kGauge, "topic", "offsets", "ListOffsets history",
      "Messages landing in a dead-letter topic per second over the rate window (an incident signal)."},
     // consumer_groups
