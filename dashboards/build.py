@@ -376,6 +376,8 @@ FDS_STEPS = steps(GREEN, (RED, BROKER_FDS_USED))
 CPU_STEPS = steps(GREEN, (RED, BROKER_CPU_SATURATED))
 RETENTION_RATIO = 0.8  # KafkaConsumerGroupLagNearRetention
 RETENTION_STEPS = steps(GREEN, (RED, RETENTION_RATIO))
+HOT_PARTITION_SHARE = 0.5  # collectors.offsets.hot_partition_share's default (KafkaTopicHotPartition)
+HOT_STEPS = steps(GREEN, (ORANGE, HOT_PARTITION_SHARE))
 UPTIME_STEPS = steps(ORANGE, (GREEN, BROKER_RESTARTED_SECONDS))
 
 WRITES = f"sum by (cluster) (kafka_cluster_messages_in_per_second{{{SEL}}})"
@@ -642,6 +644,27 @@ def topics_throughput():
               "{{topic}}/{{partition}} {{cluster}}")],
             axis_label="messages/s",
             description="Skewed keys show up as a few partitions taking most of a topic."),
+        timeseries(
+            "Hottest partition share per topic",
+            [(f"kafka_topic_hottest_partition_write_share{{{t}}}", "{{topic}} {{cluster}}"),
+             (f"max by (cluster) (kafka_topic_hot_partition_share_threshold{{{SEL}}})",
+              "configured share {{cluster}}")],
+            unit="percentunit", thresholds=HOT_STEPS, min_=0, max_=1,
+            description="Share of each topic's writes going to its hottest partition (topics with two "
+                        "or more partitions and writes). Line: 50 %, the default of "
+                        "collectors.offsets.hot_partition_share; the configured share is drawn too "
+                        "(alert KafkaTopicHotPartition after 15 minutes above it)."),
+        timeseries(
+            "Write skew per topic",
+            [(f"kafka_topic_partition_write_skew{{{t}}}", "{{topic}} {{cluster}}")],
+            description="Hottest partition's write rate over the mean of the topic's partitions: 1 is "
+                        "even, N means every write goes to one of N partitions."),
+        timeseries(
+            "Share of the writes each broker leads",
+            [(f"kafka_broker_leader_write_share{{{SEL}}}", "broker {{broker}} {{cluster}}")],
+            unit="percentunit", min_=0, max_=1, stack=True,
+            description="Writes to the partitions a broker leads, as a share of the cluster's "
+                        "(internal topics aside): a broker far above 1/N carries the hot partitions."),
         timeseries(
             "Dead letters per dlq topic",
             [(f"kafka_topic_dlq_messages_in_per_second{{{SEL}}}", "{{topic}} {{cluster}}")],
