@@ -260,3 +260,19 @@ TEST_CASE("durations over a day are refused at their place", "[config]") {
   REQUIRE(big.errors.size() == 1);
   CHECK(big.errors[0].find("retry.max_backoff: expected a duration") != std::string::npos);
 }
+
+TEST_CASE("the hot partition share is a share", "[config]") {
+  auto errors_for = [](const std::string& share) {
+    ConfigErrors errors;
+    Config c = Parse("collectors:\n  offsets: {hot_partition_share: " + share + "}\n", &errors);
+    REQUIRE(errors.empty());
+    ValidateConfig(c, &errors);
+    return errors;
+  };
+  CHECK(errors_for("0.5").empty());
+  CHECK(errors_for("1").empty());
+  for (const char* bad : {"0", "-0.1", "1.01"}) {
+    INFO(bad);
+    CHECK(Contains(errors_for(bad), "collectors.offsets.hot_partition_share: expected a share above 0"));
+  }
+}

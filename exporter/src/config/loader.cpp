@@ -411,6 +411,10 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
   }
   if (cc.log_dirs.enabled && cc.log_dirs.paths.empty())
     e->errors.push_back("collectors.log_dirs.paths: at least one log dir is required when enabled");
+  if (!(cc.offsets.hot_partition_share > 0 && cc.offsets.hot_partition_share <= 1))
+    e->errors.push_back(
+        "collectors.offsets.hot_partition_share: expected a share above 0 and at most 1, got " +
+        std::to_string(cc.offsets.hot_partition_share));
   // Kafka's own rule for topic names: 1-249 of [a-zA-Z0-9._-], not "." or "..".
   // librdkafka refuses any other name (its topic constructor answers NULL).
   auto check_topic = [&](const std::string& key, const std::string& t) {
