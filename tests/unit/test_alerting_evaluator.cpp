@@ -3,8 +3,6 @@
 // flapping, keep_firing_for, resolved retention, a failed collector, identity.
 #include <catch2/catch.hpp>
 
-#include <random>
-
 #include "alerting/evaluator.h"
 #include "metrics/snapshot_store.h"
 
@@ -341,77 +339,6 @@ TEST_CASE("evaluations on unchanged inputs still move the clocks, take a reload 
   f.now += minutes(1);
   f.eval->Evaluate();
   CHECK(f.Find("orders")->state == AlertState::kResolved);
-}
-
-TEST_CASE("a snapshot a reader holds never changes; one nobody holds is updated in place alike",
-          "[alerting]") {
-  Fixture f;
-  f.Make();
-  f.Lag({{"orders", 20000}});
-  auto held = f.eval->Current();
-  const uint64_t generation = held->generation;
-  const SysTime evaluated = held->alerts.at(0).last_evaluated;
-  f.now += minutes(1);
-  f.Lag({{"orders", 20000}});
-  CHECK(held->generation == generation);
-  CHECK(held->alerts.at(0).last_evaluated == evaluated);
-  CHECK(f.eval->Current()->generation == generation + 1);
-  CHECK(f.eval->Current()->alerts.at(0).last_evaluated == f.now);
-  held.reset();
-
-  // Two evaluators on the same runs, one of whose snapshots a reader always
-  // holds (so each evaluation publishes a new one): their snapshots agree.
-  AlertingConfig config;
-  config.rules["KafkaConsumerGroupLagHigh"].for_duration = Millis(120000);
-  config.rules["KafkaConsumerGroupStalled"].for_duration = Millis(60000);
-  config.rules["KafkaConsumerGroupStalled"].keep_firing_for = Millis(90000);
-  SysTime now = f.now;
-  Evaluator held_eval(config, nullptr, [&] { return now; });
-  Evaluator free_eval(config, nullptr, [&] { return now; });
-  std::mt19937 rng(7);
-  for (int step = 0; step < 200; ++step) {
-    RunInputs run;
-    const int kind = static_cast<int>(rng() % 4);
-    run.collector = kind == 3 ? "offsets" : "consumer_groups";
-    run.published = kind != 2;  // 2: a failed consumer_groups run
-    run.success = run.published;
-    if (kind < 2) {
-      for (const char* g : {"a", "b", "c"}) {
-        for (const char* t : {"x", "y"}) {
-          run.samples["kafka_consumergroup_lag_sum"].push_back(
-              {{{"consumergroup", g}, {"topic", t}}, static_cast<double>(rng() % 4) * 4000});
-          run.samples["kafka_consumergroup_expired_messages"].push_back(
-              {{{"consumergroup", g}, {"topic", t}}, static_cast<double>(rng() % 3)});
-          if (rng() % 2)
-            run.samples["kafka_consumergroup_partition_status"].push_back(
-                {{{"consumergroup", g}, {"topic", t}, {"status", "STALL"}}, 1});
-        }
-      }
-    }
-    held = held_eval.Current();
-    held_eval.OnRun(run);
-    free_eval.OnRun(run);
-    const AlertsSnapshot& x = *held_eval.Current();
-    const AlertsSnapshot& y = *free_eval.Current();
-    INFO("step " << step);
-    CHECK(x.generation == y.generation);
-    CHECK(x.evaluated_at == y.evaluated_at);
-    REQUIRE(x.alerts.size() == y.alerts.size());
-    for (size_t i = 0; i < x.alerts.size(); ++i) {
-      const Alert& a = x.alerts[i];
-      const Alert& b = y.alerts[i];
-      CHECK(a.labels == b.labels);
-      CHECK(a.annotations == b.annotations);
-      CHECK(a.state == b.state);
-      CHECK(a.value == b.value);
-      CHECK(a.active_at == b.active_at);
-      CHECK(a.fired_at == b.fired_at);
-      CHECK(a.resolved_at == b.resolved_at);
-      CHECK(a.last_evaluated == b.last_evaluated);
-    }
-    now += seconds(15 * (1 + rng() % 4));
-  }
-  held.reset();
 }
 
 TEST_CASE("ALERTS and ALERTS_FOR_STATE are published as Prometheus writes them", "[alerting]") {

@@ -68,7 +68,6 @@ void Evaluator::Configure(const AlertingConfig& config) {
   }
   rules_ = std::move(next);
   series_changed_ = true;
-  alerts_changed_ = true;
   if (dropped) Publish(clock_());
 }
 
@@ -200,7 +199,6 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
         a.alert.active_at = now;
         it = rule.active.insert_or_assign(std::move(labels), std::move(a)).first;
         series_changed_ = true;
-        alerts_changed_ = true;
       }
       Active& act = it->second;
       act.seen = rule.pass;
@@ -213,9 +211,7 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
         a.annotations["description"] = RenderTemplate(def.description, s.labels, s.value);
         a.annotations["runbook_url"] = RenderTemplate(def.runbook_url, s.labels, s.value);
         act.overridden = overridden;
-        act.changed = true;
       }
-      act.changed = act.changed || !(a.value == s.value);
       a.value = s.value;
     }
   }
@@ -232,7 +228,6 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
       if (a.state == AlertState::kPending ||
           (a.state == AlertState::kResolved && now - a.resolved_at > kResolvedRetention)) {
         series_changed_ = series_changed_ || a.state == AlertState::kPending;
-        alerts_changed_ = true;
         it = rule.active.erase(it);
         continue;
       }
@@ -241,7 +236,6 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
         a.state = AlertState::kResolved;
         a.resolved_at = now;
         series_changed_ = true;
-        act.changed = true;
         if (transition_) transition_(a, false);
       }
       ++it;
@@ -253,7 +247,6 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
       a.state = AlertState::kFiring;
       a.fired_at = now;
       series_changed_ = true;
-      act.changed = true;
       if (transition_) transition_(a, false);
     }
     ++it;
@@ -261,59 +254,27 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
 }
 
 void Evaluator::Publish(SysTime now) {
-  std::shared_ptr<const AlertsSnapshot> published;
-  if (!alerts_changed_) {
-    // The same alerts as the current snapshot: when no reader holds it (only
-    // Current() hands it out, under this lock), it is brought up to date in
-    // place rather than copied alert by alert (10,000 alerts, each a dozen
-    // allocations, at every publish of every collector).
-    std::lock_guard<std::mutex> lock(current_mu_);
-    if (current_.use_count() == 1) {
-      auto& snap = const_cast<AlertsSnapshot&>(*current_);  // made non-const below
-      for (RuleState& rule : rules_) {
-        for (auto& [labels, act] : rule.active) {
-          Alert& to = snap.alerts[act.at];
-          if (act.changed) {
-            to = act.alert;
-          } else {
-            to.last_evaluated = act.alert.last_evaluated;
-          }
-          act.changed = false;
-        }
-      }
-      snap.evaluated_at = now;
-      snap.generation = ++generation_;
-      published = current_;
-    }
+  auto snap = std::make_shared<AlertsSnapshot>();
+  // Each rule's alerts come ordered by labels: merged, not sorted.
+  size_t n = 0;
+  for (const RuleState& rule : rules_) n += rule.active.size();
+  snap->alerts.reserve(n);
+  auto by_labels = [](const Alert& a, const Alert& b) { return a.labels < b.labels; };
+  for (const RuleState& rule : rules_) {
+    const auto middle = static_cast<std::ptrdiff_t>(snap->alerts.size());
+    for (const auto& [labels, act] : rule.active) snap->alerts.push_back(act.alert);
+    std::inplace_merge(snap->alerts.begin(), snap->alerts.begin() + middle, snap->alerts.end(), by_labels);
   }
-  if (!published) {
-    auto snap = std::make_shared<AlertsSnapshot>();
-    // Each rule's alerts come ordered by labels: merged, not sorted.
-    std::vector<Active*> order;
-    for (RuleState& rule : rules_) {
-      const auto middle = static_cast<std::ptrdiff_t>(order.size());
-      for (auto& [labels, act] : rule.active) order.push_back(&act);
-      std::inplace_merge(order.begin(), order.begin() + middle, order.end(),
-                         [](const Active* a, const Active* b) { return a->alert.labels < b->alert.labels; });
-    }
-    snap->alerts.reserve(order.size());
-    for (Active* act : order) {
-      act->at = snap->alerts.size();
-      act->changed = false;
-      snap->alerts.push_back(act->alert);
-    }
-    snap->evaluated_at = now;
-    snap->generation = ++generation_;
-    alerts_changed_ = false;
-    published = snap;
+  snap->evaluated_at = now;
+  snap->generation = ++generation_;
+  // The series show the active alerts' labels, states and active_at only:
+  // published again when one of those changed.
+  if (store_ != nullptr && series_changed_) store_->PublishAll({{kAlertsEntry, RenderParts(*snap)}});
+  series_changed_ = false;
+  {
     std::lock_guard<std::mutex> lock(current_mu_);
     current_ = std::move(snap);
   }
-  // The series show the active alerts' labels, states and active_at only:
-  // published again when one of those changed.
-  if (store_ != nullptr && series_changed_) store_->PublishAll({{kAlertsEntry, RenderParts(*published)}});
-  series_changed_ = false;
-  published.reset();
   if (published_) published_();
 }
 

@@ -55,8 +55,6 @@ class Evaluator : public AlertSource, public InputSink {
   // Evaluates every rule at the clock's now (OnRun does it).
   void Evaluate();
 
-  // The snapshot a reader holds never changes; one that no reader holds any
-  // more may be brought up to date in place by the next evaluation.
   std::shared_ptr<const AlertsSnapshot> Current() const override;
   // Called after each new snapshot (the notifier's wake-up); must not block
   // and must not call back into the evaluator. Set before the first run.
@@ -83,8 +81,6 @@ class Evaluator : public AlertSource, public InputSink {
     SysTime keep_firing_since{};  // first false evaluation while kept firing
     uint64_t seen = 0;            // the last full pass whose series raised it (RuleState::pass)
     bool overridden = false;      // its annotations' series had labels the identity overrides
-    size_t at = 0;                // its index in the current snapshot
-    bool changed = true;          // differs from its copy there in more than last_evaluated
   };
   struct RuleState {
     const RuleDef* def = nullptr;
@@ -118,7 +114,6 @@ class Evaluator : public AlertSource, public InputSink {
   std::map<std::string, uint64_t> versions_;  // family -> a number that changes with its samples
   uint64_t changes_ = 0;                      // source of versions_ and RuleState::pass
   bool series_changed_ = true;                // the ALERTS series differ from the published ones
-  bool alerts_changed_ = true;                // alerts came or went since the current snapshot
   std::map<std::string, bool> failed_;        // collector -> its last run published nothing
   std::map<std::string, CollectorRun> runs_;
   History history_;
