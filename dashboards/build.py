@@ -368,6 +368,17 @@ P95_STEPS = steps(GREEN, (RED, P95_SECONDS))
 AVAILABILITY_STEPS = steps(RED, (GREEN, AVAILABILITY))
 WRITES_STEPS = steps(GREEN, (ORANGE, WRITES_PER_SECOND))
 READS_STEPS = steps(GREEN, (ORANGE, READS_PER_SECOND))
+# The broker process alerts (rules/dora-kafka.rules.yml, broker_process collector).
+BROKER_FDS_USED = 0.8
+BROKER_CPU_SATURATED = 0.9
+BROKER_RESTARTED_SECONDS = 600
+FDS_STEPS = steps(GREEN, (RED, BROKER_FDS_USED))
+CPU_STEPS = steps(GREEN, (RED, BROKER_CPU_SATURATED))
+RETENTION_RATIO = 0.8  # KafkaConsumerGroupLagNearRetention
+RETENTION_STEPS = steps(GREEN, (RED, RETENTION_RATIO))
+HOT_PARTITION_SHARE = 0.5  # collectors.offsets.hot_partition_share's default (KafkaTopicHotPartition)
+HOT_STEPS = steps(GREEN, (ORANGE, HOT_PARTITION_SHARE))
+UPTIME_STEPS = steps(ORANGE, (GREEN, BROKER_RESTARTED_SECONDS))
 
 WRITES = f"sum by (cluster) (kafka_cluster_messages_in_per_second{{{SEL}}})"
 READS = f"sum by (cluster) (kafka_consumergroup_consumed_messages_per_second{{{SEL}}})"
@@ -557,6 +568,14 @@ def consumer_lag():
             description="Age of the oldest unconsumed message (estimate from offset history; "
                         "absent while the history is too short)."),
         timeseries(
+            "Lag against retention per group and topic",
+            [(f"kafka_consumergroup_lag_retention_ratio{{{gt}}}", "{{consumergroup}} / {{topic}} {{cluster}}")],
+            unit="percentunit", thresholds=RETENTION_STEPS, min_=0,
+            description="Age of the oldest unconsumed message against the topic's retention.ms: at "
+                        "100 % retention deletes it. Line: 80 % (alert "
+                        "KafkaConsumerGroupLagNearRetention). Topics deleted by time only; compacted "
+                        "topics have none."),
+        timeseries(
             "Consumed messages/s per group",
             [(f"kafka_consumergroup_consumed_messages_per_second{{{g}}}",
               "{{consumergroup}} {{cluster}}")],
@@ -625,6 +644,27 @@ def topics_throughput():
               "{{topic}}/{{partition}} {{cluster}}")],
             axis_label="messages/s",
             description="Skewed keys show up as a few partitions taking most of a topic."),
+        timeseries(
+            "Hottest partition share per topic",
+            [(f"kafka_topic_hottest_partition_write_share{{{t}}}", "{{topic}} {{cluster}}"),
+             (f"max by (cluster) (kafka_topic_hot_partition_share_threshold{{{SEL}}})",
+              "configured share {{cluster}}")],
+            unit="percentunit", thresholds=HOT_STEPS, min_=0, max_=1,
+            description="Share of each topic's writes going to its hottest partition (topics with two "
+                        "or more partitions and writes). Line: 50 %, the default of "
+                        "collectors.offsets.hot_partition_share; the configured share is drawn too "
+                        "(alert KafkaTopicHotPartition after 15 minutes above it)."),
+        timeseries(
+            "Write skew per topic",
+            [(f"kafka_topic_partition_write_skew{{{t}}}", "{{topic}} {{cluster}}")],
+            description="Hottest partition's write rate over the mean of the topic's partitions: 1 is "
+                        "even, N means every write goes to one of N partitions."),
+        timeseries(
+            "Share of the writes each broker leads",
+            [(f"kafka_broker_leader_write_share{{{SEL}}}", "broker {{broker}} {{cluster}}")],
+            unit="percentunit", min_=0, max_=1, stack=True,
+            description="Writes to the partitions a broker leads, as a share of the cluster's "
+                        "(internal topics aside): a broker far above 1/N carries the hot partitions."),
         timeseries(
             "Dead letters per dlq topic",
             [(f"kafka_topic_dlq_messages_in_per_second{{{SEL}}}", "{{topic}} {{cluster}}")],
@@ -713,6 +753,63 @@ def brokers_disk_replication():
             "Data per broker",
             [(f"kafka_broker_log_dir_size_total_bytes{{{b}}}", "broker {{broker}} {{cluster}}")],
             unit="bytes"),
+        row("Broker process (sidecar, /proc)"),
+        timeseries(
+            "Broker CPU (share of allowed CPUs)",
+            [(f"rate(kafka_broker_process_cpu_seconds_total{{{b}}}[$__rate_interval]) / "
+              f"kafka_broker_process_cpu_limit_cores{{{b}}}", "broker {{broker}} {{cluster}}")],
+            unit="percentunit", thresholds=CPU_STEPS, min_=0, w=8,
+            description="CPU time used against the CPUs the broker may use (affinity, lowered by its "
+                        "container's CPU quota where readable). Line: 90 % (alert "
+                        "KafkaBrokerCpuSaturated after 10 minutes)."),
+        timeseries(
+            "Broker open file descriptors (share of limit)",
+            [(f"kafka_broker_process_open_fds{{{b}}} / kafka_broker_process_max_fds{{{b}}}",
+              "broker {{broker}} {{cluster}}")],
+            unit="percentunit", thresholds=FDS_STEPS, min_=0, max_=1, w=8,
+            description="Open file descriptors against the process's limit. Line: 80 % (alert "
+                        "KafkaBrokerFileDescriptorsHigh). Absent where the sidecar cannot read "
+                        "/proc/PID/fd (another uid): see the readable table."),
+        timeseries(
+            "Broker process uptime",
+            [(f"time() - kafka_broker_process_start_time_seconds{{{b}}}", "broker {{broker}} {{cluster}}")],
+            unit="s", thresholds=UPTIME_STEPS, min_=0, w=8,
+            description="Time since the broker process started; a drop is a restart. Line: 10 minutes "
+                        "(alert KafkaBrokerRestarted below it)."),
+        timeseries(
+            "Broker resident memory",
+            [(f"kafka_broker_process_resident_memory_bytes{{{b}}}", "broker {{broker}} {{cluster}}")],
+            unit="bytes", w=8,
+            description="Resident memory of the broker JVM (heap in use, metaspace, direct buffers, "
+                        "thread stacks); page cache is not counted."),
+        timeseries(
+            "Broker threads and open files",
+            [(f"kafka_broker_process_threads{{{b}}}", "threads broker {{broker}} {{cluster}}"),
+             (f"kafka_broker_process_open_fds{{{b}}}", "open fds broker {{broker}} {{cluster}}")],
+            w=8),
+        timeseries(
+            "Broker disk I/O",
+            [(f"rate(kafka_broker_process_read_bytes_total{{{b}}}[$__rate_interval])",
+              "read broker {{broker}} {{cluster}}"),
+             (f"rate(kafka_broker_process_written_bytes_total{{{b}}}[$__rate_interval])",
+              "written broker {{broker}} {{cluster}}")],
+            unit="Bps", w=8,
+            description="Bytes the broker made the storage layer read and write; reads served from "
+                        "the page cache are not counted."),
+        timeseries(
+            "Broker pod network",
+            [(f"rate(kafka_broker_process_network_receive_bytes_total{{{b}, device!=\"lo\"}}[$__rate_interval])",
+              "in {{device}} broker {{broker}} {{cluster}}"),
+             (f"rate(kafka_broker_process_network_transmit_bytes_total{{{b}, device!=\"lo\"}}[$__rate_interval])",
+              "out {{device}} broker {{broker}} {{cluster}}")],
+            unit="Bps", w=12,
+            description="Bytes through the interfaces of the broker's network namespace (the pod's), "
+                        "loopback left out."),
+        table("Broker /proc files not readable",
+              [(f"kafka_broker_process_source_readable{{{b}}} == 0", "Readable")],
+              ["cluster", "broker", "file"], hide=("Readable",), w=12,
+              description="Files the sidecar could not read, whose series are missing: fd and io need "
+                          "the broker's uid (docs/broker-process.md)."),
         row("Client view of brokers (librdkafka)"),
         timeseries(
             "Request round trip p99",

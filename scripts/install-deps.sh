@@ -5,7 +5,8 @@
 #   scripts/install-deps.sh          everything (the test command, CI)
 #   scripts/install-deps.sh --demo   only what scripts/run-demo.sh needs: the build,
 #                                    Java and the broker jars (no helm, Kyverno,
-#                                    fuzzing toolchain, Prometheus or Connect jars)
+#                                    fuzzing toolchain, Prometheus, Chromium or
+#                                    Connect jars)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEMO_ONLY=0
@@ -19,9 +20,11 @@ PACKAGES=(
   openjdk-17-jre-headless maven
   curl procps python3
 )
-# The tests' tools: formatting, the real Prometheus and Alertmanager.
-# python3-avro: the incident events' Avro test decodes with an independent implementation.
-((DEMO_ONLY)) || PACKAGES+=(clang-format prometheus prometheus-alertmanager python3-avro)
+# The tests' tools: formatting, the real Prometheus and Alertmanager,
+# headless Chromium (the status page test reads the page's DOM), and
+# python3-avro (the incident events' Avro test decodes with an independent
+# implementation).
+((DEMO_ONLY)) || PACKAGES+=(clang-format prometheus prometheus-alertmanager chromium python3-avro)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

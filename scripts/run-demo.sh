@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # README command 1: the main job on an embedded default. Installs what is
 # missing, builds, starts a local single-node Kafka (KRaft) with the seed's
-# topics and a small producer/consumer load, starts the exporter watching it,
-# prints the URLs and runs until Ctrl-C (or --duration SECONDS), then stops
-# everything it started.
+# topics and a small producer/consumer load, starts the exporter watching it
+# (alerting on), prints the URLs (the status page first) and runs until Ctrl-C
+# (or --duration SECONDS), then stops everything it started.
 #   scripts/run-demo.sh [--duration SECONDS] [--port 9308] [--kafka-version 3.9.1] [--dlq]
 # --dlq: the load also writes to the dead-letter topics (dlq-*), which fires
 # KafkaDeadLetterMessages; without it the demo is healthy and opens no ticket.
@@ -59,8 +59,10 @@ collectors:
   cluster: {interval: 5s, expected_topics_file: $DEMO/topics.yaml}
   offsets: {interval: 5s}
   consumer_groups: {interval: 5s}
+alerting:
+  enabled: true   # the default, written out: the status page shows what it evaluates
 # ICT incident events on the seed's incident-events topic (docs/incident-events.md):
-# the demo load lets risk-engine fall behind, so KafkaConsumerGroupLagHigh opens one.
+# a healthy demo opens none; stop the broker (or use --dlq) to see one.
 incidents:
   enabled: true
   instance: demo
@@ -79,10 +81,11 @@ curl -fs "http://127.0.0.1:$PORT/ready" >/dev/null || { echo "run-demo: exporter
 cat <<MSG
 
 dora-kafka-exporter is watching a local Kafka $VERSION ($BOOTSTRAP) with the seed's topics and a demo load.
+  status:   http://127.0.0.1:$PORT/   (open it in a browser: cluster health, alerts, most lagging groups)
   metrics:  http://127.0.0.1:$PORT/metrics
+  alerts:   http://127.0.0.1:$PORT/api/v1/alerts
   health:   http://127.0.0.1:$PORT/healthz
   ready:    http://127.0.0.1:$PORT/ready
-  index:    http://127.0.0.1:$PORT/
   log:      $DEMO/exporter.log
   try:      curl -s http://127.0.0.1:$PORT/metrics | grep -E '^kafka_(brokers|consumergroup_lag_sum|topic_messages_in_per_second)'
   incidents: curl -s http://127.0.0.1:$PORT/metrics | grep -E '^kafka_exporter_incident_'

@@ -50,6 +50,7 @@ render standalone
 render standalone-secure -f "$HERE/values-standalone-secure.yaml"
 render sidecar -f "$HERE/values-sidecar.yaml"
 render sidecar-default --set mode=sidecar --set sidecar.brokerPodSelector.app=kafka
+render sidecar-noshare --set mode=sidecar --set sidecar.brokerPodSelector.app=kafka --set sidecar.shareProcessNamespace=false
 render sidecar-assets -f "$HERE/values-sidecar.yaml" --set prometheusRule.enabled=true --set dashboards.enabled=true
 render standalone-noassets --set prometheusRule.enabled=false --set dashboards.enabled=false --set serviceMonitor.enabled=false
 render kubelet-disk-default --set prometheusRule.kubeletDisk.enabled=true

@@ -185,6 +185,8 @@ def check_standalone(outdir):
     for name in ("cluster", "offsets", "consumer_groups"):
         check(col.get(name, {}).get("enabled") is True, w + ": %s enabled" % name)
     check(col["log_dirs"]["enabled"] is False, w + ": log_dirs disabled")
+    check(col["broker_process"]["enabled"] is False, w + ": broker_process disabled (no broker in view)")
+    check("expected_brokers" not in col["cluster"], w + ": no expected broker count by default")
     check("config_file" in cfg["web"], w + ": web config (headers) in use")
     wc, _ = web_config(docs)
     check(wc is not None and "health_server_config" not in wc, w + ": no health listener without TLS/auth")
@@ -218,6 +220,7 @@ def check_standalone_secure(outdir):
     check(cfg["kafka"]["properties"].get("ssl.key.location") == MOUNT + "kafka-tls/tls.key", w + ": mTLS key")
     check(cfg["collectors"]["probe"]["enabled"] is True, w + ": probe enabled by values")
     check(cfg["collectors"]["consumer_groups"].get("granularity") == "topic", w + ": collector settings merged")
+    check(cfg["collectors"]["cluster"].get("expected_brokers") == 3, w + ": kafka.expectedBrokers")
     check(cfg["web"].get("config_file") == MOUNT + "web/web-config.yml", w + ": web.config_file")
     check_secret_refs(w, cfg, c, spec["volumes"])
     vols = volumes_by_name(spec["volumes"])
@@ -273,6 +276,9 @@ def check_sidecar(outdir):
             check(col.get(cw, {}).get("enabled") is False, "%s: %s disabled in the sidecar" % (w, cw))
         check(col["log_dirs"]["enabled"] is True, w + ": log_dirs enabled")
         check(col["broker_stats"]["enabled"] is True, w + ": broker_stats enabled")
+        check(col["broker_process"]["enabled"] is True, w + ": broker_process enabled")
+        check(pspec.get("shareProcessNamespace") is True, w + ": shareProcessNamespace (the broker process in view)")
+        check("hostPID" not in pspec, w + ": no host PID namespace (restricted profile)")
         mounts = mounts_by_path(c)
         vol_names = {v["name"] for v in pspec["volumes"]}
         for p in col["log_dirs"]["paths"]:
@@ -300,6 +306,13 @@ def check_sidecar(outdir):
     check_secret_refs("sidecar", cfg, patch["spec"]["template"]["spec"]["containers"][0],
                       patch["spec"]["template"]["spec"]["volumes"])
     check_rules_and_dashboards("sidecar-assets", load(outdir, "sidecar-assets"), True)
+
+    # Without a shared process namespace the broker is out of view: the collector stays off.
+    docs = load(outdir, "sidecar-noshare")
+    check("shareProcessNamespace" not in sidecar_patch(docs)["spec"]["template"]["spec"],
+          "sidecar-noshare: no shareProcessNamespace")
+    check(exporter_config(docs)[0]["collectors"]["broker_process"]["enabled"] is False,
+          "sidecar-noshare: broker_process disabled")
 
 
 KUBELET_PVC = 'persistentvolumeclaim=~"data-([0-9]+-)?.+-[0-9]+"'
@@ -364,6 +377,7 @@ def check_kyverno(outdir):
     check(res["selector"]["matchLabels"] == labels, w + ": Strimzi broker labels of the named cluster")
     patch = spec["rules"][0]["mutate"]["patchStrategicMerge"]
     check(patch["spec"].get("shareProcessNamespace") is True, w + ": shareProcessNamespace")
+    check(exporter_config(docs)[0]["collectors"]["broker_process"]["enabled"] is True, w + ": broker_process enabled")
     c = patch["spec"]["containers"]
     check(len(c) == 1 and c[0]["name"] == "dora-kafka-exporter", w + ": one container")
     check_security(w, c[0])

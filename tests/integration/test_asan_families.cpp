@@ -1,7 +1,7 @@
 // Every configurable metric family against a real broker, in one run per
 // consumer-group granularity: with every optional collector and setting on
 // (conformance, DLQ rates, kafka-lag-exporter labels with a live member, log
-// dirs, probe, broker stats, schema registry, Kafka Connect). .ci/run runs it from the
+// dirs, the broker process, probe, broker stats, schema registry, Kafka Connect). .ci/run runs it from the
 // ASan/UBSan build ("[asan-families]"), where the daemon under test is the
 // sanitized binary: a memory or UB error aborts it, and the test reads its log.
 #include <signal.h>
@@ -40,7 +40,7 @@ struct Alerting {
 };
 
 std::string Config(const std::string& granularity, const std::string& topics_file,
-                   const std::string& data_dir, const std::string& registry_url,
+                   const std::string& data_dir, const std::string& kafka_dir, const std::string& registry_url,
                    const std::string& connect_url, const std::string& connect_password_file,
                    const Alerting& alerting) {
   // Incident events: every setting, re-notified every 2s, zstd; the lowered
@@ -67,7 +67,8 @@ std::string Config(const std::string& granularity, const std::string& topics_fil
          "seed}}\n"
          "    KafkaBrokerDiskUsageHigh: {enabled: false}\n"
          "collectors:\n"
-         "  cluster: {interval: 1s, config_refresh_interval: 2s, expected_topics_file: " +
+         "  cluster: {interval: 1s, config_refresh_interval: 2s, expected_brokers: 1, "
+         "expected_topics_file: " +
          topics_file +
          "}\n"
          "  offsets: {interval: 1s, rate_window: 5s, partitions_per_request: 2, dlq_topics: '^dlq-'}\n"
@@ -79,6 +80,11 @@ std::string Config(const std::string& granularity, const std::string& topics_fil
          "  log_dirs: {enabled: true, interval: 1s, broker_id: '1', max_entries_per_cycle: 50, paths: ['" +
          data_dir +
          "']}\n"
+         // The broker JVM by its pid file, narrowed by its config path (other
+         // clusters may run on this machine).
+         "  broker_process: {enabled: true, interval: 1s, timeout: 2s, broker_id: '1', pid_file: '" +
+         kafka_dir +
+         "/node-1/pid', cmdline_regex: 'node-1/server[.]properties$'}\n"
          "  probe: {enabled: true, interval: 500ms, sla: 3s, topic_check_interval: 2s}\n"
          "  broker_stats: {interval: 1s}\n"
          "  schema_registry:\n    interval: 1s\n    registries:\n      - {name: main, url: '" +
@@ -165,8 +171,9 @@ TEST_CASE("every optional metric family and both granularities run clean against
 
   {
     // granularity partition: every documented family.
-    const std::string cfg = Write("partition.yaml", Config("partition", topics, data_dir, registry.url(),
-                                                           connect.url(), connect_password, alerting));
+    const std::string cfg =
+        Write("partition.yaml", Config("partition", topics, data_dir, kafka->dir(), registry.url(),
+                                       connect.url(), connect_password, alerting));
     Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
     REQUIRE(d.WaitHealthy());
     std::set<std::string> missing;
@@ -197,8 +204,8 @@ TEST_CASE("every optional metric family and both granularities run clean against
     INFO(Tail(d.Log()));
     CHECK(missing.empty());
     CHECK(IsValidUtf8(text));
-    for (const char* c : {"cluster", "offsets", "consumer_groups", "log_dirs", "probe", "broker_stats",
-                          "schema_registry", "connect"}) {
+    for (const char* c : {"cluster", "offsets", "consumer_groups", "log_dirs", "broker_process", "probe",
+                          "broker_stats", "schema_registry", "connect"}) {
       INFO("collector " << c);
       CHECK(Find(s, "kafka_exporter_collector_success", {{"collector", c}}) == 1.0);
     }
@@ -251,8 +258,9 @@ TEST_CASE("every optional metric family and both granularities run clean against
 
   {
     // granularity topic: per-topic sums and statuses, no per-partition group series.
-    const std::string cfg = Write("topic.yaml", Config("topic", topics, data_dir, registry.url(),
-                                                       connect.url(), connect_password, alerting));
+    const std::string cfg =
+        Write("topic.yaml", Config("topic", topics, data_dir, kafka->dir(), registry.url(), connect.url(),
+                                   connect_password, alerting));
     Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
     REQUIRE(d.WaitHealthy());
     std::vector<Sample> s;

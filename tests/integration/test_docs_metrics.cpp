@@ -68,7 +68,7 @@ TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafk
   std::ofstream(cfg) << "incidents: {enabled: true, spool: {directory: " << spool
                      << "}}\n"
                         "collectors:\n"
-                        "  cluster: {interval: 1s, expected_topics_file: "
+                        "  cluster: {interval: 1s, expected_brokers: 1, expected_topics_file: "
                      << topics
                      << "}\n"
                         "  offsets: {interval: 1s, rate_window: 5s}\n"
@@ -76,6 +76,9 @@ TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafk
                         "  log_dirs: {enabled: true, interval: 1s, broker_id: '1', paths: ['"
                      << data_dir
                      << "']}\n"
+                        "  broker_process: {enabled: true, interval: 1s, broker_id: '1', pid_file: '"
+                     << kafka->dir()
+                     << "/node-1/pid'}\n"
                         "  probe: {enabled: true, interval: 500ms}\n"
                         "  broker_stats: {interval: 1s}\n"
                         "  schema_registry:\n    interval: 1s\n    registries:\n      - {name: main, url: '"

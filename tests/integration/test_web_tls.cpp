@@ -397,16 +397,20 @@ TEST_CASE("web config: basic auth users change without a restart (plain HTTP)", 
   std::string h2 = dora::BcryptHash("second-password", 5);
   std::string web = dir.Write("web.yml", "basic_auth_users:\n  alice: " + h1 + "\n");
   Daemon d(DaemonArgs(dir, {"--web.config.file", web}));
-  auto get = [&](const std::string& user, const std::string& pw) {
+  auto get = [&](const std::string& user, const std::string& pw, const char* path = "/metrics") {
     httplib::Client cli("127.0.0.1", d.port());
     cli.set_connection_timeout(2, 0);
     cli.set_read_timeout(10, 0);
     if (!user.empty()) cli.set_basic_auth(user.c_str(), pw.c_str());
-    auto res = cli.Get("/metrics");
+    auto res = cli.Get(path);
     return res ? res->status : 0;
   };
   REQUIRE(Eventually([&] { return get("alice", "first-password") == 200; }));
   CHECK(get("", "") == 401);
+  // The status page and the alerts API are behind the same auth.
+  CHECK(get("", "", "/") == 401);
+  CHECK(get("alice", "first-password", "/") == 200);
+  CHECK(get("", "", "/api/v1/alerts") == 401);
   CHECK(get("alice", "second-password") == 401);
   dir.Write("web.yml", "basic_auth_users:\n  alice: " + h2 + "\n  bob: " + h1 + "\n");
   CHECK(Eventually([&] { return get("alice", "second-password") == 200; }, 5000ms));

@@ -39,9 +39,9 @@ SKIP = 77
 # Design thresholds each dashboard must draw (fieldConfig.defaults.thresholds).
 REQUIRED_THRESHOLDS = {
     "cluster-overview.json": [10000, 0.8, 5, 0.01, 0.9999, 100000, 500000],
-    "consumer-lag.json": [10000],
-    "topics-throughput.json": [100000, 500000],
-    "brokers-disk-replication.json": [0.8, 5],
+    "consumer-lag.json": [10000, 0.8],
+    "topics-throughput.json": [100000, 500000, 0.5],
+    "brokers-disk-replication.json": [0.8, 5, 0.9, 600],
     "schema-registry.json": [1],
     "slo-probe.json": [0.9999, 0.01, 5],
     "kafka-connect.json": [1, 10000],

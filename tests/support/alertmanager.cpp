@@ -20,6 +20,7 @@ namespace dora::test {
 HookServer::HookServer() : server_(std::make_unique<httplib::Server>()) {
   server_->Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
     Post p;
+    p.at = std::chrono::steady_clock::now();
     p.path = req.path;
     for (const auto& [k, v] : req.headers) {
       std::string name = k;

@@ -33,6 +33,7 @@ class HookServer {
     std::string path;
     std::map<std::string, std::string> headers;  // lower-case names
     std::string body;
+    std::chrono::steady_clock::time_point at;  // when it arrived (for latencies)
   };
   HookServer();
   ~HookServer();

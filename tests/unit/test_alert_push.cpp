@@ -406,12 +406,17 @@ TEST_CASE("config: alerting keys, their defaults and their checks", "[config][no
   CHECK(defaults.alerting.resend_delay == 1min);
   CHECK(defaults.alerting.alertmanagers.empty());
   CHECK(AlertmanagerEndpoint().timeout == 10s);
+  dora::test::TempDir dir("dora-am-config");
+  const std::string token = dir.Write("am-token", "t\n");
+  const std::string password = dir.Write("am", "p\n");
   ConfigErrors errors;
   Config c = ParseConfig(
       "alerting:\n  resend_delay: 2m\n  external_labels: {cluster: prod}\n  alertmanagers:\n"
-      "    - {name: am-a, url: 'https://am-a:9093', bearer_token_file: /run/secrets/am-token, ca_file: "
-      "/ca.pem}\n"
-      "    - {url: 'http://am-b:9093/prefix', username: dora, password_file: /run/secrets/am, timeout: 3s}\n",
+      "    - {name: am-a, url: 'https://am-a:9093', bearer_token_file: '" +
+          token +
+          "', ca_file: /ca.pem}\n"
+          "    - {url: 'http://am-b:9093/prefix', username: dora, password_file: '" +
+          password + "', timeout: 3s}\n",
       "test.yaml", &errors);
   INFO(errors.Joined());
   REQUIRE(errors.empty());
@@ -420,7 +425,7 @@ TEST_CASE("config: alerting keys, their defaults and their checks", "[config][no
   CHECK(c.alerting.resend_delay == 2min);
   CHECK(c.alerting.external_labels == std::map<std::string, std::string>{{"cluster", "prod"}});
   REQUIRE(c.alerting.alertmanagers.size() == 2);
-  CHECK(c.alerting.alertmanagers[0].bearer_token_file == "/run/secrets/am-token");
+  CHECK(c.alerting.alertmanagers[0].bearer_token_file == token);
   CHECK(c.alerting.alertmanagers[0].timeout == 10s);
   CHECK(c.alerting.alertmanagers[1].timeout == 3s);
   NotifierOptions o = NotifierOptionsFrom(c);
@@ -431,13 +436,20 @@ TEST_CASE("config: alerting keys, their defaults and their checks", "[config][no
   ConfigErrors bad;
   Config b = ParseConfig(
       "alerting:\n  external_labels: {__meta: x, 'bad-name': y}\n  alertmanagers:\n"
-      "    - {url: 'am:9093', username: u, bearer_token_file: /t}\n",
+      "    - {url: 'am:9093', username: u, bearer_token_file: /nonexistent/t}\n"
+      "    - {url: 'http://am:9093', username: u, password_file: " +
+          dir.path + "}\n",
       "test.yaml", &bad);
   REQUIRE(bad.empty());
   ValidateConfig(b, &bad);
   INFO(bad.Joined());
-  CHECK(bad.errors.size() == 4);
+  CHECK(bad.errors.size() == 6);
   const std::string all = bad.Joined();
+  // Credentials are checked at load (--check-config, reload), like the Kafka ones.
+  CHECK(all.find("alerting.alertmanagers[0].bearer_token_file: cannot read \"/nonexistent/t\"") !=
+        std::string::npos);
+  CHECK(all.find("alerting.alertmanagers[1].password_file: cannot read \"" + dir.path +
+                 "\": is a directory") != std::string::npos);
   CHECK(all.find("alerting.alertmanagers[0].url: expected an http:// or https:// URL") != std::string::npos);
   CHECK(all.find("set either username (basic auth) or bearer_token_file, not both") != std::string::npos);
   CHECK(all.find("alerting.external_labels.__meta: not a label name") != std::string::npos);

@@ -293,6 +293,54 @@ TEST_CASE("a reload keeps the state of alerts still enabled and drops disabled o
   CHECK(f.Alerts().empty());
 }
 
+TEST_CASE("evaluations on unchanged inputs still move the clocks, take a reload and see a forget",
+          "[alerting]") {
+  Fixture f;
+  f.Make();
+  const SysTime start = f.now;
+  f.Lag({{"orders", 20000}, {"billing", 15000}});
+  // Only another collector publishes from here on: the rules' inputs stay.
+  auto other = [&f] {
+    RunInputs run;
+    run.collector = "offsets";
+    run.published = run.success = true;
+    f.eval->OnRun(std::move(run));
+  };
+  f.now = start + minutes(4);
+  other();
+  CHECK(f.Find("orders")->state == AlertState::kPending);
+  CHECK(f.Find("orders")->last_evaluated == f.now);
+  f.now = start + minutes(5);
+  other();
+  CHECK(f.Find("orders")->state == AlertState::kFiring);
+  CHECK(f.Find("orders")->fired_at == f.now);
+  CHECK(f.Find("orders")->last_evaluated == f.now);
+
+  // A reload's threshold applies at the next evaluation, inputs unchanged.
+  f.config.rules["KafkaConsumerGroupLagHigh"].threshold = 18000;
+  f.eval->Configure(f.config);
+  f.now += minutes(1);
+  f.eval->Evaluate();
+  CHECK(f.Find("orders")->state == AlertState::kFiring);
+  CHECK(f.Find("billing")->state == AlertState::kResolved);
+
+  // The same samples again change nothing; a new value, its annotations.
+  f.Lag({{"orders", 20000}, {"billing", 15000}});
+  CHECK(f.Find("orders")->annotations.at("description").find(" is 20000 messages behind") !=
+        std::string::npos);
+  f.Lag({{"orders", 25000}, {"billing", 15000}});
+  CHECK(f.Find("orders")->value == 25000);
+  CHECK(f.Find("orders")->annotations.at("description").find(" is 25000 messages behind") !=
+        std::string::npos);
+  CHECK(f.Find("orders")->state == AlertState::kFiring);
+
+  // A collector no longer configured: its series are gone at the next evaluation.
+  f.eval->Forget("consumer_groups");
+  f.now += minutes(1);
+  f.eval->Evaluate();
+  CHECK(f.Find("orders")->state == AlertState::kResolved);
+}
+
 TEST_CASE("ALERTS and ALERTS_FOR_STATE are published as Prometheus writes them", "[alerting]") {
   SnapshotStore store;
   SysTime now = SysTime(seconds(1'700'000'000));

@@ -244,3 +244,29 @@ TEST_CASE("golden exposition of a fixed cluster, at both granularities", "[colle
     }
   }
 }
+
+TEST_CASE("the cluster collector exports the expected broker count only when set, kept text included",
+          "[collectors][fake]") {
+  auto kafka = ThreeBrokers();
+  auto state = std::make_shared<ClusterState>();
+  ClusterCollector unset(ClusterCollectorConfig{}, kafka, state);
+  auto r = Collect(unset);
+  REQUIRE(r.status.ok);
+  CHECK_FALSE(Find(ParseExposition(r.text), "kafka_brokers_expected").has_value());
+
+  ClusterCollectorConfig config;
+  config.expected_brokers = 4;
+  ClusterCollector expected(config, kafka, state);
+  r = Collect(expected);
+  REQUIRE(r.status.ok);
+  auto s = ParseExposition(r.text);
+  CHECK(Find(s, "kafka_brokers") == 3.0);
+  CHECK(Find(s, "kafka_brokers_expected") == 4.0);
+  // The unchanged cluster's next run keeps the text that holds it.
+  CollectContext ctx;
+  ctx.deadline = std::chrono::steady_clock::now() + 2s;
+  ctx.wall_now = std::chrono::system_clock::now();
+  MetricsBuilder out;
+  REQUIRE(expected.Collect(ctx, out).ok);
+  CHECK(out.keep_published());
+}

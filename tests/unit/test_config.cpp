@@ -209,6 +209,19 @@ TEST_CASE("config dump redacts secret-named properties", "[config]") {
   CHECK(all.find("sasl.username: exporter") != std::string::npos);
 }
 
+TEST_CASE("config dump redacts the user and password of endpoint URLs", "[config][secret]") {
+  Config c;
+  AlertmanagerEndpoint am;
+  am.name = "am";
+  am.url = "https://pager:s3cr3t-pw@am.example:9093/";
+  c.alerting.alertmanagers.push_back(am);
+  std::string all;
+  for (const auto& [k, v] : FlattenConfig(c)) all += k + "=" + v + "\n";
+  CHECK(all.find("s3cr3t-pw") == std::string::npos);
+  CHECK(all.find("pager") == std::string::npos);
+  CHECK(all.find("url: https://[redacted]@am.example:9093/") != std::string::npos);
+}
+
 TEST_CASE("duplicate keys are errors at the second place, naming the first", "[config][fail-closed]") {
   ConfigErrors e;
   Parse("collectors:\n  offsets:\n    interval: 5s\n    timeout: 2s\n    interval: 1s\n", &e);
@@ -246,4 +259,20 @@ TEST_CASE("durations over a day are refused at their place", "[config]") {
   Parse("retry:\n  max_backoff: 999999999d999999999d\n", &big);
   REQUIRE(big.errors.size() == 1);
   CHECK(big.errors[0].find("retry.max_backoff: expected a duration") != std::string::npos);
+}
+
+TEST_CASE("the hot partition share is a share", "[config]") {
+  auto errors_for = [](const std::string& share) {
+    ConfigErrors errors;
+    Config c = Parse("collectors:\n  offsets: {hot_partition_share: " + share + "}\n", &errors);
+    REQUIRE(errors.empty());
+    ValidateConfig(c, &errors);
+    return errors;
+  };
+  CHECK(errors_for("0.5").empty());
+  CHECK(errors_for("1").empty());
+  for (const char* bad : {"0", "-0.1", "1.01"}) {
+    INFO(bad);
+    CHECK(Contains(errors_for(bad), "collectors.offsets.hot_partition_share: expected a share above 0"));
+  }
 }

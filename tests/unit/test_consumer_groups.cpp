@@ -228,3 +228,59 @@ TEST_CASE("carried offsets and watermarks keep the lag series, counted as stale"
   CHECK(FindAll(s, "kafka_consumergroup_stale_partitions").empty());
   CHECK(Find(s, "kafka_consumergroup_lag", {{"consumergroup", "settlement"}, {"partition", "0"}}) == 700.0);
 }
+
+TEST_CASE("lag against retention: the topic's largest lag in seconds over retention.ms",
+          "[consumer_groups][retention]") {
+  using Configs = std::map<std::string, std::string>;
+  const Configs deleted = {{"cleanup.policy", "delete"}, {"retention.ms", "600000"}};
+  CHECK(TimeRetentionSeconds(&deleted) == 600.0);
+  const Configs both = {{"cleanup.policy", "compact,delete"}, {"retention.ms", "60000"}};
+  CHECK(TimeRetentionSeconds(&both) == 60.0);
+  const Configs compacted = {{"cleanup.policy", "compact"}, {"retention.ms", "60000"}};
+  CHECK_FALSE(TimeRetentionSeconds(&compacted));
+  const Configs forever = {{"cleanup.policy", "delete"}, {"retention.ms", "-1"}};
+  CHECK_FALSE(TimeRetentionSeconds(&forever));
+  const Configs junk = {{"retention.ms", "ten"}};
+  CHECK_FALSE(TimeRetentionSeconds(&junk));
+  CHECK_FALSE(TimeRetentionSeconds(nullptr));
+
+  ConsumerGroupsCollectorConfig config;
+  config.lag_exporter_metrics = true;
+  config.cluster_name = "main";
+  ConsumerGroupsCollector c(config, 60s, nullptr, nullptr, nullptr);
+  auto view = std::make_shared<ClusterView>();
+  view->topic_configs["orders"] = deleted;
+  view->topic_configs["profiles"] = compacted;
+  // A producer at 10 messages/s on both partitions of each topic; the group
+  // committed offset 100 on partition 0 and keeps up on partition 1.
+  ConsumerGroupsCollector compacted_reader(config, 60s, nullptr, nullptr, nullptr);
+  std::string text, compacted_text;
+  for (int run = 0; run <= 30; ++run) {
+    const int64_t high = 100 + 10 * 10 * run;  // 10 s apart
+    auto obs = Observe("billing", {}, "orders", {100, high}, {high, high}, T0 + run * 10s);
+    obs.cluster = view;
+    text = RenderOnce(c, obs);
+    obs = Observe("billing", {}, "profiles", {100, high}, {high, high}, T0 + run * 10s);
+    obs.cluster = view;
+    compacted_text = RenderOnce(compacted_reader, obs);
+  }
+  auto s = ParseExposition(text);
+  // Offset 100 was the end 300 s ago: 300 s of 600 s.
+  CHECK(
+      Find(s, "kafka_consumergroup_lag_retention_ratio", {{"consumergroup", "billing"}, {"topic", "orders"}})
+          .value_or(-1) == Approx(0.5));
+  CHECK(Find(s, "kafka_consumergroup_group_lag_retention_ratio",
+             {{"cluster_name", "main"}, {"group", "billing"}, {"topic", "orders"}})
+            .value_or(-1) == Approx(0.5));
+
+  // The compacted topic has none (its lag in seconds is there); neither has a
+  // topic whose configs are unknown.
+  auto cs = ParseExposition(compacted_text);
+  CHECK(Find(cs, "kafka_consumergroup_lag_seconds", {{"topic", "profiles"}, {"partition", "0"}}) ==
+        Approx(300));
+  CHECK(FindAll(cs, "kafka_consumergroup_lag_retention_ratio").empty());
+  CHECK(FindAll(ParseExposition(
+                    RenderOnce(c, Observe("billing", {}, "orders", {100, 3200}, {3200, 3200}, T0 + 320s))),
+                "kafka_consumergroup_lag_retention_ratio")
+            .empty());
+}

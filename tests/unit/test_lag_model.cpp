@@ -253,3 +253,47 @@ TEST_CASE("consumer protocol assignment decoding", "[groups]") {
   REQUIRE(DecodeAssignment(nullptr, 0, &out));
   REQUIRE(out.empty());
 }
+
+TEST_CASE("write skew: the hottest partition against the mean and the whole topic", "[offsets][hot]") {
+  // 80 of 100 messages/s to partition 0, the rest spread: 85% in partition 0.
+  auto s = ComputeWriteSkew({85, 5, 5, 5});
+  REQUIRE(s);
+  CHECK(s->hottest_share == Approx(0.85));
+  CHECK(s->skew == Approx(3.4));
+  auto even = ComputeWriteSkew({10, 10, 10});
+  REQUIRE(even);
+  CHECK(even->skew == Approx(1));
+  CHECK(even->hottest_share == Approx(1.0 / 3));
+  CHECK_FALSE(ComputeWriteSkew({42}));    // one partition: always "all in one"
+  CHECK_FALSE(ComputeWriteSkew({0, 0}));  // no writes
+  CHECK_FALSE(ComputeWriteSkew({}));
+}
+
+TEST_CASE("leader write shares: each broker's part of the writes it leads", "[offsets][hot]") {
+  ClusterMetadata md;
+  for (int32_t b : {1, 2, 3}) {
+    BrokerInfo info;
+    info.id = b;
+    md.brokers.push_back(info);
+  }
+  TopicMetadata t;
+  t.name = "agent-events";
+  for (int32_t p = 0; p < 4; ++p) {
+    PartitionMetadata pm;
+    pm.id = p;
+    pm.leader = p == 3 ? -1 : p + 1;  // partition 3 offline
+    t.partitions.push_back(pm);
+  }
+  md.topics.push_back(t);
+  std::map<TopicPartition, double> rates = {{{"agent-events", 0}, 60},
+                                            {{"agent-events", 1}, 30},
+                                            {{"agent-events", 2}, 10},
+                                            {{"agent-events", 3}, 99},  // no leader: left out
+                                            {{"other-topic", 0}, 50}};  // not in the metadata: left out
+  auto shares = LeaderWriteShares(rates, md);
+  REQUIRE(shares.size() == 3);
+  CHECK(shares[1] == Approx(0.6));
+  CHECK(shares[2] == Approx(0.3));
+  CHECK(shares[3] == Approx(0.1));
+  CHECK(LeaderWriteShares({}, md).empty());
+}

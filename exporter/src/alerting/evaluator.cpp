@@ -17,6 +17,24 @@ std::string CollectorOf(const std::string& family) {
   return i < metrics::kCatalogueSize ? std::string(metrics::kCatalogue[i].collector) : std::string();
 }
 
+// What the runner taps: the rules' families and the status page's.
+const std::set<std::string>& Tapped() {
+  static const std::set<std::string> kFamilies = [] {
+    std::set<std::string> out = alerting::TappedFamilies();
+    out.insert(StatusFamilies().begin(), StatusFamilies().end());
+    return out;
+  }();
+  return kFamilies;
+}
+
+// Equal labels and values, in the same order (a NaN is a change).
+bool SameSamples(const std::vector<Sample>& a, const std::vector<Sample>& b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](const Sample& x, const Sample& y) {
+           return x.value == y.value && x.labels == y.labels;
+         });
+}
+
 }  // namespace
 
 Evaluator::Evaluator(const AlertingConfig& config, SnapshotStore* store, Clock clock)
@@ -49,22 +67,32 @@ void Evaluator::Configure(const AlertingConfig& config) {
       if (transition_ && act.alert.state == AlertState::kFiring) transition_(act.alert, true);
   }
   rules_ = std::move(next);
+  series_changed_ = true;
   if (dropped) Publish(clock_());
 }
 
 void Evaluator::Forget(const std::string& collector) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = inputs_.begin(); it != inputs_.end();) {
-    it = CollectorOf(it->first) == collector && it->first != kSuccess ? inputs_.erase(it) : std::next(it);
+    if (CollectorOf(it->first) == collector && it->first != kSuccess) {
+      versions_[it->first] = ++changes_;
+      it = inputs_.erase(it);
+    } else {
+      ++it;
+    }
   }
+  versions_[kSuccess] = ++changes_;
   auto& success = inputs_[kSuccess];
   success.erase(std::remove_if(success.begin(), success.end(),
                                [&](const Sample& s) { return s.labels.at("collector") == collector; }),
                 success.end());
   failed_.erase(collector);
+  runs_.erase(collector);
 }
 
-const std::set<std::string>& Evaluator::TappedFamilies() const { return alerting::TappedFamilies(); }
+const std::set<std::string>& Evaluator::TappedFamilies() const { return Tapped(); }
+
+const MetricsBuilder::TapReductions* Evaluator::Reductions() const { return &alerting::ReducedFamilies(); }
 
 void Evaluator::OnRun(RunInputs run) {
   const SysTime now = clock_();
@@ -72,17 +100,26 @@ void Evaluator::OnRun(RunInputs run) {
   if (run.published) {
     history_.Observe(now, run.samples);  // the range functions' points: this run's samples only
     // Replaced as a whole: a family absent from the run has no series now.
-    for (const std::string& family : alerting::TappedFamilies()) {
+    for (const std::string& family : Tapped()) {
       if (CollectorOf(family) != run.collector) continue;
       auto it = run.samples.find(family);
+      auto old = inputs_.find(family);
       if (it == run.samples.end()) {
-        inputs_.erase(family);
+        if (old == inputs_.end()) continue;
+        inputs_.erase(old);
+      } else if (old == inputs_.end()) {
+        inputs_.emplace(family, std::move(it->second));
+      } else if (SameSamples(old->second, it->second)) {
+        continue;  // the rules that read it need not compute again
       } else {
-        inputs_[family] = std::move(it->second);
+        old->second = std::move(it->second);
       }
+      versions_[family] = ++changes_;
     }
   }
   failed_[run.collector] = !run.published && !run.kept;
+  RecordRun(&runs_, run, now);
+  versions_[kSuccess] = ++changes_;
   auto& success = inputs_[kSuccess];
   bool found = false;
   for (Sample& s : success) {
@@ -116,38 +153,73 @@ void Evaluator::EvaluateLocked(SysTime now) {
   Publish(now);
 }
 
+bool Evaluator::Refresh(RuleState& rule, SysTime now) {
+  const RuleDef& def = *rule.def;
+  std::vector<uint64_t> versions;
+  versions.reserve(def.families.size());
+  for (const std::string& family : def.families) {
+    auto v = versions_.find(family);
+    versions.push_back(v == versions_.end() ? 0 : v->second);
+  }
+  // The same inputs give the same values, unless the rule reads the
+  // history too (its windows move with `now`).
+  if (rule.computed && !ReadsHistory(def) && versions == rule.versions) return false;
+  std::vector<Sample> values = def.compute(inputs_, history_, now);
+  rule.versions = std::move(versions);
+  const bool same = rule.computed && SameSamples(values, rule.values);
+  rule.values = std::move(values);
+  rule.computed = true;
+  return !same;
+}
+
 void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
   const RuleDef& def = *rule.def;
   const AlertRuleConfig& cfg = rule.config;
-  std::set<Labels> seen;
-  for (const Sample& s : def.compute(inputs_, history_, now)) {
-    if (!Compare(def.op, s.value, cfg.threshold)) continue;
-    // Identity: the series' labels, then the rule's (which win), then alertname.
-    Labels labels = s.labels;
-    labels["severity"] = def.severity;
-    for (const auto& [k, v] : cfg.labels) labels[k] = v;
-    labels["alertname"] = def.name;
-    if (!seen.insert(labels).second) continue;  // Prometheus refuses duplicates; keep the first
-    auto it = rule.active.find(labels);
-    if (it == rule.active.end() || it->second.alert.state == AlertState::kResolved) {
-      Active a;
-      a.alert.labels = labels;
-      a.alert.state = AlertState::kPending;
-      a.alert.active_at = now;
-      it = rule.active.insert_or_assign(labels, std::move(a)).first;
+  if (Refresh(rule, now)) {
+    // The full pass: which alerts the values raise, with their values and
+    // annotations. Skipped when the values are the last pass's: it would
+    // find the same alerts with the same values (a reload makes new rule
+    // states, so a changed threshold or label gets a full pass).
+    rule.pass = ++changes_;
+    for (const Sample& s : rule.values) {
+      if (!Compare(def.op, s.value, cfg.threshold)) continue;
+      // Identity: the series' labels, then the rule's (which win), then alertname.
+      Labels labels = s.labels;
+      bool overridden = !labels.insert_or_assign("severity", def.severity).second;
+      for (const auto& [k, v] : cfg.labels) overridden |= !labels.insert_or_assign(k, v).second;
+      overridden |= !labels.insert_or_assign("alertname", def.name).second;
+      auto it = rule.active.find(labels);
+      // Prometheus refuses duplicates; keep the first.
+      if (it != rule.active.end() && it->second.seen == rule.pass) continue;
+      const bool fresh = it == rule.active.end() || it->second.alert.state == AlertState::kResolved;
+      if (fresh) {
+        Active a;
+        a.alert.labels = labels;
+        a.alert.state = AlertState::kPending;
+        a.alert.active_at = now;
+        it = rule.active.insert_or_assign(std::move(labels), std::move(a)).first;
+        series_changed_ = true;
+      }
+      Active& act = it->second;
+      act.seen = rule.pass;
+      Alert& a = act.alert;
+      // The annotations are the templates over the series' labels and the
+      // value: the same when neither changed (the identity gives the series'
+      // labels unless the rule's labels override some of them).
+      if (fresh || overridden || act.overridden || !(a.value == s.value)) {
+        a.annotations["summary"] = RenderTemplate(def.summary, s.labels, s.value);
+        a.annotations["description"] = RenderTemplate(def.description, s.labels, s.value);
+        a.annotations["runbook_url"] = RenderTemplate(def.runbook_url, s.labels, s.value);
+        act.overridden = overridden;
+      }
+      a.value = s.value;
     }
-    Alert& a = it->second.alert;
-    it->second.keep_firing_since = SysTime{};
-    a.value = s.value;
-    a.last_evaluated = now;
-    a.annotations["summary"] = RenderTemplate(def.summary, s.labels, s.value);
-    a.annotations["description"] = RenderTemplate(def.description, s.labels, s.value);
-    a.annotations["runbook_url"] = RenderTemplate(def.runbook_url, s.labels, s.value);
   }
+  // Every evaluation: the alerts' clocks.
   for (auto it = rule.active.begin(); it != rule.active.end();) {
     Active& act = it->second;
     Alert& a = act.alert;
-    if (seen.count(it->first) == 0) {
+    if (act.seen != rule.pass) {
       bool keep_firing = false;
       if (a.state == AlertState::kFiring && cfg.keep_firing_for.count() > 0) {
         if (act.keep_firing_since == SysTime{}) act.keep_firing_since = now;
@@ -155,6 +227,7 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
       }
       if (a.state == AlertState::kPending ||
           (a.state == AlertState::kResolved && now - a.resolved_at > kResolvedRetention)) {
+        series_changed_ = series_changed_ || a.state == AlertState::kPending;
         it = rule.active.erase(it);
         continue;
       }
@@ -162,14 +235,18 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
       if (a.state == AlertState::kFiring && !keep_firing) {
         a.state = AlertState::kResolved;
         a.resolved_at = now;
+        series_changed_ = true;
         if (transition_) transition_(a, false);
       }
       ++it;
       continue;
     }
+    act.keep_firing_since = SysTime{};
+    a.last_evaluated = now;
     if (a.state == AlertState::kPending && now - a.active_at >= cfg.for_duration) {
       a.state = AlertState::kFiring;
       a.fired_at = now;
+      series_changed_ = true;
       if (transition_) transition_(a, false);
     }
     ++it;
@@ -178,18 +255,34 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
 
 void Evaluator::Publish(SysTime now) {
   auto snap = std::make_shared<AlertsSnapshot>();
-  for (const RuleState& rule : rules_)
+  // Each rule's alerts come ordered by labels: merged, not sorted.
+  size_t n = 0;
+  for (const RuleState& rule : rules_) n += rule.active.size();
+  snap->alerts.reserve(n);
+  auto by_labels = [](const Alert& a, const Alert& b) { return a.labels < b.labels; };
+  for (const RuleState& rule : rules_) {
+    const auto middle = static_cast<std::ptrdiff_t>(snap->alerts.size());
     for (const auto& [labels, act] : rule.active) snap->alerts.push_back(act.alert);
-  std::sort(snap->alerts.begin(), snap->alerts.end(),
-            [](const Alert& a, const Alert& b) { return a.labels < b.labels; });
+    std::inplace_merge(snap->alerts.begin(), snap->alerts.begin() + middle, snap->alerts.end(), by_labels);
+  }
   snap->evaluated_at = now;
   snap->generation = ++generation_;
-  if (store_ != nullptr) store_->PublishAll({{kAlertsEntry, RenderParts(*snap)}});
+  // The series show the active alerts' labels, states and active_at only:
+  // published again when one of those changed.
+  if (store_ != nullptr && series_changed_) store_->PublishAll({{kAlertsEntry, RenderParts(*snap)}});
+  series_changed_ = false;
   {
     std::lock_guard<std::mutex> lock(current_mu_);
     current_ = std::move(snap);
   }
   if (published_) published_();
+}
+
+StatusView Evaluator::Status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  StatusView v = BuildStatusView(inputs_, runs_);
+  v.rules = rules_.size();
+  return v;
 }
 
 std::shared_ptr<const AlertsSnapshot> Evaluator::Current() const {

@@ -21,6 +21,7 @@
 #include "alerting/alert.h"
 #include "alerting/inputs.h"
 #include "alerting/rules.h"
+#include "alerting/status_view.h"
 #include "config/config.h"
 
 namespace dora {
@@ -46,7 +47,9 @@ class Evaluator : public AlertSource, public InputSink {
   // A collector no longer configured: its samples and success series go.
   void Forget(const std::string& collector);
 
+  // The rules' families and the status page's (alerting/status_view.h).
   const std::set<std::string>& TappedFamilies() const override;
+  const MetricsBuilder::TapReductions* Reductions() const override;
   // Takes a run's inputs, then evaluates every rule at the clock's now.
   void OnRun(RunInputs run) override;
   // Evaluates every rule at the clock's now (OnRun does it).
@@ -68,19 +71,35 @@ class Evaluator : public AlertSource, public InputSink {
   }
   // The ALERTS and ALERTS_FOR_STATE text of the current snapshot.
   std::string RenderSeries() const;
+  // The status page's view of the latest samples and runs (without the
+  // alerts: Current()). Cheap: a few per-group series, under the lock.
+  StatusView Status() const;
 
  private:
   struct Active {
     Alert alert;
     SysTime keep_firing_since{};  // first false evaluation while kept firing
+    uint64_t seen = 0;            // the last full pass whose series raised it (RuleState::pass)
+    bool overridden = false;      // its annotations' series had labels the identity overrides
   };
   struct RuleState {
     const RuleDef* def = nullptr;
     AlertRuleConfig config;
     std::map<Labels, Active> active;  // by identity
+    // The expression's last values, and the versions of the inputs they were
+    // computed from: a rule whose inputs did not change since is not computed
+    // again, and one whose values did not change needs no full pass over its
+    // alerts, only their clocks (at 10,000 alerts, the full pass is most of
+    // an evaluation).
+    std::vector<Sample> values;
+    std::vector<uint64_t> versions;
+    bool computed = false;
+    uint64_t pass = 0;  // the last full pass (numbered across rules: Configure moves alerts between states)
   };
   void EvaluateLocked(SysTime now);
   void EvaluateRule(RuleState& rule, SysTime now);
+  // Brings rule.values up to date; true when they changed (or are new).
+  bool Refresh(RuleState& rule, SysTime now);
   bool Frozen(const RuleDef& def) const;
   void Publish(SysTime now);
   static std::vector<std::string> RenderParts(const AlertsSnapshot& snap);
@@ -91,8 +110,12 @@ class Evaluator : public AlertSource, public InputSink {
   std::function<void(const Alert&, bool)> transition_;
   mutable std::mutex mu_;  // everything below but current_
   std::vector<RuleState> rules_;
-  Samples inputs_;                      // family -> latest samples (each family has one collector)
-  std::map<std::string, bool> failed_;  // collector -> its last run published nothing
+  Samples inputs_;                            // family -> latest samples (each family has one collector)
+  std::map<std::string, uint64_t> versions_;  // family -> a number that changes with its samples
+  uint64_t changes_ = 0;                      // source of versions_ and RuleState::pass
+  bool series_changed_ = true;                // the ALERTS series differ from the published ones
+  std::map<std::string, bool> failed_;        // collector -> its last run published nothing
+  std::map<std::string, CollectorRun> runs_;
   History history_;
   uint64_t generation_ = 0;
   mutable std::mutex current_mu_;

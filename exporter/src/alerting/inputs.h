@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "alerting/alert.h"
+#include "metrics/builder.h"
 
 namespace dora::alerting {
 
@@ -37,6 +38,10 @@ class InputSink {
   virtual ~InputSink() = default;
   // The families to tap (constant for the sink's lifetime).
   virtual const std::set<std::string>& TappedFamilies() const = 0;
+  // Which of them are tapped reduced (MetricsBuilder::TapReduce), constant
+  // too; null: none. Their samples reach OnRun as the reduction's sums, for
+  // every reader of the tap.
+  virtual const MetricsBuilder::TapReductions* Reductions() const { return nullptr; }
   virtual void OnRun(RunInputs run) = 0;
 };
 

@@ -22,14 +22,38 @@ const std::vector<Sample>& Family(const Samples& in, const char* name) {
 // The series as they are: `expr` is the family compared with a constant.
 std::vector<Sample> Plain(const Samples& in, const char* family) { return Family(in, family); }
 
-// sum without (`drop`) (family), over series matching `keep` (if any).
-template <class Keep>
-std::vector<Sample> SumWithout(const Samples& in, const char* family, const std::string& drop, Keep keep) {
+using TapReduce = MetricsBuilder::TapReduce;
+
+// The `sum without` of the rules that read one: each is also its family's
+// reduction at the tap (ReducedFamilies).
+constexpr char kLagSum[] = "kafka_consumergroup_lag_sum";
+constexpr char kExpired[] = "kafka_consumergroup_expired_messages";
+constexpr char kPartitionStatus[] = "kafka_consumergroup_partition_status";
+const TapReduce& LagHighSum() {
+  static const TapReduce k{"topic", "", {}};
+  return k;
+}
+const TapReduce& DataLossSum() {
+  static const TapReduce k{"partition", "", {}};
+  return k;
+}
+const TapReduce& StalledSum() {
+  static const TapReduce k{"partition", "status", {"STOP", "STALL"}};
+  return k;
+}
+
+// sum without (sum.sum_without) (family{sum.match=~"sum.values"}).
+std::vector<Sample> SumWithout(const Samples& in, const char* family, const TapReduce& sum) {
   std::map<Labels, double> sums;
   for (const Sample& s : Family(in, family)) {
-    if (!keep(s)) continue;
+    if (!sum.match.empty()) {
+      auto it = s.labels.find(sum.match);
+      if (it == s.labels.end() ||
+          std::find(sum.values.begin(), sum.values.end(), it->second) == sum.values.end())
+        continue;
+    }
     Labels l = s.labels;
-    l.erase(drop);
+    l.erase(sum.sum_without);
     sums[l] += s.value;
   }
   std::vector<Sample> out;
@@ -38,7 +62,7 @@ std::vector<Sample> SumWithout(const Samples& in, const char* family, const std:
 }
 
 std::vector<Sample> LagHigh(const Samples& in, const History&, SysTime) {
-  return SumWithout(in, "kafka_consumergroup_lag_sum", "topic", [](const Sample&) { return true; });
+  return SumWithout(in, kLagSum, LagHighSum());
 }
 std::vector<Sample> DiskUsage(const Samples& in, const History&, SysTime) {
   return Plain(in, "kafka_log_dir_used_ratio");
@@ -56,14 +80,10 @@ std::vector<Sample> CollectorFailing(const Samples& in, const History&, SysTime)
   return Plain(in, "kafka_exporter_collector_success");
 }
 std::vector<Sample> DataLoss(const Samples& in, const History&, SysTime) {
-  return SumWithout(in, "kafka_consumergroup_expired_messages", "partition",
-                    [](const Sample&) { return true; });
+  return SumWithout(in, kExpired, DataLossSum());
 }
 std::vector<Sample> Stalled(const Samples& in, const History&, SysTime) {
-  return SumWithout(in, "kafka_consumergroup_partition_status", "partition", [](const Sample& s) {
-    auto it = s.labels.find("status");
-    return it != s.labels.end() && (it->second == "STOP" || it->second == "STALL");
-  });
+  return SumWithout(in, kPartitionStatus, StalledSum());
 }
 
 // kafka_brokers < max_over_time(kafka_brokers[1d]): the value where it holds.
@@ -115,7 +135,7 @@ std::vector<RuleDef> MakeRules() {
       {"KafkaConsumerGroupLagHigh",
        "ticket",
        Op::kGreater,
-       {"kafka_consumergroup_lag_sum"},
+       {kLagSum},
        "Consumer group {{ $labels.consumergroup }} lags more than 10,000 messages",
        "Consumer group {{ $labels.consumergroup }} is {{ $value | printf \"%.0f\" }} messages behind (sum "
        "over its topics) on {{ $labels.instance }}, above the 10,000 threshold for 5 minutes.",
@@ -180,7 +200,7 @@ std::vector<RuleDef> MakeRules() {
       {"KafkaConsumerGroupDataLoss",
        "page",
        Op::kGreater,
-       {"kafka_consumergroup_expired_messages"},
+       {kExpired},
        "Consumer group {{ $labels.consumergroup }} lost messages of topic {{ $labels.topic }}",
        "{{ $value | printf \"%.0f\" }} message(s) of topic {{ $labels.topic }} were deleted by retention "
        "before consumer group {{ $labels.consumergroup }} read them (committed offset below the log start "
@@ -190,7 +210,7 @@ std::vector<RuleDef> MakeRules() {
       {"KafkaConsumerGroupStalled",
        "ticket",
        Op::kGreater,
-       {"kafka_consumergroup_partition_status"},
+       {kPartitionStatus},
        "Consumer group {{ $labels.consumergroup }} is in status {{ $labels.status }} on topic {{ "
        "$labels.topic }}",
        "{{ $value | printf \"%.0f\" }} partition(s) of topic {{ $labels.topic }} consumed by group {{ "
@@ -394,6 +414,17 @@ const std::set<std::string>& TappedFamilies() {
     return out;
   }();
   return kFamilies;
+}
+
+const MetricsBuilder::TapReductions& ReducedFamilies() {
+  static const MetricsBuilder::TapReductions kReduced = {
+      {kLagSum, LagHighSum()}, {kExpired, DataLossSum()}, {kPartitionStatus, StalledSum()}};
+  return kReduced;
+}
+
+bool ReadsHistory(const RuleDef& rule) {
+  return rule.compute == &BrokersMissing || rule.compute == &ProduceErrors ||
+         rule.compute == &ReplicationLatency;
 }
 
 bool Compare(Op op, double value, double threshold) {

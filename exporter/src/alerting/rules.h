@@ -51,6 +51,15 @@ const std::vector<RuleDef>& Rules();
 const RuleDef* FindRule(const std::string& name);
 // The families any rule reads (the builder tap).
 const std::set<std::string>& TappedFamilies();
+// Those of them the rules read only through a `sum without`, tapped reduced
+// to the sums (one sample per group and topic instead of one per partition).
+// Each rule still takes its sum over what it is given, which over the sums is
+// the same sum: reduced or not (the promtool vectors feed raw samples), the
+// alerts are the same.
+const MetricsBuilder::TapReductions& ReducedFamilies();
+// True when the rule reads History, whose windows move with the evaluation
+// time: its values may change without new inputs.
+bool ReadsHistory(const RuleDef& rule);
 // True when `value op threshold` holds (kNone: always).
 bool Compare(Op op, double value, double threshold);
 

@@ -10,6 +10,7 @@
 #include "alerting/api_json.h"
 #include "config/flatten.h"
 #include "config/loader.h"
+#include "http/status_page.h"
 #include "http/web_config.h"
 #include "incidents/avro.h"
 #include "incidents/avro_registry.h"
@@ -204,7 +205,9 @@ Result<std::unique_ptr<CollectorRunner>> App::BuildRunner(const Config& config, 
   if (!collectors.ok()) return collectors.status();
   auto runner =
       std::make_unique<CollectorRunner>(std::move(collectors.value()), &store_, &self_, config.retry);
-  if (config.alerting.enabled) runner->SetInputSink(evaluator_.get());
+  // Always: the status page reads the evaluator's samples even with alerting
+  // off (the evaluator then has no rules).
+  runner->SetInputSink(evaluator_.get());
   return runner;
 }
 
@@ -325,6 +328,13 @@ int App::Run() {
   if (alert_source_ != nullptr) {
     handlers.alerts = [this] { return alerting::RenderAlertsApi(*alert_source_->Current()); };
   }
+  StatusPageOptions page;
+  page.telemetry_path = config_.web.telemetry_path;  // fixed until a restart
+  handlers.status_page = [this, page] {
+    auto alerts = alert_source_ != nullptr ? alert_source_->Current()
+                                           : std::make_shared<const alerting::AlertsSnapshot>();
+    return RenderStatusPage(evaluator_->Status(), *alerts, std::chrono::system_clock::now(), page);
+  };
   handlers.web_config_reloaded = [this](bool applied) {
     self_.RecordWebConfigReload(applied);
     PublishSelf();

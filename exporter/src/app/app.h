@@ -81,8 +81,9 @@ class App {
   Flags flags_;
   SelfMetrics self_;
   SnapshotStore store_;
-  // Built-in alert evaluation (alerting/evaluator.h); fed by the runner when
-  // alerting.enabled. Outlives every runner.
+  // Built-in alert evaluation (alerting/evaluator.h); fed by every runner
+  // (with alerting.enabled false it has no rules and feeds the status page
+  // alone). Outlives every runner.
   std::unique_ptr<alerting::Evaluator> evaluator_;
   std::mutex mu_;  // guards runner_/deps_ against a concurrent reload
   CollectorDeps deps_;

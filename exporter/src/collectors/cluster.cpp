@@ -282,6 +282,9 @@ Status ClusterCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
   } else {
     RenderClusterView(*view, view->fetched_at, &health_, out);
     if (expected_topics_) RenderConformance(*expected_topics_, *view, out);
+    // From the config, so constant while this collector lives: the kept text holds it too.
+    if (config_.expected_brokers > 0)
+      out.Add(out.Family(DORA_METRIC("kafka_brokers_expected")), {}, config_.expected_brokers);
   }
   served_ = view;
   state_->Set(std::move(view));

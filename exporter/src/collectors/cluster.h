@@ -6,7 +6,7 @@
 // leader_is_preferred,under_replicated_partition,offline}, kafka_cluster_partition_
 // {atminisr,underminisr}, per-topic and cluster counts of each, broker leadership
 // and preferred-leader imbalance, kafka_topic_info, under-replicated durations,
-// ISR shrink/expand counters.
+// ISR shrink/expand counters, and kafka_brokers_expected (from the config, when set).
 //
 // Requests per run: 1 Metadata (all topics). Every config_refresh_interval (and
 // for new topics): 1 DescribeConfigs for the topics, 1 DescribeConfigs per broker.

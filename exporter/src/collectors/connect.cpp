@@ -66,24 +66,6 @@ void ReplaceAll(std::string* s, const std::string& needle) {
   }
 }
 
-// Removes user:password@ from every URL in the text.
-void RedactUrlCredentials(std::string* s) {
-  size_t pos = 0;
-  for (int guard = 0; guard < 1000; ++guard) {
-    size_t sep = s->find("://", pos);
-    if (sep == std::string::npos) return;
-    size_t start = sep + 3;
-    size_t end = s->find_first_of("/?# \t\"'", start);
-    if (end == std::string::npos) end = s->size();
-    size_t at = end > start ? s->rfind('@', end - 1) : std::string::npos;
-    if (at != std::string::npos && at >= start) {
-      s->replace(start, at + 1 - start, "[redacted]@");
-      end = start + 11;
-    }
-    pos = end;
-  }
-}
-
 }  // namespace
 
 std::string ReduceTrace(const std::string& trace, const std::vector<std::string>& secret_values,

@@ -97,6 +97,7 @@ Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilde
   if (!wm.ok()) return wm.status();
   obs.watermarks = wm.value();
   obs.now = obs.watermarks->finished;
+  if (watermarks_->cluster()) obs.cluster = watermarks_->cluster()->Get();
   Render(obs, out);
   Remember(obs, start);
 

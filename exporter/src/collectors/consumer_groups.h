@@ -4,7 +4,8 @@
 //
 // Exports kafka_consumergroup_{current_offset,current_offset_sum,lag,lag_sum,
 // members,info,lag_seconds,max_lag,max_lag_seconds,status,partition_status,
-// uncommitted_partitions,expired_messages,consumed_messages_per_second} and
+// uncommitted_partitions,expired_messages,consumed_messages_per_second,
+// lag_retention_ratio} and
 // kafka_sharegroup_info (share groups stay out of every other family), and
 // with lag_exporter_metrics kafka-lag-exporter's kafka_consumergroup_group_*
 // and kafka_partition_{latest,earliest}_offset families.
@@ -36,6 +37,7 @@
 #include <optional>
 #include <set>
 
+#include "collectors/cluster_state.h"
 #include "collectors/collector.h"
 #include "collectors/lag_model.h"
 #include "collectors/watermarks.h"
@@ -54,6 +56,9 @@ struct GroupsObservation {
   std::set<std::string> carried;
   std::shared_ptr<const WatermarkSnapshot> watermarks;
   SteadyTime now;
+  // The cluster collector's latest view, for the topics' retention.ms
+  // (kafka_consumergroup_lag_retention_ratio); may be null.
+  std::shared_ptr<const ClusterView> cluster;
 };
 
 class ConsumerGroupsCollector : public Collector {

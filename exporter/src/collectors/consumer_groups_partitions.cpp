@@ -121,10 +121,13 @@ std::optional<int64_t> ConsumerGroupsCollector::RenderPartition(GroupRun& group,
   } else if (auto h = run.FindHistory(tp); h != history_.end()) {
     lag_s = h->second.LagSeconds(committed, run.obs.now);
   }
-  if (lag_s)
+  if (lag_s) {
     group.max_lag_s = std::max(group.max_lag_s, *lag_s);
-  else
+    ts.max_lag_s = std::max(ts.max_lag_s, *lag_s);
+  } else {
     group.lag_s_unknown = true;
+    ts.lag_s_unknown = true;
+  }
   if (per_partition) {
     out.Add(fam.lag, {{"consumergroup", name}, {"topic", tp.topic}, {"partition", partition}},
             static_cast<double>(lag));

@@ -61,6 +61,7 @@ ConsumerGroupsCollector::Families ConsumerGroupsCollector::DeclareFamilies(Metri
   f.consumed = out.Family(DORA_METRIC("kafka_consumergroup_consumed_messages_per_second"));
   f.stale = out.Family(DORA_METRIC("kafka_consumergroup_stale_partitions"));
   f.share = out.Family(DORA_METRIC("kafka_sharegroup_info"));
+  f.retention_ratio = out.Family(DORA_METRIC("kafka_consumergroup_lag_retention_ratio"));
   f.lx = config_.lag_exporter_metrics;
   if (f.lx) {
     f.lx_offset = out.Family(DORA_METRIC("kafka_consumergroup_group_offset"));
@@ -72,6 +73,7 @@ ConsumerGroupsCollector::Families ConsumerGroupsCollector::DeclareFamilies(Metri
     f.lx_topic_sum = out.Family(DORA_METRIC("kafka_consumergroup_group_topic_sum_lag"));
     f.lx_latest = out.Family(DORA_METRIC("kafka_partition_latest_offset"));
     f.lx_earliest = out.Family(DORA_METRIC("kafka_partition_earliest_offset"));
+    f.lx_retention_ratio = out.Family(DORA_METRIC("kafka_consumergroup_group_lag_retention_ratio"));
   }
   return f;
 }
@@ -169,6 +171,21 @@ void ConsumerGroupsCollector::RenderTopicSums(GroupRun& group, const RenderRun& 
       if (fam.lx)
         out.Add(fam.lx_topic_sum, {{"cluster_name", config_.cluster_name}, {"group", name}, {"topic", topic}},
                 ts.lag);
+    }
+    // How close the oldest unconsumed message is to being deleted by
+    // retention.ms: the topic's largest lag in seconds against it. Not for a
+    // compacted topic, one without a time limit, or a lag without an estimate.
+    if (ts.any_lag && ts.max_lag_s >= 0 && !ts.lag_s_unknown && run.obs.cluster) {
+      auto configs = run.obs.cluster->topic_configs.find(topic);
+      auto keep =
+          TimeRetentionSeconds(configs == run.obs.cluster->topic_configs.end() ? nullptr : &configs->second);
+      if (keep) {
+        const double ratio = ts.max_lag_s / *keep;
+        out.Add(fam.retention_ratio, {{"consumergroup", name}, {"topic", topic}}, ratio);
+        if (fam.lx)
+          out.Add(fam.lx_retention_ratio,
+                  {{"cluster_name", config_.cluster_name}, {"group", name}, {"topic", topic}}, ratio);
+      }
     }
   }
 }

@@ -14,17 +14,19 @@ namespace dora {
 // Every family the collector renders, declared in the exposition's order.
 struct ConsumerGroupsCollector::Families {
   MetricsBuilder::FamilyId offset, offset_sum, lag, lag_sum, members, info, lag_s, max_lag, max_lag_s, status,
-      pstatus, uncommitted, expired, consumed, stale, share;
+      pstatus, uncommitted, expired, consumed, stale, share, retention_ratio;
   // kafka-lag-exporter's, with lag_exporter_metrics.
   bool lx = false;
   MetricsBuilder::FamilyId lx_offset = 0, lx_lag = 0, lx_lag_s = 0, lx_max = 0, lx_max_s = 0, lx_sum = 0,
-                           lx_topic_sum = 0, lx_latest = 0, lx_earliest = 0;
+                           lx_topic_sum = 0, lx_latest = 0, lx_earliest = 0, lx_retention_ratio = 0;
 };
 
 // Sums over one topic's committed partitions of a group.
 struct ConsumerGroupsCollector::TopicSums {
   double offset = 0, lag = 0, expired = 0;
   bool any_lag = false;
+  double max_lag_s = -1;          // over the partitions with an estimate
+  bool lag_s_unknown = false;     // a lagging partition without one: no maximum
   std::array<int, 5> statuses{};  // partitions per PartitionStatus
 };
 

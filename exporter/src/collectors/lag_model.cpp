@@ -1,10 +1,25 @@
 #include "collectors/lag_model.h"
 
 #include <algorithm>
+#include <charconv>
 #include <iterator>
 #include <utility>
 
 namespace dora {
+
+std::optional<double> TimeRetentionSeconds(const std::map<std::string, std::string>* topic_configs) {
+  if (topic_configs == nullptr) return std::nullopt;
+  auto policy = topic_configs->find("cleanup.policy");
+  if (policy != topic_configs->end() && policy->second.find("delete") == std::string::npos)
+    return std::nullopt;
+  auto ms = topic_configs->find("retention.ms");
+  if (ms == topic_configs->end()) return std::nullopt;
+  const std::string& v = ms->second;
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size() || n <= 0) return std::nullopt;
+  return static_cast<double>(n) / 1000.0;
+}
 
 void WatermarkHistory::Add(SteadyTime t, int64_t high) {
   if (!points_.empty()) {

@@ -4,6 +4,7 @@
 // Burrow-style partition status over a sliding window of observations.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,13 @@ class WatermarkHistory {
   // it holds one point.
   std::vector<std::pair<SteadyTime, int64_t>> points_;
 };
+
+// How long a topic keeps messages by time, in seconds, from its effective
+// configs: nullopt when they are unknown, when retention.ms is -1 (no time
+// limit) or unparsable, and for a compacted topic whose cleanup.policy has no
+// `delete` (its records live until a newer one with the same key). The
+// denominator of kafka_consumergroup_lag_retention_ratio.
+std::optional<double> TimeRetentionSeconds(const std::map<std::string, std::string>* topic_configs);
 
 enum class PartitionStatus { kOk, kWarn, kStall, kStop, kRewind };
 enum class GroupStatus { kOk, kWarn, kErr };

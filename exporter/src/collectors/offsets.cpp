@@ -1,5 +1,7 @@
 #include "collectors/offsets.h"
 
+#include <algorithm>
+
 #include "metrics/catalogue.h"
 
 namespace dora {
@@ -42,6 +44,39 @@ OffsetsCollector::OffsetsCollector(OffsetsCollectorConfig config,
       dlq_(config_.dlq_topics, std::regex::ECMAScript),
       rates_(config_.rate_window) {}
 
+std::optional<WriteSkew> ComputeWriteSkew(const std::vector<double>& partition_rates) {
+  if (partition_rates.size() < 2) return std::nullopt;
+  double sum = 0, max = 0;
+  for (double r : partition_rates) {
+    sum += r;
+    max = std::max(max, r);
+  }
+  if (!(sum > 0)) return std::nullopt;
+  const double mean = sum / static_cast<double>(partition_rates.size());
+  return WriteSkew{max / mean, max / sum};
+}
+
+std::map<int32_t, double> LeaderWriteShares(const std::map<TopicPartition, double>& rates,
+                                            const ClusterMetadata& metadata) {
+  std::map<int32_t, double> led;
+  for (const auto& b : metadata.brokers) led[b.id] = 0;
+  double total = 0;
+  TopicPartition tp;
+  for (const auto& t : metadata.topics) {
+    tp.topic = t.name;
+    for (const auto& p : t.partitions) {
+      tp.partition = p.id;
+      auto r = rates.find(tp);
+      if (r == rates.end() || p.leader < 0) continue;
+      led[p.leader] += r->second;
+      total += r->second;
+    }
+  }
+  if (!(total > 0)) return {};
+  for (auto& kv : led) kv.second /= total;
+  return led;
+}
+
 Status OffsetsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out) {
   // A fetch the consumer_groups collector made within our interval is as fresh
   // as one we would make ourselves; reuse it rather than ask Kafka twice.
@@ -58,6 +93,10 @@ Status OffsetsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
   auto c_internal_rate = out.Family(DORA_METRIC("kafka_cluster_internal_messages_in_per_second"));
   auto stale = out.Family(DORA_METRIC("kafka_topic_partition_watermarks_stale_seconds"));
   auto dlq_rate = out.Family(DORA_METRIC("kafka_topic_dlq_messages_in_per_second"));
+  auto skew = out.Family(DORA_METRIC("kafka_topic_partition_write_skew"));
+  auto hottest = out.Family(DORA_METRIC("kafka_topic_hottest_partition_write_share"));
+  auto broker_share = out.Family(DORA_METRIC("kafka_broker_leader_write_share"));
+  auto hot_threshold = out.Family(DORA_METRIC("kafka_topic_hot_partition_share_threshold"));
 
   {
     // Capacity for the per-partition families (regrowing large strings costs more than filling them).
@@ -67,6 +106,8 @@ Status OffsetsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
   }
   rates_.Retain(snap.partitions_per_topic);
   std::map<std::string, double> topic_rates;
+  std::map<std::string, std::vector<double>> partition_rates;  // per topic, for the skew
+  std::map<TopicPartition, double> platform_rates;  // non-internal partitions, for the leader shares
   std::string pbuf;
   bool any_rate = false, any_internal_rate = false;
   double cluster_rate = 0, internal_rate = 0;
@@ -85,12 +126,14 @@ Status OffsetsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
     if (auto r = rates_.Rate(tp)) {
       out.Add(p_rate, {{"topic", tp.topic}, {"partition", pbuf}}, *r);
       topic_rates[tp.topic] += *r;
+      partition_rates[tp.topic].push_back(*r);
       if (IsInternalTopic(tp.topic)) {
         internal_rate += *r;
         any_internal_rate = true;
       } else {
         cluster_rate += *r;
         any_rate = true;
+        platform_rates.emplace(tp, *r);
       }
     }
   }
@@ -100,6 +143,25 @@ Status OffsetsCollector::Collect(const CollectContext& ctx, MetricsBuilder& out)
   }
   if (any_rate) out.Add(c_rate, {}, cluster_rate);
   if (any_internal_rate) out.Add(c_internal_rate, {}, internal_rate);
+
+  // Hot partitions. A topic with a partition without a rate (carried, new,
+  // leaderless) has no skew: the missing one could be the hottest.
+  for (const auto& [topic, rates] : partition_rates) {
+    auto n = snap.partitions_per_topic.find(topic);
+    if (n == snap.partitions_per_topic.end() || static_cast<size_t>(n->second) != rates.size()) continue;
+    if (auto s = ComputeWriteSkew(rates)) {
+      out.Add(skew, {{"topic", topic}}, s->skew);
+      out.Add(hottest, {{"topic", topic}}, s->hottest_share);
+    }
+  }
+  if (auto view = watermarks_->cluster() ? watermarks_->cluster()->Get() : nullptr) {
+    std::string bbuf;
+    for (const auto& [broker, share] : LeaderWriteShares(platform_rates, view->metadata)) {
+      bbuf = std::to_string(broker);
+      out.Add(broker_share, {{"broker", bbuf}}, share);
+    }
+  }
+  out.Add(hot_threshold, {}, config_.hot_partition_share);
   if (!snap.last_error.empty()) {
     return Status::Partial(snap.last_error_cause, "some partitions have no watermarks: " + snap.last_error);
   }

@@ -8,6 +8,14 @@
 // rate is the platform's own messages: internal topics (IsInternalTopic) have
 // their own kafka_cluster_internal_messages_in_per_second.
 //
+// Hot partitions, from the same rates: per topic the write skew (hottest
+// partition over the mean) and the hottest partition's share, once every
+// partition of the topic has a rate and the topic has writes and at least two
+// partitions; per broker the share of the cluster's writes to partitions it
+// leads (leaders from the cluster collector's metadata); and
+// kafka_topic_hot_partition_share_threshold (collectors.offsets.
+// hot_partition_share, the alert's threshold).
+//
 // Requests per run: ListOffsets (latest and earliest) per leader broker per
 // chunk of partitions_per_request partitions — shared with consumer_groups
 // through WatermarkService, so a cycle makes them once. Metadata comes from the
@@ -46,6 +54,20 @@ class RateTracker {
   // std::deque costs ~600 bytes even when nearly empty (20k partitions).
   std::map<TopicPartition, std::vector<std::pair<std::chrono::steady_clock::time_point, int64_t>>> history_;
 };
+
+// One topic's write skew from its partitions' rates (every partition's).
+// nullopt with fewer than two partitions or no writes. Pure.
+struct WriteSkew {
+  double skew = 0;           // hottest partition's rate over the mean: 1 even, N all in one of N
+  double hottest_share = 0;  // hottest partition's rate over the topic's
+};
+std::optional<WriteSkew> ComputeWriteSkew(const std::vector<double>& partition_rates);
+
+// Each broker's share of the writes to the partitions it leads, over all
+// partitions in `rates` whose leader the metadata names (every broker of the
+// metadata, 0 for those leading no written partition). Empty without writes.
+std::map<int32_t, double> LeaderWriteShares(const std::map<TopicPartition, double>& rates,
+                                            const ClusterMetadata& metadata);
 
 class OffsetsCollector : public Collector {
  public:

@@ -1,5 +1,6 @@
 #include "collectors/registry.h"
 
+#include "collectors/broker_process.h"
 #include "collectors/broker_stats.h"
 #include "collectors/cluster.h"
 #include "collectors/connect.h"
@@ -39,6 +40,7 @@ Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& co
                                                             deps->kafka, deps->watermarks, deps->self));
   }
   if (cc.log_dirs.enabled) out.push_back(std::make_unique<LogDirsCollector>(cc.log_dirs));
+  if (cc.broker_process.enabled) out.push_back(std::make_unique<BrokerProcessCollector>(cc.broker_process));
   if (cc.probe.enabled) out.push_back(std::make_unique<ProbeCollector>(cc.probe, config.kafka, deps->kafka));
   if (cc.broker_stats.enabled)
     out.push_back(std::make_unique<BrokerStatsCollector>(cc.broker_stats, deps->kafka, stats));

@@ -1,10 +1,29 @@
 #include "collectors/runner.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "util/log.h"
 
 namespace dora {
+
+void StartTap(MetricsBuilder& builder, const alerting::InputSink& sink) {
+  builder.Tap(&sink.TappedFamilies(), sink.Reductions());
+}
+
+alerting::Samples TakeTappedSamples(MetricsBuilder& builder) {
+  alerting::Samples out;
+  for (auto& [family, samples] : builder.TakeTapped()) {
+    auto& to = out[family];
+    to.reserve(samples.size());
+    for (auto& t : samples) {
+      to.push_back({alerting::Labels(std::make_move_iterator(t.labels.begin()),
+                                     std::make_move_iterator(t.labels.end())),
+                    t.value});
+    }
+  }
+  return out;
+}
 
 CollectorRunner::CollectorRunner(std::vector<std::unique_ptr<Collector>> collectors, SnapshotStore* store,
                                  SelfMetrics* self, RetryConfig retry)
@@ -37,7 +56,7 @@ bool CollectorRunner::RunOne(Slot& slot) {
   ctx.deadline = start + c.timeout();
   ctx.wall_now = std::chrono::system_clock::now();
   MetricsBuilder builder;
-  if (sink_ != nullptr) builder.Tap(&sink_->TappedFamilies());
+  if (sink_ != nullptr) StartTap(builder, *sink_);
   Status status;
   try {
     status = c.Collect(ctx, builder);
@@ -91,13 +110,7 @@ bool CollectorRunner::RunOne(Slot& slot) {
     run.published = publish && !keep;
     run.kept = keep;
     run.success = status.ok;
-    if (run.published) {
-      for (auto& [family, samples] : builder.TakeTapped()) {
-        auto& out = run.samples[family];
-        out.reserve(samples.size());
-        for (auto& t : samples) out.push_back({alerting::Labels(t.labels.begin(), t.labels.end()), t.value});
-      }
-    }
+    if (run.published) run.samples = TakeTappedSamples(builder);
     sink_->OnRun(std::move(run));
   }
   slot.published = publish;

@@ -22,6 +22,12 @@ namespace dora {
 // Store entry of a collector's MetricsBuilder::Live() series: "<name>/live".
 inline constexpr char kLiveSuffix[] = "/live";
 
+// The tap of a run's builder for `sink` (before the collector renders), and
+// its samples as the sink takes them (after the publish): what the runner
+// does around each run, also timed by bench/eval_bench.
+void StartTap(MetricsBuilder& builder, const alerting::InputSink& sink);
+alerting::Samples TakeTappedSamples(MetricsBuilder& builder);
+
 class CollectorRunner {
  public:
   CollectorRunner(std::vector<std::unique_ptr<Collector>> collectors, SnapshotStore* store, SelfMetrics* self,

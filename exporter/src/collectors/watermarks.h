@@ -54,6 +54,8 @@ class WatermarkService {
   // the cached one is older. Fails only when nothing could be fetched at all.
   Result<std::shared_ptr<const WatermarkSnapshot>> Get(std::chrono::steady_clock::time_point not_before,
                                                        std::chrono::steady_clock::time_point deadline);
+  // The cluster view it reads the partitions from (its topic configs too).
+  const std::shared_ptr<ClusterState>& cluster() const { return cluster_; }
 
  private:
   Result<std::shared_ptr<const WatermarkSnapshot>> Fetch(std::chrono::steady_clock::time_point deadline);

@@ -61,6 +61,7 @@ struct RetryConfig {
 struct ClusterCollectorConfig : CollectorCommon {
   Millis config_refresh_interval{300000};  // DescribeConfigs cadence (min.insync.replicas, retention, rack)
   std::string expected_topics_file;        // topic conformance declarations (config/topics.yaml)
+  int expected_brokers = 0;  // brokers the cluster should have (kafka_brokers_expected); 0: unset
 };
 
 struct OffsetsCollectorConfig : CollectorCommon {
@@ -69,6 +70,8 @@ struct OffsetsCollectorConfig : CollectorCommon {
   RegexFilter topics{{".*"}, {}};
   std::string dlq_topics = "^dlq-";  // dead-letter topics: their inflow is an incident signal
   Millis carry_for{300000};          // a partition without an answer keeps its last watermarks this long
+  double hot_partition_share =
+      0.5;  // KafkaTopicHotPartition: the hottest partition's share of a topic's writes
 };
 
 struct ConsumerGroupsCollectorConfig : CollectorCommon {
@@ -93,6 +96,14 @@ struct LogDirsCollectorConfig : CollectorCommon {
   std::string broker_id;              // broker label; sidecar of that broker
   std::vector<std::string> paths;     // the broker's log.dirs, mounted read-only
   int max_entries_per_cycle = 20000;  // bound on directory entries walked per cycle
+};
+
+// broker_process: the broker's own process from /proc (sidecar mode).
+struct BrokerProcessCollectorConfig : CollectorCommon {
+  BrokerProcessCollectorConfig() { enabled = false; }
+  std::string broker_id;      // broker label; sidecar of that broker
+  std::string pid_file;       // file holding the broker's PID; "": the process running kafka.Kafka
+  std::string cmdline_regex;  // only processes with an argument it matches (several brokers in view)
 };
 
 struct ProbeCollectorConfig : CollectorCommon {
@@ -149,6 +160,7 @@ struct CollectorsConfig {
   OffsetsCollectorConfig offsets;
   ConsumerGroupsCollectorConfig consumer_groups;
   LogDirsCollectorConfig log_dirs;
+  BrokerProcessCollectorConfig broker_process;
   ProbeCollectorConfig probe;
   BrokerStatsCollectorConfig broker_stats;
   SchemaRegistryCollectorConfig schema_registry;

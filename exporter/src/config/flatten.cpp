@@ -27,6 +27,11 @@ std::string Map(const std::map<std::string, std::string>& m, bool redact_secrets
 
 std::string D(Millis d) { return FormatDuration(d); }
 
+std::string Redacted(std::string s) {
+  RedactUrlCredentials(&s);
+  return s;
+}
+
 // One (path, value) per declared key (config/schema.h), in declaration order.
 class FlattenVisitor {
  public:
@@ -43,7 +48,8 @@ class FlattenVisitor {
     Put(k, std::string(buf, r.ptr));
   }
   void Duration(const char* k, const Millis& v, const Check& = {}) { Put(k, D(v)); }
-  void String(const char* k, const std::string& v, const Check& = {}) { Put(k, v); }
+  // A URL's user:password@ never reaches a dump.
+  void String(const char* k, const std::string& v, const Check& = {}) { Put(k, Redacted(v)); }
   void StringList(const char* k, const std::vector<std::string>& v, const Check& = {}) { Put(k, List(v)); }
   void StringMap(const char* k, const std::map<std::string, std::string>& v, bool secret_values) {
     Put(k, Map(v, secret_values));
@@ -53,7 +59,8 @@ class FlattenVisitor {
   void Endpoints(const char* k, const std::vector<E>& list, Millis, const char*) {
     std::string out = "[";
     for (size_t i = 0; i < list.size(); ++i)
-      out += (i ? ", " : "") + std::string("{name: ") + list[i].name + ", url: " + list[i].url + "}";
+      out +=
+          (i ? ", " : "") + std::string("{name: ") + list[i].name + ", url: " + Redacted(list[i].url) + "}";
     Put(k, out + "]");
   }
 

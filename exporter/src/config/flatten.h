@@ -13,7 +13,8 @@ namespace dora {
 using FlatConfig = std::vector<std::pair<std::string, std::string>>;
 
 // Lists render as [a, b], maps as {k: v} (values of secret-named keys as
-// <redacted>), durations in FormatDuration form.
+// <redacted>), the user:password@ of URLs as [redacted]@, durations in
+// FormatDuration form.
 FlatConfig FlattenConfig(const Config& config);
 
 }  // namespace dora

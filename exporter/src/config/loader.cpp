@@ -384,8 +384,37 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
           "alerting.alertmanagers[" + std::to_string(i) +
           "].bearer_token_file: set either username (basic auth) or bearer_token_file, not both");
   }
+  // Endpoint credentials from files and variables: checked here like the
+  // Kafka ones, so --check-config and a reload catch a missing secret.
+  auto check_credentials = [&](const std::string& prefix, const auto& list) {
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string at = prefix + "[" + std::to_string(i) + "].";
+      const HttpEndpoint& ep = list[i];
+      if (!ep.password_file.empty())
+        if (Status s = CheckSecretFile(at + "password_file", ep.password_file); !s.ok)
+          e->errors.push_back(s.message);
+      if (!ep.password_env.empty())
+        if (Status s = CheckSecretEnv(at + "password_env", ep.password_env); !s.ok)
+          e->errors.push_back(s.message);
+    }
+  };
+  check_credentials("collectors.schema_registry.registries", cc.schema_registry.registries);
+  check_credentials("collectors.connect.clusters", cc.connect.clusters);
+  check_credentials("alerting.alertmanagers", c.alerting.alertmanagers);
+  for (size_t i = 0; i < c.alerting.alertmanagers.size(); ++i) {
+    const std::string& file = c.alerting.alertmanagers[i].bearer_token_file;
+    if (file.empty()) continue;
+    if (Status s =
+            CheckSecretFile("alerting.alertmanagers[" + std::to_string(i) + "].bearer_token_file", file);
+        !s.ok)
+      e->errors.push_back(s.message);
+  }
   if (cc.log_dirs.enabled && cc.log_dirs.paths.empty())
     e->errors.push_back("collectors.log_dirs.paths: at least one log dir is required when enabled");
+  if (!(cc.offsets.hot_partition_share > 0 && cc.offsets.hot_partition_share <= 1))
+    e->errors.push_back(
+        "collectors.offsets.hot_partition_share: expected a share above 0 and at most 1, got " +
+        std::to_string(cc.offsets.hot_partition_share));
   // Kafka's own rule for topic names: 1-249 of [a-zA-Z0-9._-], not "." or "..".
   // librdkafka refuses any other name (its topic constructor answers NULL).
   auto check_topic = [&](const std::string& key, const std::string& t) {

@@ -121,6 +121,7 @@ void VisitConfig(V& v, C& c) {
       VisitCommon(v, cc.cluster);
       v.Duration("config_refresh_interval", cc.cluster.config_refresh_interval, Positive());
       v.String("expected_topics_file", cc.cluster.expected_topics_file);
+      v.Int("expected_brokers", cc.cluster.expected_brokers, Between(0, 10000));
     });
     v.Section("offsets", [&] {
       VisitCommon(v, cc.offsets);
@@ -129,6 +130,7 @@ void VisitConfig(V& v, C& c) {
       VisitFilter(v, "topics", cc.offsets.topics);
       v.String("dlq_topics", cc.offsets.dlq_topics, Regex());
       v.Duration("carry_for", cc.offsets.carry_for);
+      v.Double("hot_partition_share", cc.offsets.hot_partition_share);  // (0, 1]: ValidateConfig
     });
     v.Section("consumer_groups", [&] {
       auto& g = cc.consumer_groups;
@@ -149,6 +151,12 @@ void VisitConfig(V& v, C& c) {
       v.String("broker_id", cc.log_dirs.broker_id);
       v.StringList("paths", cc.log_dirs.paths);
       v.Int("max_entries_per_cycle", cc.log_dirs.max_entries_per_cycle, AtLeast(1));
+    });
+    v.Section("broker_process", [&] {
+      VisitCommon(v, cc.broker_process);
+      v.String("broker_id", cc.broker_process.broker_id);
+      v.String("pid_file", cc.broker_process.pid_file);
+      v.String("cmdline_regex", cc.broker_process.cmdline_regex, Regex());
     });
     v.Section("probe", [&] {
       VisitCommon(v, cc.probe);

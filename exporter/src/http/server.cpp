@@ -270,7 +270,9 @@ void HttpServer::Handle(bool protected_endpoint, const HttpRequest& req, HttpRes
     res->SetHeader("Content-Type", kMetricsContentType);
     res->shared = std::move(body);
   } else if (protected_endpoint && req.path == "/") {
-    res->SetContent(IndexPage(config_.telemetry_path), "text/html; charset=utf-8");
+    // The status page renders from the published state (no Kafka request).
+    res->SetContent(handlers_.status_page ? handlers_.status_page() : IndexPage(config_.telemetry_path),
+                    "text/html; charset=utf-8");
   } else if (protected_endpoint && req.path == "/api/v1/alerts") {
     // Same TLS and auth as /metrics; rendered from the last published snapshot.
     res->SetContent(handlers_.alerts ? handlers_.alerts() : R"({"status":"success","data":{"alerts":[]}})",

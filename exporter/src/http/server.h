@@ -41,6 +41,8 @@ struct HttpHandlers {
   // GET /api/v1/alerts: the JSON of the current alerts (alerting/api_json.h).
   // Null: no alerts are evaluated; an empty list is served.
   std::function<std::string()> alerts;
+  // GET /: the status page's HTML (http/status_page.h). Null: a page of links.
+  std::function<std::string()> status_page;
   // Optional: told whether each live reload of the web config applied (false:
   // it did not load, or it was refused as a security downgrade).
   std::function<void(bool applied)> web_config_reloaded;

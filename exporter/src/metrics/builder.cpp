@@ -15,7 +15,13 @@ MetricsBuilder::FamilyId MetricsBuilder::Family(const metrics::FamilyDef& def) {
   f.name = std::string(def.name);
   f.help = std::string(def.help);
   f.type = def.type;
-  if (tap_ != nullptr && tap_->count(f.name) != 0) f.tap = &tapped_[f.name];  // map nodes are stable
+  if (tap_ != nullptr && tap_->count(f.name) != 0) {
+    f.tap = &tapped_[f.name];  // map nodes are stable
+    if (reduce_ != nullptr) {
+      auto r = reduce_->find(f.name);
+      if (r != reduce_->end()) f.reducer = std::make_unique<TapReducer>(&r->second);
+    }
+  }
   families_.push_back(std::move(f));
   return families_.size() - 1;
 }
@@ -152,12 +158,89 @@ bool MetricsBuilder::AddRendered(FamilyData& f, const Label* begin, const Label*
 
 void MetricsBuilder::TapSample(FamilyData& f, const Label* begin, const Label* end, const Label* extra,
                                double value) {
+  if (f.reducer) {
+    TapReduced(*f.reducer, *f.tap, begin, end, extra, value);
+    return;
+  }
   TappedSample t;
   t.labels.reserve(static_cast<size_t>(end - begin) + (extra != nullptr ? 1 : 0));
   for (const Label* l = begin; l != end; ++l) t.labels.emplace_back(l->first, l->second);
   if (extra != nullptr) t.labels.emplace_back(extra->first, extra->second);
   t.value = value;
   f.tap->push_back(std::move(t));
+}
+
+void MetricsBuilder::TapReduced(TapReducer& r, std::vector<TappedSample>& tap, const Label* begin,
+                                const Label* end, const Label* extra, double value) {
+  const TapReduce& spec = *r.spec;
+  // The sample's labels, `extra` (a histogram's le) last.
+  const size_t own = static_cast<size_t>(end - begin);
+  const size_t n = own + (extra != nullptr ? 1 : 0);
+  auto label = [&](size_t i) -> const Label& { return i < own ? begin[i] : *extra; };
+  if (!spec.match.empty()) {
+    bool keep = false;
+    for (size_t i = 0; i < n; ++i) {
+      const Label& l = label(i);
+      if (l.first != spec.match) continue;
+      for (const std::string& v : spec.values) keep = keep || l.second == v;
+    }
+    if (!keep) return;
+  }
+  // True when the sum at `at` has this sample's labels (without sum_without).
+  auto same = [&](size_t at) {
+    const auto& sum = tap[at].labels;
+    size_t j = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const Label& l = label(i);
+      if (l.first == spec.sum_without) continue;
+      if (j == sum.size() || sum[j].second != l.second || sum[j].first != l.first) return false;
+      ++j;
+    }
+    return j == sum.size();
+  };
+  // Consecutive samples often go to the same sum (a topic's partitions).
+  if (r.last != SIZE_MAX && same(r.last)) {
+    tap[r.last].value += value;
+    return;
+  }
+  uint64_t h = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const Label& l = label(i);
+    if (l.first == spec.sum_without) continue;
+    for (std::string_view part : {l.first, l.second})
+      h = (h ^ std::hash<std::string_view>{}(part)) * 0x9E3779B97F4A7C15ULL;  // order matters
+  }
+  const auto hash = static_cast<uint32_t>(h ^ (h >> 32));
+  if ((r.count + 1) * 2 > r.slots.size()) {
+    std::vector<std::pair<uint32_t, uint32_t>> old = std::move(r.slots);
+    r.slots.assign(old.empty() ? 64 : old.size() * 2, {0, 0});
+    const size_t mask = r.slots.size() - 1;
+    for (const auto& slot : old) {
+      if (slot.second == 0) continue;
+      size_t i = slot.first & mask;
+      while (r.slots[i].second != 0) i = (i + 1) & mask;
+      r.slots[i] = slot;
+    }
+  }
+  const size_t mask = r.slots.size() - 1;
+  size_t i = hash & mask;
+  for (; r.slots[i].second != 0; i = (i + 1) & mask) {
+    if (r.slots[i].first == hash && same(r.slots[i].second - 1)) {
+      r.last = r.slots[i].second - 1;
+      tap[r.last].value += value;
+      return;
+    }
+  }
+  TappedSample t;
+  for (size_t k = 0; k < n; ++k) {
+    const Label& l = label(k);
+    if (l.first != spec.sum_without) t.labels.emplace_back(l.first, l.second);
+  }
+  t.value += value;  // from 0, as a sum
+  tap.push_back(std::move(t));
+  r.last = tap.size() - 1;
+  r.slots[i] = {hash, static_cast<uint32_t>(tap.size())};
+  ++r.count;
 }
 
 bool MetricsBuilder::Add(FamilyId family, std::initializer_list<Label> labels, double value) {
@@ -258,8 +341,12 @@ std::vector<std::string> MetricsBuilder::TakeParts() {
 }
 
 std::map<std::string, std::vector<MetricsBuilder::TappedSample>> MetricsBuilder::TakeTapped() {
-  for (auto& f : families_) f.tap = nullptr;  // they point into tapped_
+  for (auto& f : families_) {
+    f.tap = nullptr;  // they point into tapped_
+    f.reducer.reset();
+  }
   tap_ = nullptr;
+  reduce_ = nullptr;
   return std::move(tapped_);
 }
 

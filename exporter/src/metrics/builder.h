@@ -77,13 +77,33 @@ class MetricsBuilder {
   // at the peak of a run. Leaves no family in the builder (the counts stay).
   std::vector<std::string> TakeParts();
 
+  // A tapped family kept reduced as it is rendered: of the samples whose
+  // label `match` has one of `values` (every sample when `match` is empty;
+  // none without that label), one sum per label set without `sum_without`,
+  // PromQL's `sum without (sum_without) (family{match=~"values"})`. A family
+  // of one sample per partition is then tapped as one per topic: at 200,000
+  // group-partitions, copying each one's labels cost more than rendering it.
+  // Sums are taken in the samples' order, starting from 0, as a rule's own
+  // sum over the unreduced samples would.
+  struct TapReduce {
+    std::string sum_without;
+    std::string match;
+    std::vector<std::string> values;
+  };
+  using TapReductions = std::map<std::string, TapReduce>;  // family name -> its reduction
+
   // Tapping (the built-in alert evaluator, alerting/inputs.h): families whose
   // name is in `families` (which outlives the builder) also keep a copy of
-  // each sample's labels and value; call before declaring families. Other
-  // families cost one bool check per sample.
-  void Tap(const std::set<std::string>* families) { tap_ = families; }
+  // each sample's labels and value, or, for those in `reduce` (which outlives
+  // the builder too; may be null), its reduction; call before declaring
+  // families. Other families cost one bool check per sample.
+  void Tap(const std::set<std::string>* families, const TapReductions* reduce = nullptr) {
+    tap_ = families;
+    reduce_ = reduce;
+  }
   // The tapped samples: family name -> (labels, value); histogram buckets
-  // under the family's name with an `le` label.
+  // under the family's name with an `le` label. A reduced family's labels
+  // are those of the first sample of each sum, without `sum_without`.
   struct TappedSample {
     std::vector<std::pair<std::string, std::string>> labels;
     double value = 0;
@@ -142,6 +162,16 @@ class MetricsBuilder {
     size_t count_ = 0;
     size_t reserved_ = 0;  // keys announced by Reserve
   };
+  // A reduced family's sums so far (TapReduce).
+  struct TapReducer {
+    explicit TapReducer(const TapReduce* s) : spec(s) {}
+    const TapReduce* spec;
+    // The sums by their label set: an open-addressing table of (hash, index
+    // into the tap + 1), compared against the sums' own labels (no key copy).
+    std::vector<std::pair<uint32_t, uint32_t>> slots;  // size 0 or a power of two, at most half full
+    size_t count = 0;
+    size_t last = SIZE_MAX;  // the sum the previous sample went to
+  };
   struct FamilyData {
     std::string name;
     std::string help;
@@ -150,9 +180,12 @@ class MetricsBuilder {
     LabelIndex seen;
     size_t samples = 0;
     std::vector<TappedSample>* tap = nullptr;  // non-null when tapped
+    std::unique_ptr<TapReducer> reducer;       // non-null when tapped reduced
   };
   static void TapSample(FamilyData& f, const Label* begin, const Label* end, const Label* extra,
                         double value);
+  static void TapReduced(TapReducer& r, std::vector<TappedSample>& tap, const Label* begin, const Label* end,
+                         const Label* extra, double value);
   static std::string Header(const FamilyData& f);
   bool AddRendered(FamilyData& f, const Label* begin, const Label* end, double value);
   static void AppendLabels(std::string* out, const Label* begin, const Label* end, const Label* extra);
@@ -163,6 +196,7 @@ class MetricsBuilder {
   bool keep_published_ = false;
   std::unique_ptr<MetricsBuilder> live_;
   const std::set<std::string>* tap_ = nullptr;
+  const TapReductions* reduce_ = nullptr;
   std::map<std::string, std::vector<TappedSample>> tapped_;
 };
 

@@ -34,4 +34,8 @@ Status CheckSecretEnv(const std::string& key, const std::string& variable);
 // Case-insensitive; matches a marker anywhere in the name.
 bool IsSecretKey(const std::string& key);
 
+// Replaces the user:password@ of every URL in the text with "[redacted]@"
+// (error texts, traces and config dumps).
+void RedactUrlCredentials(std::string* s);
+
 }  // namespace dora

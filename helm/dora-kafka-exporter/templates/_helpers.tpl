@@ -80,6 +80,14 @@ strimzi.io/broker-role: "true"
 {{- if or .Values.web.existingConfigSecret .Values.web.tls.enabled .Values.web.basicAuthUsers -}}true{{- end -}}
 {{- end -}}
 
+{{/* The broker pod shares one process namespace (sidecar.shareProcessNamespace, or
+     sidecar.kyverno.shareProcessNamespace on the Kyverno route): the sidecar sees the broker's process. */}}
+{{- define "dora-kafka-exporter.shareProcessNamespace" -}}
+{{- if include "dora-kafka-exporter.kyverno" . -}}
+{{- if .Values.sidecar.kyverno.shareProcessNamespace -}}true{{- end -}}
+{{- else if .Values.sidecar.shareProcessNamespace -}}true{{- end -}}
+{{- end -}}
+
 {{- define "dora-kafka-exporter.enabledByMode" -}}
 {{- if kindIs "bool" .value -}}{{- if .value -}}true{{- end -}}
 {{- else if ne .mode "sidecar" -}}true{{- end -}}
@@ -101,7 +109,7 @@ strimzi.io/broker-role: "true"
 {{- end -}}
 {{- $defaults := dict -}}
 {{- if $sidecar -}}
-{{- $defaults = dict "broker_stats" (dict "enabled" true) -}}
+{{- $defaults = dict "broker_stats" (dict "enabled" true) "broker_process" (dict "enabled" (eq (include "dora-kafka-exporter.shareProcessNamespace" .) "true")) -}}
 {{- else -}}
 {{- $defaults = dict "cluster" (dict "enabled" true) "offsets" (dict "enabled" true) "consumer_groups" (dict "enabled" true) "broker_stats" (dict "enabled" false) -}}
 {{- end -}}
@@ -121,9 +129,16 @@ strimzi.io/broker-role: "true"
 {{- $_ := set $ld "paths" $paths -}}
 {{- $_ := set $collectors "log_dirs" $ld -}}
 {{- else -}}
-{{- $ld := deepCopy (default dict (get $collectors "log_dirs")) -}}
-{{- $_ := set $ld "enabled" false -}}
-{{- $_ := set $collectors "log_dirs" $ld -}}
+{{- range $c := list "log_dirs" "broker_process" -}}
+{{- $cfg := deepCopy (default dict (get $collectors $c)) -}}
+{{- $_ := set $cfg "enabled" false -}}
+{{- $_ := set $collectors $c $cfg -}}
+{{- end -}}
+{{- if .Values.kafka.expectedBrokers -}}
+{{- $cl := deepCopy (default dict (get $collectors "cluster")) -}}
+{{- $_ := set $cl "expected_brokers" (int .Values.kafka.expectedBrokers) -}}
+{{- $_ := set $collectors "cluster" $cl -}}
+{{- end -}}
 {{- end -}}
 {{- $kafka := dict "bootstrap_servers" (ternary .Values.kafka.sidecarBootstrapServers .Values.kafka.bootstrapServers (eq $sidecar "true")) "client_id" .Values.kafka.clientId "properties" $props "property_files" $files -}}
 {{- $web := dict "listen_address" (printf ":%d" (int .Values.web.port)) "telemetry_path" "/metrics" -}}
