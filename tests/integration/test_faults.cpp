@@ -349,3 +349,45 @@ TEST_CASE("faults: a probe topic with too few partitions is repaired, one partit
   CHECK(d.Log().find("added 2 partition(s)") != std::string::npos);
   unlink(cfg.c_str());
 }
+
+// Regression: with its only broker stopped, a cluster without consumer
+// groups answered the group listing with nothing but an error, which passed
+// for "no groups", and consumer_groups reported success within a few runs
+// (its lag series were empty anyway, and KafkaExporterCollectorFailing
+// resolved while Kafka was down).
+TEST_CASE("faults: with every broker down, consumer_groups never reports success, even without groups",
+          "[faults][groups-down]") {
+  auto kafka = KafkaCluster::Start(1);
+  kafka->CreateTopic("orders", 3, 1);
+  std::string cfg = WriteConfig("faults-groups-down",
+                                "collectors:\n"
+                                "  cluster: {interval: 1s, timeout: 2s}\n"
+                                "  offsets: {interval: 1s, timeout: 2s}\n"
+                                "  consumer_groups: {interval: 1s, timeout: 2s}\n"
+                                "  broker_stats: {enabled: false}\n"
+                                "retry: {initial_backoff: 200ms, max_backoff: 1s}\n");
+  Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
+  REQUIRE(d.WaitHealthy());
+  auto success = [](const std::vector<Sample>& x) {
+    return Find(x, "kafka_exporter_collector_success", {{"collector", "consumer_groups"}});
+  };
+  REQUIRE(d.WaitFor([&](const auto& x) { return success(x) == 1.0; }, 30s));
+  kafka->StopNode(1);
+  REQUIRE(d.WaitFor([&](const auto& x) { return success(x) == 0.0; }, 20s));
+  // Before the fix it was back to 1 within about 6 s of the stop, in 4 of 5 runs.
+  const auto until = Clock::now() + 20s;
+  int scrapes = 0, successes = 0;
+  while (Clock::now() < until && scrapes < 200) {
+    auto s = d.Samples();
+    ++scrapes;
+    if (success(s) == 1.0) ++successes;
+    std::this_thread::sleep_for(250ms);
+  }
+  INFO(d.Log());
+  CHECK(scrapes >= 40);
+  CHECK(successes == 0);
+  // And it recovers with the broker.
+  kafka->StartNode(1);
+  CHECK(d.WaitFor([&](const auto& x) { return success(x) == 1.0; }, 60s));
+  unlink(cfg.c_str());
+}

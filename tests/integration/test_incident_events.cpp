@@ -3,6 +3,11 @@
 // it; events spooled while the broker is down survive a SIGKILL of the daemon
 // and arrive once, after deduplication by event id, in order per incident; a
 // torn spool tail is reported and every complete record delivered.
+
+// GCC 12 at -O2 sees a null dereference inside nlohmann's getters (a false
+// positive, as in test_alertmanager.cpp).
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <unistd.h>
@@ -296,11 +301,11 @@ TEST_CASE("a lagging group opens an incident on incident-events and its recovery
   CHECK(d.Wait(20s) == 0);
 }
 
-// Hidden: it failed 2 of about 6 runs on a loaded machine, waiting for 3
-// opened events within 60 s of the broker stopping (line "spooled opened >= 3");
-// the cause is not yet found. Run it with "[incidents-restart]".
+// It failed 2 of about 6 runs while the consumer_groups collector could
+// report success with the broker down (fixed in kafka/groups.cpp; the
+// "[groups-down]" fault test guards that).
 TEST_CASE("events spooled while the broker is down survive a SIGKILL and arrive once each, in order",
-          "[.][kafka][incidents-restart]") {
+          "[kafka][incidents][incidents-restart]") {
   auto kafka = KafkaCluster::Start(1);
   const std::string bootstrap = kafka->bootstrap();
   kafka->CreateTopic(kTopic, 3, 1);
@@ -409,6 +414,12 @@ TEST_CASE("events spooled while the broker is down survive a SIGKILL and arrive 
       60s, &events));
   size_t extra = 0;
   const auto unique = Deduplicated(events, &extra);
+  std::string listing;
+  for (const Event& e : unique)
+    listing += e.json["event_type"].get<std::string>() + " " + e.json["alertname"].get<std::string>() + " " +
+               e.json["labels"].dump() + " " + e.json["incident_id"].get<std::string>() + " " +
+               e.json["close_reason"].dump() + "\n";
+  INFO(listing);
   WARN(events.size() << " events on the topic, " << unique.size() << " after deduplication by event_id ("
                      << extra << " re-deliveries)");
   // Every event accepted by the killed daemon is there, byte for byte.

@@ -194,6 +194,10 @@ Result<GroupListing> ListGroupsAdmin(KafkaClient& client, GroupRequests& request
   if (!listed.ok()) return listed.status();
   std::vector<std::string> names;
   for (const auto& l : listed.value()) names.push_back(l.name);
+  // No group, and a broker did not answer: librdkafka does not say whether any
+  // broker did, so whether groups exist is unknown. With every broker down
+  // this is the only answer there is, and it must not pass for "no groups".
+  if (names.empty() && out.partial) return Status::Error(out.partial_cause, out.partial_reason);
   if (names.empty()) return out;
   // One DescribeConsumerGroups per group, coordinator-bound: through the
   // long-lived requests (GroupRequests says why).
