@@ -39,6 +39,7 @@ echo "== helm lint --strict"
 "$HELM" lint --strict "$CHART" -f "$HERE/values-sidecar.yaml" >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
 "$HELM" lint --strict "$CHART" -f tests/kyverno/values-strimzi.yaml >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
 "$HELM" lint --strict "$CHART" -f "$HERE/values-kubelet-disk.yaml" >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
+"$HELM" lint --strict "$CHART" -f "$HERE/values-incidents.yaml" >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
 
 echo "== helm template"
 render() {  # name, helm args...
@@ -55,6 +56,10 @@ render sidecar-assets -f "$HERE/values-sidecar.yaml" --set prometheusRule.enable
 render standalone-noassets --set prometheusRule.enabled=false --set dashboards.enabled=false --set serviceMonitor.enabled=false
 render kubelet-disk-default --set prometheusRule.kubeletDisk.enabled=true
 render kubelet-disk -f "$HERE/values-kubelet-disk.yaml"
+render incidents -f "$HERE/values-incidents.yaml"
+render incidents-claim -f "$HERE/values-incidents.yaml" --set incidentSpool.persistence.existingClaim=spool-claim
+render incidents-emptydir -f "$HERE/values-incidents.yaml" --set incidentSpool.persistence.enabled=false
+render incidents-sidecar -f "$HERE/values-sidecar.yaml" -f "$HERE/values-incidents.yaml"
 render kubelet-disk-sidecar -f "$HERE/values-sidecar.yaml" -f "$HERE/values-kubelet-disk.yaml"
 "$HELM" template dora "$CHART" --namespace kafka -f tests/kyverno/values-strimzi.yaml >"$OUT/kyverno.yaml"
 "$HELM" template dora "$CHART" --namespace kafka -f tests/kyverno/values-strimzi.yaml \
@@ -80,6 +85,8 @@ expect_fail "sidecar without brokerPodSelector" --set mode=sidecar
 expect_fail "kyverno without sidecar.kyverno.strimziCluster" --set mode=sidecar --set sidecar.inject=kyverno
 expect_fail "unknown sidecar.inject" --set mode=sidecar --set sidecar.brokerPodSelector.app=kafka --set sidecar.inject=webhook
 expect_fail "unknown prometheusRule key" --set prometheusRule.kubelet=true
+expect_fail "a spool size that is not a quantity" --set incidentSpool.persistence.size=lots
+expect_fail "a secret mount without its Secret" --set 'extraSecretMounts[0].name=am'
 
 echo "== helm package keeps the copies"
 "$HELM" package "$CHART" -d "$OUT" >/dev/null

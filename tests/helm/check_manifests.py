@@ -414,17 +414,93 @@ def materialize(tmp, text):
     return text.replace(MOUNT, tmp + "/")
 
 
+SPOOL = "/var/lib/dora-kafka-exporter/incidents"
+
+
+def spool_volume(where, docs, spec, c):
+    """The incident spool: configured at the chart's path, on a writable mount, and that volume."""
+    cfg, _ = exporter_config(docs)
+    check(cfg["incidents"]["enabled"] is True, where + ": incidents enabled")
+    check(cfg["incidents"]["spool"]["directory"] == SPOOL, where + ": spool.directory is the volume's path")
+    check(cfg["incidents"]["spool"].get("max_bytes") == 134217728, where + ": incidents values merged")
+    m = mounts_by_path(c).get(SPOOL)
+    if not check(m is not None, where + ": the spool is mounted"):
+        return {}
+    check(not m.get("readOnly"), where + ": the spool mount is writable")
+    return volumes_by_name(spec["volumes"]).get(m["name"], {})
+
+
+def check_incidents(outdir):
+    w = "incidents"
+    docs = load(outdir, w)
+    dep = one(docs, "Deployment")
+    spec = dep["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    check_security(w, c, spec.get("securityContext"))
+    vol = spool_volume(w, docs, spec, c)
+    pvcs = of_kind(docs, "PersistentVolumeClaim")
+    check(len(pvcs) == 1, w + ": one PersistentVolumeClaim (%d)" % len(pvcs))
+    pvc = pvcs[0]
+    check(vol.get("persistentVolumeClaim", {}).get("claimName") == pvc["metadata"]["name"],
+          w + ": the spool volume is the claim")
+    check(pvc["metadata"]["name"] == "dora-dora-kafka-exporter-incident-spool", w + ": claim name")
+    check(pvc["spec"]["accessModes"] == ["ReadWriteOnce"], w + ": ReadWriteOnce")
+    check(pvc["spec"]["resources"]["requests"]["storage"] == "2Gi", w + ": claim size from values")
+    check(pvc["spec"].get("storageClassName") == "fast-ssd", w + ": storage class from values")
+    check(pvc["metadata"].get("annotations", {}).get("helm.sh/resource-policy") == "keep",
+          w + ": the claim outlives the release")
+    check(dep["spec"]["strategy"]["type"] == "Recreate", w + ": Recreate: never two pods on the claim")
+    cfg, _ = exporter_config(docs)
+    am = cfg["alerting"]["alertmanagers"][0]
+    check(am["url"] == "http://alertmanager-operated.monitoring:9093", w + ": alertmanagers passed through")
+    check(cfg["alerting"]["rules"]["KafkaConsumerGroupLagHigh"]["for"] == "10m", w + ": alert rules passed through")
+    token_dir = os.path.dirname(am["bearer_token_file"])
+    m = mounts_by_path(c).get(token_dir)
+    if check(m is not None, w + ": the bearer token's directory is mounted"):
+        check(m.get("readOnly") is True, w + ": secret mount read-only")
+        v = volumes_by_name(spec["volumes"]).get(m["name"], {})
+        check(v.get("secret", {}).get("secretName") == "alertmanager-credentials", w + ": from its Secret")
+
+    docs = load(outdir, "incidents-claim")
+    spec = one(docs, "Deployment")["spec"]["template"]["spec"]
+    vol = spool_volume("incidents-claim", docs, spec, spec["containers"][0])
+    check(vol.get("persistentVolumeClaim", {}).get("claimName") == "spool-claim", "incidents-claim: existing claim")
+    check(not of_kind(docs, "PersistentVolumeClaim"), "incidents-claim: no claim created")
+
+    docs = load(outdir, "incidents-emptydir")
+    spec = one(docs, "Deployment")["spec"]["template"]["spec"]
+    vol = spool_volume("incidents-emptydir", docs, spec, spec["containers"][0])
+    check(vol.get("emptyDir", {}).get("sizeLimit") == "256Mi", "incidents-emptydir: an emptyDir with a limit")
+    check(not of_kind(docs, "PersistentVolumeClaim"), "incidents-emptydir: no claim")
+
+    docs = load(outdir, "incidents-sidecar")
+    patch = sidecar_patch(docs)["spec"]["template"]["spec"]
+    c = [x for x in patch["containers"] if x["name"] == "dora-kafka-exporter"][0]
+    vol = spool_volume("incidents-sidecar", docs, patch, c)
+    check(vol.get("emptyDir", {}).get("sizeLimit") == "256Mi", "incidents-sidecar: an emptyDir in the broker pod")
+    check(vol.get("emptyDir") is not None and not of_kind(docs, "PersistentVolumeClaim"),
+          "incidents-sidecar: no claim")
+
+    # Without incidents: no spool volume, no claim, no incidents section.
+    docs = load(outdir, "standalone")
+    spec = one(docs, "Deployment")["spec"]["template"]["spec"]
+    check(SPOOL not in mounts_by_path(spec["containers"][0]), "standalone: no spool mount by default")
+    check(not of_kind(docs, "PersistentVolumeClaim"), "standalone: no claim by default")
+    cfg, _ = exporter_config(docs)
+    check("incidents" not in cfg and "alerting" not in cfg, "standalone: the daemon's defaults for alerting")
+
+
 def check_with_binary(outdir):
     binary = os.environ.get("DORA_EXPORTER_BIN")
     if not binary:
         print("   (DORA_EXPORTER_BIN not set: rendered configs not run through --check-config)")
         return
-    for name in ("standalone", "standalone-secure", "sidecar", "sidecar-default"):
+    for name in ("standalone", "standalone-secure", "sidecar", "sidecar-default", "incidents"):
         docs = load(outdir, name)
         _, cm = exporter_config(docs)
         tmp = tempfile.mkdtemp(prefix="dora-helm-cfg-")
         try:
-            for sub in ("config", "web", "web-tls", "kafka-tls", "kafka-secrets/0"):
+            for sub in ("config", "web", "web-tls", "kafka-tls", "kafka-secrets/0", "secrets/alertmanager"):
                 os.makedirs(os.path.join(tmp, sub), exist_ok=True)
             ca = openssl_cert(tmp, "ca")
             for d in ("web-tls", "kafka-tls"):
@@ -434,6 +510,8 @@ def check_with_binary(outdir):
                 shutil.copy(ca[0], os.path.join(tmp, d, "ca.crt"))
             with open(os.path.join(tmp, "kafka-secrets/0/password"), "w") as f:
                 f.write("not-a-real-password\n")
+            with open(os.path.join(tmp, "secrets/alertmanager/token"), "w") as f:
+                f.write("not-a-real-token\n")
             wc, secret = web_config(docs)
             if secret is not None:
                 with open(os.path.join(tmp, "web", "web-config.yml"), "w") as f:
@@ -456,7 +534,7 @@ def main():
         return 2
     outdir = sys.argv[1]
     for fn in (check_standalone, check_standalone_secure, check_sidecar, check_kubelet_disk, check_kyverno,
-               check_with_binary):
+               check_incidents, check_with_binary):
         try:
             fn(outdir)
         except (AssertionError, KeyError, TypeError, IndexError) as e:

@@ -93,6 +93,15 @@ strimzi.io/broker-role: "true"
 {{- else if ne .mode "sidecar" -}}true{{- end -}}
 {{- end -}}
 
+{{/* ICT incident events are on: the spool needs its volume. */}}
+{{- define "dora-kafka-exporter.incidents" -}}
+{{- if and .Values.incidents (get .Values.incidents "enabled") -}}true{{- end -}}
+{{- end -}}
+{{- define "dora-kafka-exporter.spoolPath" -}}/var/lib/dora-kafka-exporter/incidents{{- end -}}
+{{- define "dora-kafka-exporter.spoolClaim" -}}
+{{- default (printf "%s-incident-spool" (include "dora-kafka-exporter.fullname" .)) .Values.incidentSpool.persistence.existingClaim -}}
+{{- end -}}
+
 {{/* The exporter's config file (config/exporter.yaml format). */}}
 {{- define "dora-kafka-exporter.config" -}}
 {{- $sidecar := include "dora-kafka-exporter.sidecar" . -}}
@@ -146,6 +155,18 @@ strimzi.io/broker-role: "true"
 {{- $_ := set $web "config_file" "/etc/dora-kafka-exporter/web/web-config.yml" -}}
 {{- end -}}
 {{- $config := dict "kafka" $kafka "web" $web "log" (dict "level" .Values.log.level "format" .Values.log.format) "collectors" $collectors -}}
+{{- if .Values.alerting -}}
+{{- $_ := set $config "alerting" (deepCopy .Values.alerting) -}}
+{{- end -}}
+{{- if include "dora-kafka-exporter.incidents" . -}}
+{{- $incidents := deepCopy .Values.incidents -}}
+{{- $spool := deepCopy (default dict (get $incidents "spool")) -}}
+{{- $_ := set $spool "directory" (include "dora-kafka-exporter.spoolPath" .) -}}
+{{- $_ := set $incidents "spool" $spool -}}
+{{- $_ := set $config "incidents" $incidents -}}
+{{- else if .Values.incidents -}}
+{{- $_ := set $config "incidents" (deepCopy .Values.incidents) -}}
+{{- end -}}
 {{- toYaml $config -}}
 {{- end -}}
 
@@ -239,6 +260,15 @@ strimzi.io/broker-role: "true"
       mountPath: /etc/dora-kafka-exporter/kafka-secrets/{{ $i }}
       readOnly: true
     {{- end }}
+    {{- range .Values.extraSecretMounts }}
+    - name: dora-exporter-secret-{{ .name }}
+      mountPath: /etc/dora-kafka-exporter/secrets/{{ .name }}
+      readOnly: true
+    {{- end }}
+    {{- if include "dora-kafka-exporter.incidents" . }}
+    - name: dora-exporter-incidents
+      mountPath: {{ include "dora-kafka-exporter.spoolPath" . }}
+    {{- end }}
     {{- if $sidecar }}
     {{- range .Values.sidecar.logDirs }}
     - name: {{ .volumeName }}
@@ -296,6 +326,24 @@ strimzi.io/broker-role: "true"
     items:
       - key: {{ required "kafka.secretProperties[].key is required" $p.key }}
         path: {{ $p.key }}
+{{- end }}
+{{- range .Values.extraSecretMounts }}
+- name: dora-exporter-secret-{{ .name }}
+  secret:
+    secretName: {{ .secretName }}
+{{- if $sidecar }}
+    optional: true
+{{- end }}
+{{- end }}
+{{- if include "dora-kafka-exporter.incidents" . }}
+- name: dora-exporter-incidents
+{{- if and (not $sidecar) .Values.incidentSpool.persistence.enabled }}
+  persistentVolumeClaim:
+    claimName: {{ include "dora-kafka-exporter.spoolClaim" . }}
+{{- else }}
+  emptyDir:
+    sizeLimit: {{ .Values.incidentSpool.sizeLimit }}
+{{- end }}
 {{- end }}
 {{- end -}}
 
