@@ -520,6 +520,67 @@ TEST_CASE("least privilege: the probe needs its own topic's rights on top of the
   std::printf("security: probe successful %.1f s after its ACLs were granted\n", Since(t0));
 }
 
+// docs/security.md's incident events row: WRITE and DESCRIBE on the topic,
+// nothing on the Cluster (the producer is idempotent; KIP-679).
+TEST_CASE("least privilege: incident events need Write and Describe on their topic on top of the base ACLs",
+          "[security][kafka][incidents]") {
+  SecureKafka k;
+  INFO(k.LogTail());
+  k.Acl("base");
+  Props admin = AdminProps(k);
+  CreateTopic(admin, "incident-events", 1);
+  // A registry nobody listens on: KafkaSchemaRegistryDown fires at once and
+  // opens an incident, whatever Kafka allows.
+  std::string spool = k.dir() + "/spool";
+  std::string collectors =
+      "collectors:\n"
+      "  cluster: {interval: 1s, timeout: 10s}\n"
+      "  offsets: {enabled: false}\n"
+      "  consumer_groups: {enabled: false}\n"
+      "  schema_registry:\n    interval: 1s\n    timeout: 1s\n    registries:\n"
+      "      - {name: main, url: 'http://127.0.0.1:" +
+      std::to_string(FreePort()) +
+      "'}\n"
+      "alerting:\n  rules:\n    KafkaSchemaRegistryDown: {for: 0s}\n"
+      "incidents:\n  enabled: true\n  renotify_interval: 0s\n  spool: {directory: " +
+      spool + "}\n";
+  std::string cfg = WriteFile(
+      k, "exporter-incidents.yaml",
+      ExporterConfig(k, ScramUsable(k) ? "SCRAM-SHA-256" : "PLAIN", k.exporter_password_file, collectors));
+  Daemon d({"--config", cfg});
+  REQUIRE(d.WaitHealthy());
+  auto metric = [](const std::vector<Sample>& x, const std::string& name) {
+    return Find(x, name).value_or(-1);
+  };
+  std::vector<Sample> s;
+  // Spooled, and refused by Kafka: it stays in the spool.
+  bool refused = d.WaitFor(
+      [&](const auto& x) {
+        return Find(x, "kafka_exporter_incident_events_spooled_total", {{"type", "opened"}}).value_or(0) >=
+                   1 &&
+               metric(x, "kafka_exporter_incident_events_failed_total") >= 1;
+      },
+      60s, &s);
+  INFO(d.Log());
+  CHECK(refused);
+  CHECK(Success(s, "cluster") == 1);
+  CHECK(metric(s, "kafka_exporter_incident_events_delivered_total") == 0);
+  CHECK(metric(s, "kafka_exporter_incident_spool_events") >= 1);
+
+  auto t0 = std::chrono::steady_clock::now();
+  k.Acl("incidents");
+  bool delivered = d.WaitFor(
+      [&](const auto& x) {
+        return metric(x, "kafka_exporter_incident_events_delivered_total") >= 1 &&
+               metric(x, "kafka_exporter_incident_spool_events") == 0;
+      },
+      120s, &s);
+  CHECK(delivered);
+  std::printf("security: incident events delivered %.1f s after their ACLs were granted\n", Since(t0));
+  // On the topic, read back by the admin.
+  CHECK(ConsumeAndCommit(admin, "incident-events", 1, "incident-reader", 1) == 1);
+}
+
 TEST_CASE("secrets: the SASL password appears nowhere and a rotated password file is read on SIGHUP",
           "[security][kafka]") {
   SecureKafka k;

@@ -18,7 +18,7 @@ and `--watch-pid` stops it when the test process dies.
       controller listener only). Writes DIR/secure.json (ports, file names).
       Passwords are random, written to DIR/secrets/*.password (0600), never
       printed and never on a command line.
-  acl --dir DIR --preset base|probe [--probe-topic T] [--probe-group G]
+  acl --dir DIR --preset base|probe|incidents [--probe-topic T] [--probe-group G] [--incidents-topic T]
       Grants User:exporter the ACLs of docs/security.md with Kafka's own
       AclCommand (admin credentials from a --command-config file).
   scram --dir DIR --user U --mechanism M --password-file F
@@ -284,6 +284,11 @@ def cmd_acl(a):
         run_admin_tool(info, cls, p + ["--operation", "Write", "--operation", "Read", "--operation", "Describe",
                                        "--operation", "Create", "--operation", "Alter", "--topic", a.probe_topic])
         run_admin_tool(info, cls, p + ["--operation", "Describe", "--operation", "Read", "--group", a.probe_group])
+    elif a.preset == "incidents":
+        # incident events: an idempotent producer on incidents.topic (since Kafka
+        # 3.0, WRITE on a topic implies IDEMPOTENT_WRITE, KIP-679).
+        run_admin_tool(info, cls, p + ["--operation", "Write", "--operation", "Describe",
+                                       "--topic", a.incidents_topic])
     else:
         raise kafkactl.CtlError("unknown preset %s" % a.preset)
     kafkactl.info("acl preset %s granted to User:exporter in %.1fs" % (a.preset, time.monotonic() - t0))
@@ -326,9 +331,10 @@ def main(argv):
     s.set_defaults(fn=cmd_start)
     s = sub.add_parser("acl")
     s.add_argument("--dir", required=True)
-    s.add_argument("--preset", required=True, choices=["base", "probe"])
+    s.add_argument("--preset", required=True, choices=["base", "probe", "incidents"])
     s.add_argument("--probe-topic", default="__dora_kafka_exporter_probe")
     s.add_argument("--probe-group", default="dora-kafka-exporter-probe")
+    s.add_argument("--incidents-topic", default="incident-events")
     s.set_defaults(fn=cmd_acl)
     s = sub.add_parser("scram")
     s.add_argument("--dir", required=True)
