@@ -22,11 +22,11 @@ if [[ -n "$KAFKA4" ]]; then
   # ~6.5 min, the subscribe() cases skip with a WARN; hidden "[.]" cases stay
   # hidden, as under ctest; the 3-minute broker outage runs on 3.9 only), the
   # group kinds (~35 s).
-  echo "== smoke, consumer-lag, cluster and group kinds on Kafka $KAFKA4"
+  echo "== smoke, consumer-lag, cluster and group kinds on Kafka $KAFKA4 ($(date -u +%T))"
   DORA_KAFKA_VERSION="$KAFKA4" "$BUILD/tests/integration_tests" -# \
     "[smoke],[groups4],[#test_consumer_lag]~[.]~[outage],[#test_kafka_cluster_metrics]~[.]" --reporter compact
 fi
 
-echo "== unit and integration tests (Kafka $DORA_KAFKA_VERSION)"
+echo "== unit and integration tests (Kafka $DORA_KAFKA_VERSION) ($(date -u +%T))"
 cd "$BUILD"
 ctest --output-on-failure -j2
