@@ -1,6 +1,9 @@
 #include "support/fake_kafka.h"
 
 #include <algorithm>
+#include <thread>
+
+#include <algorithm>
 
 namespace dora::test {
 
@@ -81,9 +84,10 @@ Result<ClusterMetadata> FakeKafka::Metadata(Millis) {
   std::lock_guard<std::mutex> lock(mu_);
   Count("Metadata");
   ClusterMetadata md = metadata_;
-  md.brokers.erase(std::remove_if(md.brokers.begin(), md.brokers.end(),
-                                  [this](const BrokerInfo& b) { return down_.count(b.id) > 0; }),
-                   md.brokers.end());
+  if (!down_listed_)
+    md.brokers.erase(std::remove_if(md.brokers.begin(), md.brokers.end(),
+                                    [this](const BrokerInfo& b) { return down_.count(b.id) > 0; }),
+                     md.brokers.end());
   if (md.brokers.empty()) return Status::Error(Reason::kTimeout, "Metadata: all brokers are down");
   return md;
 }
@@ -98,11 +102,27 @@ Result<std::map<std::string, ConfigValues>> FakeKafka::DescribeTopicConfigs(
   return out;
 }
 
-Result<ConfigValues> FakeKafka::DescribeBrokerConfig(int32_t broker_id, Millis) {
+void FakeKafka::SetDownBrokersListed(bool listed) {
   std::lock_guard<std::mutex> lock(mu_);
-  Count("DescribeBrokerConfig");
-  if (down_.count(broker_id)) return Status::Error(Reason::kTimeout, "DescribeConfigs: broker down");
-  return ConfigValues{};
+  down_listed_ = listed;
+}
+
+Millis FakeKafka::longest_broker_config_timeout() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return longest_broker_config_timeout_;
+}
+
+Result<ConfigValues> FakeKafka::DescribeBrokerConfig(int32_t broker_id, Millis timeout) {
+  bool wait = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Count("DescribeBrokerConfig");
+    longest_broker_config_timeout_ = std::max(longest_broker_config_timeout_, timeout);
+    if (!down_.count(broker_id)) return ConfigValues{};
+    wait = down_listed_;
+  }
+  if (wait) std::this_thread::sleep_for(timeout);
+  return Status::Error(Reason::kTimeout, "DescribeConfigs: broker down");
 }
 
 Result<std::vector<PartitionOffset>> FakeKafka::ListOffsets(const std::vector<TopicPartition>& partitions,

@@ -28,6 +28,13 @@ class FakeKafka : public KafkaApi {
   // A group and its coordinator; `committed` by (topic, partition).
   void SetGroup(GroupDescription group, std::map<TopicPartition, int64_t> committed);
   void SetBrokerDown(int32_t id, bool down);
+  // A broker just killed, not yet fenced by the controller: down brokers stay
+  // in the metadata, and DescribeBrokerConfig of one waits out its timeout
+  // before failing, as librdkafka does (off: they leave the metadata and
+  // DescribeBrokerConfig fails at once).
+  void SetDownBrokersListed(bool listed);
+  // The longest timeout DescribeBrokerConfig was given so far.
+  Millis longest_broker_config_timeout() const;
   // Calls made, by method name ("Metadata", "ListOffsets", ...).
   int calls(const std::string& method) const;
 
@@ -61,6 +68,8 @@ class FakeKafka : public KafkaApi {
   std::map<TopicPartition, std::pair<int64_t, int64_t>> offsets_;  // low, high
   std::map<std::string, Group> groups_;
   std::set<int32_t> down_;
+  bool down_listed_ = false;
+  Millis longest_broker_config_timeout_{0};
 };
 
 }  // namespace dora::test

@@ -1,6 +1,7 @@
 #include "collectors/cluster.h"
 
 #include <algorithm>
+#include <future>
 
 #include "collectors/conformance.h"
 #include "metrics/catalogue.h"
@@ -233,12 +234,24 @@ void ClusterCollector::RefreshConfigs(const CollectContext& ctx, const ClusterMe
     }
   }
   if (full) {
-    for (const auto& b : md.brokers) {
-      if (ctx.remaining().count() <= 0) break;
-      auto res = kafka_->DescribeBrokerConfig(b.id, ctx.remaining());
+    // One DescribeConfigs per broker, all at once, each bounded by a quarter of
+    // the budget (at least 1 s): a broker that was just killed stays in the
+    // metadata until the controller fences it, and asked in turn with the whole
+    // budget it held every run of a refresh (and the alerts fed by this
+    // collector) for the collector's timeout. Its rack keeps its last value.
+    const Millis cap = std::min(ctx.remaining(), std::max(Millis(1000), config_.timeout / 4));
+    std::vector<std::pair<int32_t, std::future<Result<ConfigValues>>>> calls;
+    if (cap.count() > 0) {
+      for (const auto& b : md.brokers)
+        calls.emplace_back(b.id, std::async(std::launch::async, [this, id = b.id, cap] {
+                             return kafka_->DescribeBrokerConfig(id, cap);
+                           }));
+    }
+    for (auto& [id, call] : calls) {
+      auto res = call.get();
       if (!res.ok()) continue;  // rack is optional (needs DESCRIBE_CONFIGS on Cluster)
       auto it = res.value().find("broker.rack");
-      racks_[b.id] = it == res.value().end() ? "" : it->second;
+      racks_[id] = it == res.value().end() ? "" : it->second;
     }
     last_refresh_ = now;
     refreshed_once_ = true;

@@ -9,7 +9,8 @@
 // ISR shrink/expand counters, and kafka_brokers_expected (from the config, when set).
 //
 // Requests per run: 1 Metadata (all topics). Every config_refresh_interval (and
-// for new topics): 1 DescribeConfigs for the topics, 1 DescribeConfigs per broker.
+// for new topics): 1 DescribeConfigs for the topics, 1 DescribeConfigs per broker
+// (in parallel, each bounded by a quarter of the timeout).
 // ACLs: DESCRIBE on Cluster, DESCRIBE and DESCRIBE_CONFIGS on topics,
 // DESCRIBE_CONFIGS on Cluster (for broker.rack; optional).
 #include <map>
