@@ -310,6 +310,15 @@ FakeRegistry::Reply FakeRegistry::Handle(const std::string& method, const std::s
       r.type = "text/html";
       r.body = "<html><body>Please log in</body></html>";
       return r;
+    case Failure::kHuge: {
+      // 2 million subject names of 18 bytes each, then the closing bracket.
+      const std::string item = "\"subject-000000-v\",";
+      r.body.reserve(item.size() * 2000000 + 2);
+      r.body = "[";
+      for (int i = 0; i < 2000000; ++i) r.body += item;
+      r.body.back() = ']';
+      return r;
+    }
   }
   r.trickle = failure == Failure::kTrickle;
 

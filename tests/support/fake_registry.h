@@ -45,6 +45,7 @@ class FakeRegistry {
     kTrickle,           // a 200 whose body comes one byte every 200 ms (never a read timeout)
     kMalformedJson,     // 200, JSON content type, body not JSON
     kWrongContentType,  // 200, text/html body (a proxy's login page)
+    kHuge,              // 200, JSON content type, a 40 MiB JSON array
   };
   struct Options {
     bool tls = false;

@@ -274,6 +274,19 @@ TEST_CASE("every failure class, then recovery", "[schema_registry]") {
   }
 }
 
+// Regression: the HTTP client read any answer whole, however large.
+TEST_CASE("an answer larger than 32 MiB is not read and is a bad response", "[schema_registry]") {
+  FakeRegistry f;
+  REQUIRE(f.running());
+  Populate(f);
+  f.SetFailure(Failure::kHuge, "/subjects");
+  SchemaRegistryCollector c(SrConfig({Endpoint(f.url(), "main", Millis(10000))}));
+  auto r = CollectOnce(c);
+  CheckDown(r, "bad_response");  // the log line says "GET /subjects: answer larger than 32 MiB, not read"
+  f.SetFailure(Failure::kNone);
+  CheckUp(CollectOnce(c), 3, 6);
+}
+
 TEST_CASE("a missing /mode or /config is not an outage", "[schema_registry]") {
   FakeRegistry f;
   REQUIRE(f.running());

@@ -278,8 +278,26 @@ HttpSession::Reply HttpSession::Send(const std::string& path, const std::string*
   client_->set_read_timeout(sec, usec);
   client_->set_write_timeout(sec, usec);
   ERR_clear_error();  // this thread's OpenSSL error queue tells TLS alerts from plain resets below
+  // A GET's body is read up to kMaxResponseBytes: a broken or hostile endpoint
+  // cannot make the daemon hold an unbounded answer (cpp-httplib's client has
+  // no limit of its own).
+  std::string received;
+  bool too_large = false;
+  auto receive = [&](const char* data, size_t n) {
+    if (received.size() + n > kMaxResponseBytes) {
+      too_large = true;
+      return false;  // cancels the request
+    }
+    received.append(data, n);
+    return true;
+  };
   auto res = body ? client_->Post((base_ + path).c_str(), *body, content_type.c_str())
-                  : client_->Get((base_ + path).c_str());
+                  : client_->Get(base_ + path, receive);
+  if (too_large) {
+    r.cls = EC::kBadResponse;
+    r.message = what + ": answer larger than " + std::to_string(kMaxResponseBytes >> 20) + " MiB, not read";
+    return r;
+  }
   // A request that ends at (or after) the deadline is a timeout, whatever
   // socket error reported it: a slow endpoint counts as timed out.
   bool late = Clock::now() >= deadline_ - Millis(5) || cancelled();
@@ -346,7 +364,7 @@ HttpSession::Reply HttpSession::Send(const std::string& path, const std::string*
     r.message = what + ": unexpected content type \"" + SanitizeText(type) + "\"";
     return r;
   }
-  r.json = nlohmann::json::parse(res->body, nullptr, false);
+  r.json = nlohmann::json::parse(received, nullptr, false);
   if (r.json.is_discarded()) {
     r.cls = EC::kBadResponse;
     r.message = what + ": malformed JSON";  // no parser text: it quotes the body

@@ -70,6 +70,10 @@ class HttpCancel {
   bool cancelled_ = false;
 };
 
+// The largest answer to a GET that is read (a registry's subjects or a Connect
+// cluster's expanded status list are far below it).
+inline constexpr size_t kMaxResponseBytes = size_t{32} << 20;
+
 // One probe's keep-alive session with one endpoint, every request bounded by
 // `deadline`. Construction reads the credentials and builds the client; no
 // request is made until Get().
