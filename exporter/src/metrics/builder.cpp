@@ -152,8 +152,27 @@ bool MetricsBuilder::AddRendered(FamilyData& f, const Label* begin, const Label*
   f.body += '\n';
   ++f.samples;
   ++series_;
-  if (f.tap != nullptr) TapSample(f, begin, end, nullptr, value);
+  if (f.tap != nullptr && !f.tapped_by_sums) TapSample(f, begin, end, nullptr, value);
   return true;
+}
+
+bool MetricsBuilder::TapSumsWithout(FamilyId family, std::string_view label) {
+  FamilyData& f = families_[family];
+  if (f.tap == nullptr || !f.reducer || f.reducer->spec->sum_without != label) return false;
+  f.tapped_by_sums = true;
+  return true;
+}
+
+void MetricsBuilder::TapSum(FamilyId family, std::initializer_list<Label> labels, double value) {
+  FamilyData& f = families_[family];
+  if (f.tap != nullptr && f.tapped_by_sums)
+    TapReduced(*f.reducer, *f.tap, labels.begin(), labels.end(), nullptr, value);
+}
+
+void MetricsBuilder::TapSum(FamilyId family, const std::vector<Label>& labels, double value) {
+  FamilyData& f = families_[family];
+  if (f.tap != nullptr && f.tapped_by_sums)
+    TapReduced(*f.reducer, *f.tap, labels.data(), labels.data() + labels.size(), nullptr, value);
 }
 
 void MetricsBuilder::TapSample(FamilyData& f, const Label* begin, const Label* end, const Label* extra,
@@ -272,7 +291,7 @@ bool MetricsBuilder::AddHistogram(FamilyId family, const std::vector<Label>& lab
     f.body += ' ';
     AppendValue(&f.body, static_cast<double>(cumulative[i]));
     f.body += '\n';
-    if (f.tap != nullptr) TapSample(f, b, e, &extra, static_cast<double>(cumulative[i]));
+    if (f.tap != nullptr && !f.tapped_by_sums) TapSample(f, b, e, &extra, static_cast<double>(cumulative[i]));
   }
   Label inf{"le", "+Inf"};
   f.body += f.name + "_bucket";
@@ -280,7 +299,7 @@ bool MetricsBuilder::AddHistogram(FamilyId family, const std::vector<Label>& lab
   f.body += ' ';
   AppendValue(&f.body, static_cast<double>(count));
   f.body += '\n';
-  if (f.tap != nullptr) TapSample(f, b, e, &inf, static_cast<double>(count));
+  if (f.tap != nullptr && !f.tapped_by_sums) TapSample(f, b, e, &inf, static_cast<double>(count));
   f.body += f.name + "_sum";
   const size_t key_at = f.body.size();
   f.body += key;
@@ -344,6 +363,7 @@ std::map<std::string, std::vector<MetricsBuilder::TappedSample>> MetricsBuilder:
   for (auto& f : families_) {
     f.tap = nullptr;  // they point into tapped_
     f.reducer.reset();
+    f.tapped_by_sums = false;
   }
   tap_ = nullptr;
   reduce_ = nullptr;

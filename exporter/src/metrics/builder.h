@@ -111,6 +111,18 @@ class MetricsBuilder {
   // Tapping stops with it (later samples are not copied).
   std::map<std::string, std::vector<TappedSample>> TakeTapped();
 
+  // A collector that computes a reduced family's sums itself can tap those
+  // instead of every sample: when `family` is tapped reduced by a sum
+  // without `label`, TapSumsWithout returns true and the family's samples
+  // are no longer tapped; the collector then taps each sum of its samples
+  // over `label` with TapSum (its labels, without `label`; the sum of the
+  // values, added in the samples' order), which goes through the reduction
+  // as those samples would have. Otherwise it returns false and TapSum does
+  // nothing: the samples are tapped, or not, as before.
+  bool TapSumsWithout(FamilyId family, std::string_view label);
+  void TapSum(FamilyId family, std::initializer_list<Label> labels, double value);
+  void TapSum(FamilyId family, const std::vector<Label>& labels, double value);
+
   size_t series() const { return series_; }
   size_t duplicates_dropped() const { return duplicates_; }
 
@@ -181,6 +193,7 @@ class MetricsBuilder {
     size_t samples = 0;
     std::vector<TappedSample>* tap = nullptr;  // non-null when tapped
     std::unique_ptr<TapReducer> reducer;       // non-null when tapped reduced
+    bool tapped_by_sums = false;               // TapSumsWithout: only TapSum taps
   };
   static void TapSample(FamilyData& f, const Label* begin, const Label* end, const Label* extra,
                         double value);
