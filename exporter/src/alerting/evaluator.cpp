@@ -28,6 +28,21 @@ const std::set<std::string>& Tapped() {
 }
 
 // Equal labels and values, in the same order (a NaN is a change).
+bool SameTapped(const std::vector<MetricsBuilder::TappedSample>& a,
+                const std::vector<MetricsBuilder::TappedSample>& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](const auto& x, const auto& y) {
+           return x.value == y.value && x.labels == y.labels;
+         });
+}
+
+std::vector<Sample> ToSamples(const std::vector<MetricsBuilder::TappedSample>& tapped) {
+  std::vector<Sample> out;
+  out.reserve(tapped.size());
+  for (const auto& t : tapped) out.push_back({Labels(t.labels.begin(), t.labels.end()), t.value});
+  return out;
+}
+
+// Equal labels and values, in the same order (a NaN is a change).
 bool SameSamples(const std::vector<Sample>& a, const std::vector<Sample>& b) {
   return a.size() == b.size() &&
          std::equal(a.begin(), a.end(), b.begin(), [](const Sample& x, const Sample& y) {
@@ -76,6 +91,7 @@ void Evaluator::Forget(const std::string& collector) {
   for (auto it = inputs_.begin(); it != inputs_.end();) {
     if (CollectorOf(it->first) == collector && it->first != kSuccess) {
       versions_[it->first] = ++changes_;
+      tapped_.erase(it->first);
       it = inputs_.erase(it);
     } else {
       ++it;
@@ -98,10 +114,25 @@ void Evaluator::OnRun(RunInputs run) {
   const SysTime now = clock_();
   std::lock_guard<std::mutex> lock(mu_);
   if (run.published) {
-    history_.Observe(now, run.samples);  // the range functions' points: this run's samples only
+    // The range functions' points: this run's samples only, of a few small
+    // families, so always as samples.
+    for (const auto& [family, flat] : run.tapped)
+      if (History::Observes(family)) run.samples[family] = ToSamples(flat);
+    history_.Observe(now, run.samples);
     // Replaced as a whole: a family absent from the run has no series now.
     for (const std::string& family : Tapped()) {
       if (CollectorOf(family) != run.collector) continue;
+      if (auto t = run.tapped.find(family); t != run.tapped.end()) {
+        // As tapped: compared with the last taken before anything is built.
+        auto last = tapped_.find(family);
+        if (last != tapped_.end() && inputs_.count(family) != 0 && SameTapped(last->second, t->second))
+          continue;
+        inputs_[family] = ToSamples(t->second);
+        tapped_[family] = std::move(t->second);
+        versions_[family] = ++changes_;
+        continue;
+      }
+      tapped_.erase(family);
       auto it = run.samples.find(family);
       auto old = inputs_.find(family);
       if (it == run.samples.end()) {

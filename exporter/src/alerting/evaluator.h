@@ -110,7 +110,9 @@ class Evaluator : public AlertSource, public InputSink {
   std::function<void(const Alert&, bool)> transition_;
   mutable std::mutex mu_;  // everything below but current_
   std::vector<RuleState> rules_;
-  Samples inputs_;                            // family -> latest samples (each family has one collector)
+  Samples inputs_;  // family -> latest samples (each family has one collector)
+  // family -> the samples inputs_ has, as they were tapped (RunInputs::tapped)
+  std::map<std::string, std::vector<MetricsBuilder::TappedSample>> tapped_;
   std::map<std::string, uint64_t> versions_;  // family -> a number that changes with its samples
   uint64_t changes_ = 0;                      // source of versions_ and RuleState::pass
   bool series_changed_ = true;                // the ALERTS series differ from the published ones

@@ -334,6 +334,10 @@ std::string RenderValue(const std::string& pipe, double value) {
 
 }  // namespace
 
+bool History::Observes(const std::string& family) {
+  return family == "kafka_brokers" || family == kLatency || family == kProduceErrors;
+}
+
 void History::Observe(SysTime now, const Samples& fresh) {
   auto count = fresh.find("kafka_brokers");
   if (count != fresh.end() && !count->second.empty()) brokers.emplace_back(now, count->second.front().value);
