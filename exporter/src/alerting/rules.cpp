@@ -54,10 +54,17 @@ std::vector<Sample> SumWithout(const Samples& in, const char* family, const TapR
     }
     Labels l = s.labels;
     l.erase(sum.sum_without);
-    sums[l] += s.value;
+    sums[std::move(l)] += s.value;
   }
+  // Moved out node by node: each label set is copied once, from its sample.
   std::vector<Sample> out;
-  for (auto& [l, v] : sums) out.push_back({l, v});
+  out.reserve(sums.size());
+  while (!sums.empty()) {
+    auto node = sums.extract(sums.begin());
+    out.emplace_back();
+    out.back().labels.swap(node.key());
+    out.back().value = node.mapped();
+  }
   return out;
 }
 
