@@ -23,8 +23,17 @@ using Tapped = std::vector<std::pair<std::vector<std::pair<std::string, std::str
 
 Tapped Flat(const std::vector<MetricsBuilder::TappedSample>& samples) {
   Tapped out;
-  for (const auto& s : samples) out.emplace_back(s.labels, s.value);
+  for (const auto& s : samples) out.emplace_back(s.Decode(), s.value);
   return out;
+}
+
+// One tapped sample, as a builder would tap it.
+MetricsBuilder::TappedSample TappedOf(
+    std::initializer_list<std::pair<std::string_view, std::string_view>> labels, double value) {
+  MetricsBuilder::TappedSample t;
+  for (const auto& [name, v] : labels) t.Append(name, v);
+  t.value = value;
+  return t;
 }
 
 // Renders a disk ratio per run; fails on the runs listed.
@@ -320,14 +329,14 @@ TEST_CASE("samples handed over as tapped: unchanged ones kept, history points ta
     alerting::RunInputs run;
     run.collector = "probe";
     run.published = run.success = true;
-    run.tapped["kafka_probe_produce_errors_total"] = {{{{"broker", "1"}}, errors}};
+    run.tapped["kafka_probe_produce_errors_total"] = {TappedOf({{"broker", "1"}}, errors)};
     eval.OnRun(std::move(run));
   };
   auto offline = [&](double value) {
     alerting::RunInputs run;
     run.collector = "cluster";
     run.published = run.success = true;
-    run.tapped["kafka_topic_partition_offline"] = {{{{"topic", "a"}, {"partition", "0"}}, value}};
+    run.tapped["kafka_topic_partition_offline"] = {TappedOf({{"topic", "a"}, {"partition", "0"}}, value)};
     eval.OnRun(std::move(run));
   };
   auto firing = [&](const std::string& name) {

@@ -332,7 +332,10 @@ TEST_CASE("the alert tap gets per-topic sums equal to the rendered statuses and 
   using Sums = std::map<std::map<std::string, std::string>, double>;
   auto sums_of = [](const std::vector<MetricsBuilder::TappedSample>& samples) {
     Sums out;
-    for (const auto& t : samples) out[{t.labels.begin(), t.labels.end()}] += t.value;
+    for (const auto& t : samples) {
+      const auto labels = t.Decode();
+      out[{labels.begin(), labels.end()}] += t.value;
+    }
     return out;
   };
   auto value = [](const Sums& sums, const std::map<std::string, std::string>& labels) {

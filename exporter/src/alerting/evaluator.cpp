@@ -38,7 +38,11 @@ bool SameTapped(const std::vector<MetricsBuilder::TappedSample>& a,
 std::vector<Sample> ToSamples(const std::vector<MetricsBuilder::TappedSample>& tapped) {
   std::vector<Sample> out;
   out.reserve(tapped.size());
-  for (const auto& t : tapped) out.push_back({Labels(t.labels.begin(), t.labels.end()), t.value});
+  for (const auto& t : tapped) {
+    Labels labels;
+    t.ForEachLabel([&](std::string_view name, std::string_view value) { labels.emplace(name, value); });
+    out.push_back({std::move(labels), t.value});
+  }
   return out;
 }
 

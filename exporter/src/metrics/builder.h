@@ -105,8 +105,29 @@ class MetricsBuilder {
   // under the family's name with an `le` label. A reduced family's labels
   // are those of the first sample of each sum, without `sum_without`.
   struct TappedSample {
-    std::vector<std::pair<std::string, std::string>> labels;
+    // The labels in the order they were added, in one string (a sample costs
+    // one allocation, and compares with one memcmp): each name and each
+    // value behind its length, 4 bytes in native order.
+    std::string labels;
     double value = 0;
+    void Append(std::string_view name, std::string_view label_value);
+    // Calls f(name, value) for each label, in order (views into `labels`).
+    template <class F>
+    void ForEachLabel(F&& f) const {
+      size_t at = 0;
+      auto next = [&] {
+        uint32_t n = 0;
+        labels.copy(reinterpret_cast<char*>(&n), sizeof n, at);
+        std::string_view text(labels.data() + at + sizeof n, n);
+        at += sizeof n + n;
+        return text;
+      };
+      while (at < labels.size()) {
+        const std::string_view name = next();
+        f(name, next());
+      }
+    }
+    std::vector<std::pair<std::string, std::string>> Decode() const;
   };
   // Tapping stops with it (later samples are not copied).
   std::map<std::string, std::vector<TappedSample>> TakeTapped();
@@ -179,7 +200,7 @@ class MetricsBuilder {
     explicit TapReducer(const TapReduce* s) : spec(s) {}
     const TapReduce* spec;
     // The sums by their label set: an open-addressing table of (hash, index
-    // into the tap + 1), compared against the sums' own labels (no key copy).
+    // into the tap + 1); a sum's encoded labels are its key.
     std::vector<std::pair<uint32_t, uint32_t>> slots;  // size 0 or a power of two, at most half full
     size_t count = 0;
     size_t last = SIZE_MAX;  // the sum the previous sample went to
