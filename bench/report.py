@@ -120,8 +120,9 @@ def eval_section(w, ev, cycle_l):
       % (any_run["cycles"], any_run["warmup"]))
     w("(status windows filled, `for` elapsed: every alert firing). **base** is %s, before this round; **head** is"
       % ("`%s`" % ev["base_rev"] if ev.get("base_rev") else "not run"))
-    w("`%s`; both in one run, interleaved, on %s cores, load average %s at the start (%s)."
-      % (ev["head_rev"], m.get("nproc"), " / ".join(m.get("loadavg", [])), m.get("date")))
+    w("`%s`; %s, on %s cores, load average %s at the start (%s)."
+      % (ev["head_rev"], "both in one run, interleaved" if ev.get("base_rev") else "head alone",
+         m.get("nproc"), " / ".join(m.get("loadavg", [])), m.get("date")))
     w("**stopped** is the L cluster of the tables above: every group Empty, nothing committed, one message per")
     w("partition per cycle, so every group-partition is STOP and KafkaConsumerGroupStalled fires for all")
     w("10,000 group-topics (plus 100 KafkaConsumerGroupDataLoss); **healthy**: every group Stable, committing.")
