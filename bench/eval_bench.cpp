@@ -27,17 +27,25 @@
 //                    without, 3 times each, alternating; the difference. The
 //                    whole renders' difference is as large as the noise of a
 //                    600 ms render on a shared machine, this one is not.
-//   handover         the runner's conversion of the tapped samples (TakeTappedSamples)
+//                    Where the collector taps its per-topic sums instead of
+//                    the partitions' samples (MetricsBuilder::TapSumsWithout),
+//                    the tapped replay does too.
+//   handover         the runner's hand-over of the tapped samples
 //   onrun            Evaluator::OnRun of that run: the samples into the inputs,
 //                    every rule, the snapshot and the ALERTS series
 //   onrun_eval_only  OnRun of a run without tapped samples (offsets,
 //                    broker_stats, a cluster run that kept its text)
 //   cluster_*        the same for a cluster render whose view changed
-// Times are this thread's CPU time (CLOCK_THREAD_CPUTIME_ID; wall alongside),
+// The runner's and the collector's steps are those of the revision the bench
+// is built from (bench/run.sh eval builds an earlier one with this file): the
+// overloads below pick what that revision has. malloc is set up as the
+// daemon's main() does. Times are this thread's CPU time
+// (CLOCK_THREAD_CPUTIME_ID; wall alongside),
 // medians over the measured cycles; the tapped and untapped renders alternate
 // which goes first. Per consumer_groups publish: tap + handover + onrun. Per
 // cycle of the four Kafka collectors: that + 3 onrun_eval_only. Output: human
 // lines and one JSON line prefixed "RESULT ".
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -48,7 +56,9 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "alerting/evaluator.h"
@@ -110,6 +120,54 @@ double Median(std::vector<double> v) {
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
+
+// The runner's hand-over: the tapped samples as tapped (HandOver), or, before
+// that existed, turned into label maps (TakeTappedSamples).
+template <class B>
+auto HandOverOf(B& b, alerting::RunInputs* run, int) -> decltype(HandOver(b, run)) {
+  return HandOver(b, run);
+}
+template <class B>
+void HandOverOf(B& b, alerting::RunInputs* run, long) {
+  run->samples = TakeTappedSamples(b);
+}
+// Samples of `family` a run hands over, in either form.
+template <class R>
+auto TappedCount(const R& run, const std::string& family, int) -> decltype(run.tapped.size()) {
+  auto it = run.tapped.find(family);
+  return it == run.tapped.end() ? 0 : it->second.size();
+}
+template <class R>
+size_t TappedCount(const R&, const std::string&, long) {
+  return 0;
+}
+std::map<std::string, size_t> HandedOver(const alerting::RunInputs& run,
+                                         const std::set<std::string>& families) {
+  std::map<std::string, size_t> out;
+  for (const std::string& f : families) {
+    auto it = run.samples.find(f);
+    const size_t n = (it == run.samples.end() ? 0 : it->second.size()) + TappedCount(run, f, 0);
+    if (n > 0 || it != run.samples.end()) out[f] = n;
+  }
+  return out;
+}
+// consumer_groups' per-topic sums of its partition statuses and data loss,
+// tapped instead of each partition's sample where the builder can.
+template <class B>
+auto SumsInstead(B& b, MetricsBuilder::FamilyId id, int) -> decltype(b.TapSumsWithout(id, "partition")) {
+  return b.TapSumsWithout(id, "partition");
+}
+template <class B>
+bool SumsInstead(B&, MetricsBuilder::FamilyId, long) {
+  return false;
+}
+template <class B>
+auto TapSumOf(B& b, MetricsBuilder::FamilyId id, const std::vector<Label>& labels, double value, int)
+    -> decltype(b.TapSum(id, labels, value)) {
+  return b.TapSum(id, labels, value);
+}
+template <class B>
+void TapSumOf(B&, MetricsBuilder::FamilyId, const std::vector<Label>&, double, long) {}
 
 // The cluster as the collectors see it, advanced one cycle at a time.
 class Layout {
@@ -227,27 +285,65 @@ struct Phase {
   json Json() const { return {{"cpu_ms", Median(cpu)}, {"wall_ms", Median(wall)}, {"n", cpu.size()}}; }
 };
 
+// A tapped sample's labels as (name, value) strings, whichever form the
+// revision's builder keeps them in (one encoded string since it has Decode).
+template <class T>
+std::vector<std::pair<std::string, std::string>> LabelsOf(const T& t) {
+  if constexpr (std::is_same_v<decltype(t.labels), std::string>) {
+    return t.Decode();
+  } else {
+    return {t.labels.begin(), t.labels.end()};
+  }
+}
+
 // The tapped families' samples of one render, to add again the way the
 // render adds them: family by family, labels viewing strings that outlive
 // the builder.
 struct Captured {
-  std::map<std::string, std::vector<MetricsBuilder::TappedSample>> samples;
+  std::map<std::string, std::vector<std::vector<std::pair<std::string, std::string>>>> decoded;
+  std::map<std::string, std::vector<double>> values;
   std::vector<std::pair<const metrics::FamilyDef*, std::vector<std::vector<Label>>>> labels;
-  explicit Captured(std::map<std::string, std::vector<MetricsBuilder::TappedSample>> s)
-      : samples(std::move(s)) {
+  explicit Captured(const std::map<std::string, std::vector<MetricsBuilder::TappedSample>>& samples) {
     for (const auto& [family, list] : samples) {
       const size_t i = metrics::IndexOf(family);
       if (i >= metrics::kCatalogueSize) continue;
-      labels.emplace_back(&metrics::kCatalogue[i], std::vector<std::vector<Label>>{});
+      auto& d = decoded[family];
+      auto& vals = values[family];  // a family may have no sample (healthy: no partition status)
       for (const auto& t : list) {
+        d.push_back(LabelsOf(t));
+        vals.push_back(t.value);
+      }
+      labels.emplace_back(&metrics::kCatalogue[i], std::vector<std::vector<Label>>{});
+      for (const auto& sample : d) {
         auto& l = labels.back().second.emplace_back();
-        for (const auto& [k, v] : t.labels) l.emplace_back(k, v);
+        for (const auto& [k, v] : sample) l.emplace_back(k, v);
+      }
+    }
+  }
+  // Per family, its samples summed over `partition`, in the order of each
+  // sum's first sample: what consumer_groups computes as it renders.
+  std::map<std::string, std::vector<std::pair<std::vector<Label>, double>>> sums;
+  void MakeSums() {
+    for (const auto& [family, list] : decoded) {
+      auto& out = sums[family];
+      std::map<std::vector<std::pair<std::string, std::string>>, size_t> at;
+      for (size_t i = 0; i < list.size(); ++i) {
+        std::vector<std::pair<std::string, std::string>> key;
+        std::vector<Label> kept;
+        for (const auto& l : list[i]) {
+          if (l.first == "partition") continue;
+          key.push_back(l);
+          kept.emplace_back(l.first, l.second);
+        }
+        auto [it, fresh] = at.emplace(key, out.size());
+        if (fresh) out.emplace_back(std::move(kept), 0.0);
+        out[it->second].second += values.at(family)[i];
       }
     }
   }
   size_t size() const {
     size_t n = 0;
-    for (const auto& [family, list] : samples) n += list.size();
+    for (const auto& [family, list] : values) n += list.size();
     return n;
   }
   // {CPU, wall} ms of adding every sample (and TakeParts), tapped for `sink` or not.
@@ -256,9 +352,16 @@ struct Captured {
     if (sink != nullptr) StartTap(b, *sink);
     Timer t;
     for (const auto& [def, list] : labels) {
+      const std::string name(def->name);
       const auto id = b.Family(*def);
-      const auto& values = samples.at(std::string(def->name));
-      for (size_t i = 0; i < list.size(); ++i) b.Add(id, list[i], values[i].value);
+      const bool by_sums = sink != nullptr &&
+                           (name == "kafka_consumergroup_partition_status" ||
+                            name == "kafka_consumergroup_expired_messages") &&
+                           SumsInstead(b, id, 0);
+      const auto& v = values.at(name);
+      for (size_t i = 0; i < list.size(); ++i) b.Add(id, list[i], v[i]);
+      if (by_sums)
+        for (const auto& [sum_labels, value] : sums.at(name)) TapSumOf(b, id, sum_labels, value, 0);
     }
     const auto parts = b.TakeParts();
     return t.Ms();  // before the builder (and what it tapped) is freed: the hand-over frees that
@@ -308,7 +411,7 @@ int Run(const Args& a) {
         if (measured) ph["render_tapped"].Add(t.Ms());
         series = out.series();
         Timer h;
-        run.samples = TakeTappedSamples(out);
+        HandOverOf(out, &run, 0);
         if (measured) ph["handover"].Add(h.Ms());
       } else {
         // The last warm-up cycle's samples of the tapped families, as they
@@ -319,12 +422,14 @@ int Run(const Args& a) {
         untapped.Render(obs, out);
         const auto parts = out.TakeParts();
         if (measured) ph["render_untapped"].Add(t.Ms());
-        if (capture) captured = std::make_unique<Captured>(out.TakeTapped());
+        if (capture) {
+          captured = std::make_unique<Captured>(out.TakeTapped());
+          captured->MakeSums();
+        }
       }
     }
     if (measured) render_diff.push_back(ph["render_tapped"].cpu.back() - ph["render_untapped"].cpu.back());
-    handed_over.clear();
-    for (const auto& [family, samples] : run.samples) handed_over[family] = samples.size();
+    handed_over = HandedOver(run, evaluator.TappedFamilies());
     {
       Timer t;
       evaluator.OnRun(std::move(run));
@@ -369,7 +474,7 @@ int Run(const Args& a) {
         crun.published = true;
         crun.success = true;
         Timer h;
-        crun.samples = TakeTappedSamples(out);
+        HandOverOf(out, &crun, 0);
         if (measured) ph["cluster_handover"].Add(h.Ms());
         Timer e;
         evaluator.OnRun(std::move(crun));
@@ -483,6 +588,9 @@ int main(int argc, char** argv) {
                  "[--scenario stopped|healthy] [--warmup N] [--cycles N] [--interval-s S]\n");
     return 2;
   }
+  // As the daemon's main() does (exporter/src/main.cpp).
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 1 << 20);
   dora::SetupLogging("warn", "text");
   return Run(a);
 }

@@ -105,6 +105,87 @@ def exponent(a, b, size_a, size_b):
     return "%.2f" % (math.log(b / a) / math.log(size_b / size_a))
 
 
+def eval_section(w, ev, cycle_l):
+    """bench/results/eval.json (bench/run.sh eval REV): the alert evaluator's cost per publish at L."""
+    m = ev["machine"]
+    any_run = next(iter(next(iter(ev["runs"].values())).values()))[0]
+    lay = any_run["layout"]
+    cycle_ms = cycle_l["cpu_s"] * 1000 if cycle_l else None
+    w("## Alert evaluation cost per publish at L")
+    w("")
+    w("`bench/run.sh eval REV` runs `bench/eval_bench` (no broker): the real consumer_groups and cluster renders")
+    w("on observations of the L layout (%s partitions, %s groups, %s group-partitions), the runner's tap and"
+      % ("{:,}".format(lay["partitions"]), "{:,}".format(lay["groups"]), "{:,}".format(lay["group_partitions"])))
+    w("hand-over, and `Evaluator::OnRun`, in this thread's CPU time, medians over %d cycles after %d of warm-up"
+      % (any_run["cycles"], any_run["warmup"]))
+    w("(status windows filled, `for` elapsed: every alert firing). **base** is %s, before this round; **head** is"
+      % ("`%s`" % ev["base_rev"] if ev.get("base_rev") else "not run"))
+    w("`%s`; %s, on %s cores, load average %s at the start (%s)."
+      % (ev["head_rev"], "both in one run, interleaved" if ev.get("base_rev") else "head alone",
+         m.get("nproc"), " / ".join(m.get("loadavg", [])), m.get("date")))
+    w("**stopped** is the L cluster of the tables above: every group Empty, nothing committed, one message per")
+    w("partition per cycle, so every group-partition is STOP and KafkaConsumerGroupStalled fires for all")
+    w("10,000 group-topics (plus 100 KafkaConsumerGroupDataLoss); **healthy**: every group Stable, committing.")
+    w("A cycle of the four Kafka collectors is four publishes: consumer_groups', and three that hand over no")
+    w("samples (offsets, broker_stats, and a cluster run that kept its unchanged text).")
+    w("")
+
+    def med_plain(xs):
+        xs = [x for x in xs if x is not None]
+        return statistics.median(xs) if xs else None
+
+    def phase(name):
+        return lambda r: r["phases"].get(name, {}).get("cpu_ms")
+
+    rows = [("consumer_groups render, untapped (context)", phase("render_untapped"), 1),
+            ("tap: the samples' copies (base) or sums (head), replayed", lambda r: r["tap_cpu_ms"], 1),
+            ("hand-over to the evaluator", phase("handover"), 1),
+            ("`OnRun` of that publish (inputs, every rule, snapshot, ALERTS)", phase("onrun"), 1),
+            ("**consumer_groups publish: tap + hand-over + OnRun**", lambda r: r["per_publish_cpu_ms"], 1),
+            ("**a publish without samples: OnRun**", phase("onrun_eval_only"), 1),
+            ("**per cycle of 4 publishes**", lambda r: r["per_cycle_cpu_ms"], 1),
+            ("cluster publish when its view changed: tap + hand-over + OnRun", lambda r: r["cluster_publish_cpu_ms"], 1),
+            ("samples handed over per consumer_groups publish",
+             lambda r: sum(r.get("handed_over", {}).values()), 0),
+            ("alerts (firing)", lambda r: r["alerts"], 0),
+            ("peak RSS of eval_bench (MB)", lambda r: r.get("peak_rss_mb"), 1)]
+    for scenario in ("stopped", "healthy"):
+        sides = ev["runs"].get(scenario)
+        if not sides:
+            continue
+        w("**%s** (CPU ms, medians):" % scenario)
+        w("")
+        w("| | base | head | head / base |")
+        w("| --- | --- | --- | --- |")
+        for label, f, nd in rows:
+            vals = {side: med_plain([f(r) for r in sides[side]]) for side in ("base", "head") if side in sides}
+            b, h = vals.get("base"), vals.get("head")
+            ratio = "%.3f" % (h / b) if (b and h is not None and nd) else ""
+            cell = lambda v: "–" if v is None else ("{:,}".format(int(v)) if nd == 0 else "%.1f" % v)
+            w("| %s | %s | %s | %s |" % (label, cell(b), cell(h), ratio))
+        if cycle_ms:
+            per_cycle = {side: med_plain([r["per_cycle_cpu_ms"] for r in sides[side]]) for side in sides}
+            w("| per cycle, %% of the L cycle's CPU (%.0f ms, above) | %s | %s | |"
+              % (cycle_ms, ("%.1f %%" % (100 * per_cycle["base"] / cycle_ms)) if "base" in per_cycle else "–",
+                 ("%.1f %%" % (100 * per_cycle["head"] / cycle_ms)) if "head" in per_cycle else "–"))
+        w("")
+    stopped = ev["runs"].get("stopped", {}).get("head")
+    if stopped and cycle_ms:
+        pub = med_plain([r["per_publish_cpu_ms"] for r in stopped])
+        only = med_plain([r["phases"]["onrun_eval_only"]["cpu_ms"] for r in stopped])
+        cyc = med_plain([r["per_cycle_cpu_ms"] for r in stopped])
+        render = med_plain([r["phases"]["render_untapped"]["cpu_ms"] for r in stopped])
+        cycle_median = statistics.median([pub, only, only, only])
+        checks = [("consumer_groups publish < 20 ms", pub < 20, "%.1f ms" % pub),
+                  ("median over a cycle's 4 publishes < 20 ms", cycle_median < 20, "%.1f ms" % cycle_median),
+                  ("evaluation < 5 % of the cycle's CPU", cyc < 0.05 * cycle_ms,
+                   "%.1f ms of %.0f ms: %.1f %%" % (cyc, cycle_ms, 100 * cyc / cycle_ms))]
+        targets_table(w, "### Targets at L, every group stopped (head)", checks)
+        w("The cycle's CPU is `cycle_bench`'s at L above (whole process, librdkafka included, no evaluator in")
+        w("it); the consumer_groups render measured here takes %.0f ms of it (%.0f %%)." % (render, 100 * render / cycle_ms))
+        w("")
+
+
 def main(results, out):
     runs = {s: load(results, s) for s in SIZES}
     render = load(results, "render")
@@ -413,6 +494,9 @@ def main(results, out):
                 pair(c, "cycle_cpu_s", 3), pair(c, "cycle_wall_s", 3), pair(c, "cycle_peak_rss_mb", 1),
                 pair(c, "once_max_rss_mb", 1)))
         w("")
+    ev = load(results, "eval")
+    if ev and ev.get("runs"):
+        eval_section(w, ev, sums.get("L"))
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
     if os.path.exists(notes):
         w(open(notes).read().rstrip())

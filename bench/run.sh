@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# bench/run.sh [S|M|L|all|render|report|compare REV [SIZES]] — the scale
-# benchmark (a benchmark, not a test); `compare` is the no-regression check of
-# this tree against REV (run_compare below).
+# bench/run.sh [S|M|L|all|render|report|compare REV [SIZES]|eval [REV]] — the
+# scale benchmark (a benchmark, not a test); `compare` is the no-regression
+# check of this tree against REV (run_compare below); `eval` is the alert
+# evaluator's cost per publish at L, without a broker, this tree and REV
+# interleaved (run_eval below).
 #
 # For each size it builds what it needs (build-bench/, RelWithDebInfo), starts
 # its own 3-node KRaft cluster (tests/kafka/kafkactl.py, watchdog on this
@@ -37,7 +39,8 @@ build() {
   [[ "${BENCH_SKIP_BUILD:-0}" == 1 ]] && return 0
   log "building in $BUILD"
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  ninja -C "$BUILD" -j2 dora-kafka-exporter cycle_bench render_bench http_bench cluster_setup scrape_load >/dev/null
+  ninja -C "$BUILD" -j2 dora-kafka-exporter cycle_bench render_bench http_bench cluster_setup scrape_load \
+    eval_bench >/dev/null
 }
 
 # size -> topics partitions-per-topic groups topics-per-group
@@ -384,6 +387,65 @@ EOF
   done
 }
 
+# run_eval [REV]: bench/eval_bench at L (no broker), scenarios `stopped` and
+# `healthy`, for this tree and, given REV, for REV built with this tree's
+# eval_bench.cpp (the bench picks the runner's and collectors' steps that REV
+# has), interleaved per scenario (base, head; BENCH_EVAL_ROUNDS rounds, 1 by
+# default) so the shared machine's load falls on both alike. Writes
+# bench/results/eval.json; report.py puts it in docs/benchmarks.md.
+run_eval() {
+  local rev="" base_build=""
+  if [[ $# -ge 1 ]]; then
+    rev=$(git -C "$ROOT" rev-parse --short=12 "$1")
+    local base_src=$WORK/base-src  # shared with run_compare: a worktree at REV and its build
+    base_build=$WORK/build-base
+    if [[ "$(git -C "$base_src" rev-parse --short=12 HEAD 2>/dev/null)" != "$rev" ]]; then
+      rm -rf "$base_src"
+      git -C "$ROOT" worktree prune
+      git -C "$ROOT" worktree add -f --detach "$base_src" "$rev" >/dev/null 2>&1
+    fi
+    cp "$ROOT/bench/eval_bench.cpp" "$base_src/bench/eval_bench.cpp"
+    log "building $rev's library with this eval_bench.cpp in $base_build"
+    cmake -S "$base_src" -B "$base_build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    ninja -C "$base_build" -j2 eval_bench >/dev/null
+  fi
+  local head; head=$(git -C "$ROOT" rev-parse --short=12 HEAD)
+  git -C "$ROOT" diff --quiet HEAD -- exporter bench || head="$head+changes"
+  local out=$WORK/eval rounds=${BENCH_EVAL_ROUNDS:-1}
+  rm -rf "$out"; mkdir -p "$out"
+  local machine; machine=$(machine_json)
+  for scenario in stopped healthy; do
+    for round in $(seq 1 "$rounds"); do
+      for side in base head; do
+        local b=$BUILD
+        if [[ $side == base ]]; then [[ -n "$base_build" ]] || continue; b=$base_build; fi
+        log "eval_bench $scenario, round $round, $side"
+        "$b/bench/eval_bench" --scenario "$scenario" >"$out/$scenario-$side-$round.log" 2>"$out/$scenario-$side-$round.err"
+        grep -v '^RESULT ' "$out/$scenario-$side-$round.log" | sed "s/^/$side: /" >&2
+      done
+    done
+  done
+  python3 - "$out" "$rounds" "$rev" "$head" "$machine" "$RESULTS/eval.json" <<'EOF'
+import json, sys
+out, rounds, rev, head, machine, dest = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
+res = {"base_rev": rev or None, "head_rev": head, "rounds": rounds, "machine": json.loads(machine), "runs": {}}
+for scenario in ("stopped", "healthy"):
+    for side in ("base", "head"):
+        runs = []
+        for r in range(1, rounds + 1):
+            try:
+                for line in open(f"{out}/{scenario}-{side}-{r}.log"):
+                    if line.startswith("RESULT "):
+                        runs.append(json.loads(line[7:]))
+            except FileNotFoundError:
+                pass
+        if runs:
+            res["runs"].setdefault(scenario, {})[side] = runs
+json.dump(res, open(dest, "w"), indent=1)
+print("wrote " + dest)
+EOF
+}
+
 what=${1:-all}
 build
 case "$what" in
@@ -393,7 +455,8 @@ case "$what" in
   report) ;;
   compare) [[ $# -ge 2 ]] || { echo "usage: bench/run.sh compare REV [S M L]" >&2; exit 2; }
     rev=$2; shift 2; [[ $# -gt 0 ]] || set -- S M L; run_compare "$rev" "$@" ;;
-  *) echo "usage: bench/run.sh [S|M|L|all|render|report|compare REV [SIZES]]" >&2; exit 2 ;;
+  eval) shift; run_eval "$@" ;;
+  *) echo "usage: bench/run.sh [S|M|L|all|render|report|compare REV [SIZES]|eval [REV]]" >&2; exit 2 ;;
 esac
 python3 "$ROOT/bench/report.py" "$RESULTS" "$ROOT/docs/benchmarks.md"
 log "docs/benchmarks.md updated"

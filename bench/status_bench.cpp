@@ -64,8 +64,10 @@ dora::alerting::RunInputs Publish(size_t groups, size_t topics, double lag,
   for (auto& [family, samples] : out.TakeTapped()) {
     auto& dst = run.samples[family];
     dst.reserve(samples.size());
-    for (auto& t : samples)
-      dst.push_back({dora::alerting::Labels(t.labels.begin(), t.labels.end()), t.value});
+    for (auto& t : samples) {
+      const auto labels = t.Decode();
+      dst.push_back({dora::alerting::Labels(labels.begin(), labels.end()), t.value});
+    }
   }
   return run;
 }

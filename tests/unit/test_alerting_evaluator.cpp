@@ -309,12 +309,12 @@ TEST_CASE("evaluations on unchanged inputs still move the clocks, take a reload 
   f.now = start + minutes(4);
   other();
   CHECK(f.Find("orders")->state == AlertState::kPending);
-  CHECK(f.Find("orders")->last_evaluated == f.now);
+  CHECK(f.eval->Current()->rules_evaluated.at("KafkaConsumerGroupLagHigh") == f.now);
   f.now = start + minutes(5);
   other();
   CHECK(f.Find("orders")->state == AlertState::kFiring);
   CHECK(f.Find("orders")->fired_at == f.now);
-  CHECK(f.Find("orders")->last_evaluated == f.now);
+  CHECK(f.eval->Current()->rules_evaluated.at("KafkaConsumerGroupLagHigh") == f.now);
 
   // A reload's threshold applies at the next evaluation, inputs unchanged.
   f.config.rules["KafkaConsumerGroupLagHigh"].threshold = 18000;
@@ -441,4 +441,44 @@ TEST_CASE("brokers missing compares with the maximum of the last day the evaluat
   f.now = start + std::chrono::hours(24);
   brokers(2);
   CHECK(f.Alerts()[0].state == AlertState::kResolved);
+}
+
+TEST_CASE("an evaluation that changes no alert shares the last snapshot's alerts, a change copies them",
+          "[alerting]") {
+  Fixture f;
+  f.Make();
+  const SysTime start = f.now;
+  f.Lag({{"orders", 20000}, {"billing", 15000}});
+  const auto first = f.eval->Current();
+  REQUIRE(first->alerts.size() == 2);
+  // Same inputs a minute later: new snapshot (time, generation), same alerts.
+  f.now += minutes(1);
+  f.Lag({{"orders", 20000}, {"billing", 15000}});
+  const auto second = f.eval->Current();
+  CHECK(second->generation == first->generation + 1);
+  CHECK(second->evaluated_at == f.now);
+  CHECK(second->rules_evaluated.at("KafkaConsumerGroupLagHigh") == f.now);
+  CHECK(second->alerts.shared() == first->alerts.shared());
+  CHECK(f.Find("orders")->state == AlertState::kPending);
+  // A value changes: the alerts are copied, the earlier snapshot keeps its own.
+  f.now += minutes(1);
+  f.Lag({{"orders", 25000}, {"billing", 15000}});
+  const auto third = f.eval->Current();
+  CHECK(third->alerts.shared() != second->alerts.shared());
+  CHECK(f.Find("orders")->value == 25000);
+  CHECK(f.Find("orders")->annotations.at("description").find("25000") != std::string::npos);
+  CHECK(second->alerts[1].value == 20000);  // ordered by labels: billing, orders
+  // `for` elapses on unchanged inputs: a state change is a change too.
+  f.now = start + minutes(5);
+  f.Lag({{"orders", 25000}, {"billing", 15000}});
+  CHECK(f.eval->Current()->alerts.shared() != third->alerts.shared());
+  CHECK(f.Find("orders")->state == AlertState::kFiring);
+  CHECK(f.Find("orders")->fired_at == f.now);
+  CHECK(third->alerts[1].state == AlertState::kPending);
+  // A collector that fails freezes its rules: their time stays.
+  const SysTime evaluated = f.now;
+  f.now += minutes(1);
+  f.Lag({}, false);
+  CHECK(f.eval->Current()->rules_evaluated.at("KafkaConsumerGroupLagHigh") == evaluated);
+  CHECK(f.eval->Current()->evaluated_at == f.now);
 }

@@ -2,6 +2,7 @@
 // each publish, and the alerting configuration section.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <deque>
 #include <random>
@@ -22,8 +23,17 @@ using Tapped = std::vector<std::pair<std::vector<std::pair<std::string, std::str
 
 Tapped Flat(const std::vector<MetricsBuilder::TappedSample>& samples) {
   Tapped out;
-  for (const auto& s : samples) out.emplace_back(s.labels, s.value);
+  for (const auto& s : samples) out.emplace_back(s.Decode(), s.value);
   return out;
+}
+
+// One tapped sample, as a builder would tap it.
+MetricsBuilder::TappedSample TappedOf(
+    std::initializer_list<std::pair<std::string_view, std::string_view>> labels, double value) {
+  MetricsBuilder::TappedSample t;
+  for (const auto& [name, v] : labels) t.Append(name, v);
+  t.value = value;
+  return t;
 }
 
 // Renders a disk ratio per run; fails on the runs listed.
@@ -76,7 +86,7 @@ class CountingSink : public alerting::InputSink {
   const MetricsBuilder::TapReductions* Reductions() const override { return eval_.Reductions(); }
   void OnRun(alerting::RunInputs run) override {
     size_t n = 0;
-    for (const auto& [family, samples] : run.samples) n += samples.size();
+    for (const auto& [family, samples] : run.tapped) n += samples.size();
     handed_over.push_back(n);
     eval_.OnRun(std::move(run));
   }
@@ -289,8 +299,8 @@ TEST_CASE("reduced at the tap or not, the consumer-group rules raise the same al
       alerting::RunInputs tapped;
       tapped.collector = "consumer_groups";
       tapped.published = tapped.success = true;
-      tapped.samples = TakeTappedSamples(b);
-      CHECK(tapped.samples["kafka_consumergroup_partition_status"].size() <
+      HandOver(b, &tapped);  // as the runner does
+      CHECK(tapped.tapped["kafka_consumergroup_partition_status"].size() <
             direct.samples["kafka_consumergroup_partition_status"].size());
       raw.OnRun(std::move(direct));
       reduced.OnRun(std::move(tapped));
@@ -311,6 +321,49 @@ TEST_CASE("reduced at the tap or not, the consumer-group rules raise the same al
   }
 }
 
+TEST_CASE("samples handed over as tapped: unchanged ones kept, history points taken every run",
+          "[alerting]") {
+  alerting::SysTime now{std::chrono::seconds(1'700'000'000)};
+  alerting::Evaluator eval(AlertingConfig{}, nullptr, [&] { return now; });
+  auto probe = [&](double errors) {
+    alerting::RunInputs run;
+    run.collector = "probe";
+    run.published = run.success = true;
+    run.tapped["kafka_probe_produce_errors_total"] = {TappedOf({{"broker", "1"}}, errors)};
+    eval.OnRun(std::move(run));
+  };
+  auto offline = [&](double value) {
+    alerting::RunInputs run;
+    run.collector = "cluster";
+    run.published = run.success = true;
+    run.tapped["kafka_topic_partition_offline"] = {TappedOf({{"topic", "a"}, {"partition", "0"}}, value)};
+    eval.OnRun(std::move(run));
+  };
+  auto firing = [&](const std::string& name) {
+    int n = 0;
+    for (const auto& a : eval.Current()->alerts)
+      n += a.state != alerting::AlertState::kResolved && a.name() == name;
+    return n;
+  };
+  // The same counter value twice: no increase. Then one more error: the
+  // increase over 5m is 1 (the points are the runs', unchanged or not).
+  probe(3);
+  now += std::chrono::seconds(30);
+  probe(3);
+  CHECK(firing("KafkaProbeProduceErrors") == 0);
+  now += std::chrono::seconds(30);
+  probe(4);
+  CHECK(firing("KafkaProbeProduceErrors") == 1);
+  // A partition offline, then the same samples again, then back online.
+  offline(1);
+  now += std::chrono::minutes(1);
+  offline(1);
+  CHECK(firing("KafkaTopicPartitionOffline") == 1);
+  now += std::chrono::minutes(1);
+  offline(0);
+  CHECK(firing("KafkaTopicPartitionOffline") == 0);
+}
+
 TEST_CASE("the runner hands each run's tapped samples to the sink after it publishes", "[alerting]") {
   SnapshotStore store;
   SelfMetrics self;
@@ -326,15 +379,14 @@ TEST_CASE("the runner hands each run's tapped samples to the sink after it publi
   CHECK(sink.runs[0].collector == "log_dirs");
   CHECK(sink.runs[0].published);
   CHECK(sink.runs[0].success);
-  REQUIRE(sink.runs[0].samples.size() == 1);  // the free bytes are not tapped
-  REQUIRE(sink.runs[0].samples["kafka_log_dir_used_ratio"].size() == 1);
-  CHECK(sink.runs[0].samples["kafka_log_dir_used_ratio"][0].value == 0.9);
-  CHECK(sink.runs[0].samples["kafka_log_dir_used_ratio"][0].labels ==
-        alerting::Labels{{"broker", "1"}, {"log_dir", "/d"}});
+  REQUIRE(sink.runs[0].tapped.size() == 1);  // the free bytes are not tapped
+  CHECK(Flat(sink.runs[0].tapped["kafka_log_dir_used_ratio"]) ==
+        Tapped{{{{"broker", "1"}, {"log_dir", "/d"}}, 0.9}});
   CHECK_FALSE(sink.runs[1].published);
   CHECK_FALSE(sink.runs[1].success);
-  CHECK(sink.runs[1].samples.empty());
-  CHECK(sink.runs[2].samples["kafka_log_dir_used_ratio"][0].value == 0.5);
+  CHECK(sink.runs[1].tapped.empty());
+  CHECK(Flat(sink.runs[2].tapped["kafka_log_dir_used_ratio"]) ==
+        Tapped{{{{"broker", "1"}, {"log_dir", "/d"}}, 0.5}});
 }
 
 TEST_CASE("a failed log_dirs run keeps the disk alert firing through the daemon's wiring", "[alerting]") {

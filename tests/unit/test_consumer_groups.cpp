@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "alerting/rules.h"
 #include "collectors/consumer_groups.h"
 #include "support/metrics_text.h"
 
@@ -283,4 +284,98 @@ TEST_CASE("lag against retention: the topic's largest lag in seconds over retent
                     RenderOnce(c, Observe("billing", {}, "orders", {100, 3200}, {3200, 3200}, T0 + 320s))),
                 "kafka_consumergroup_lag_retention_ratio")
             .empty());
+}
+
+// The alert evaluator reads the partition statuses and data loss as sums per
+// group and topic (alerting::ReducedFamilies); at granularity partition the
+// collector taps its own per-topic sums instead of every partition's sample
+// (MetricsBuilder::TapSumsWithout). They must be the sums of what it renders.
+TEST_CASE("the alert tap gets per-topic sums equal to the rendered statuses and data loss",
+          "[consumer_groups][alerting]") {
+  // "workers": member a owns events 0-1 and audit 0-2 and moves events/0
+  // only; member b owns events 2-3 and moves nothing (STALL). "idle" and
+  // "lossy" have no members and never commit (STOP); "lossy" committed below
+  // audit's log start offset (data loss).
+  auto observe = [](int run) {
+    GroupsObservation obs;
+    obs.now = T0 + run * 5s;
+    auto wm = std::make_shared<WatermarkSnapshot>();
+    wm->finished = obs.now;
+    for (int32_t p = 0; p < 4; ++p) wm->partitions[{"events", p}] = {200 + 10 * run, 0};
+    for (int32_t p = 0; p < 3; ++p) wm->partitions[{"audit", p}] = {500 + 10 * run, 150 + p};
+    wm->partitions_per_topic = {{"events", 4}, {"audit", 3}};
+    obs.watermarks = wm;
+    auto group = [&](const std::string& name, std::vector<GroupMember> members, int64_t audit_commit) {
+      GroupDescription g;
+      g.name = name;
+      g.state = members.empty() ? "Empty" : "Stable";
+      g.protocol_type = "consumer";
+      g.coordinator = 1;
+      g.members = std::move(members);
+      obs.listing.groups.push_back(g);
+      GroupOffsets go;
+      go.group = name;
+      go.topics = {"audit", "events"};
+      for (int32_t p = 0; p < 3; ++p) go.committed.push_back({0, p, audit_commit});
+      for (int32_t p = 0; p < 4; ++p)
+        go.committed.push_back({1, p, p == 0 && name == "workers" ? 100 + 10 * run : 100});
+      obs.offsets.push_back(std::move(go));
+    };
+    group("workers",
+          {Member("a", {{"events", 0}, {"events", 1}, {"audit", 0}, {"audit", 1}, {"audit", 2}}),
+           Member("b", {{"events", 2}, {"events", 3}})},
+          300);
+    group("idle", {}, 300);
+    group("lossy", {}, 100);
+    return obs;
+  };
+  using Sums = std::map<std::map<std::string, std::string>, double>;
+  auto sums_of = [](const std::vector<MetricsBuilder::TappedSample>& samples) {
+    Sums out;
+    for (const auto& t : samples) {
+      const auto labels = t.Decode();
+      out[{labels.begin(), labels.end()}] += t.value;
+    }
+    return out;
+  };
+  auto value = [](const Sums& sums, const std::map<std::string, std::string>& labels) {
+    auto it = sums.find(labels);
+    return it == sums.end() ? 0.0 : it->second;
+  };
+  for (const std::string granularity : {"partition", "topic"}) {
+    INFO("granularity " << granularity);
+    ConsumerGroupsCollectorConfig config;
+    config.status_window = 3;
+    config.granularity = granularity;
+    ConsumerGroupsCollector tapped(config, 60s, nullptr, nullptr, nullptr);
+    ConsumerGroupsCollector plain(config, 60s, nullptr, nullptr, nullptr);
+    for (int run = 0; run < 5; ++run) {
+      const GroupsObservation obs = observe(run);
+      MetricsBuilder a, b;
+      a.Tap(&alerting::TappedFamilies(), &alerting::ReducedFamilies());
+      tapped.Render(obs, a);
+      plain.Render(obs, b);
+      const std::string text = b.Render();
+      REQUIRE(a.Render() == text);  // the tap changes nothing rendered
+      auto taken = a.TakeTapped();
+      if (run < 4) continue;
+      // The rules' reductions of what is rendered: STOP and STALL counted,
+      // data loss summed, per group and topic (and status).
+      Sums statuses, expired;
+      for (const Sample& s : ParseExposition(text)) {
+        auto labels = s.labels;
+        labels.erase("partition");
+        if (s.name == "kafka_consumergroup_partition_status" &&
+            (labels.at("status") == "STOP" || labels.at("status") == "STALL"))
+          statuses[labels] += s.value;
+        if (s.name == "kafka_consumergroup_expired_messages") expired[labels] += s.value;
+      }
+      CHECK(value(statuses, {{"consumergroup", "workers"}, {"topic", "events"}, {"status", "STALL"}}) == 2);
+      CHECK(value(statuses, {{"consumergroup", "workers"}, {"topic", "audit"}, {"status", "STALL"}}) == 0);
+      CHECK(value(statuses, {{"consumergroup", "idle"}, {"topic", "audit"}, {"status", "STOP"}}) == 3);
+      CHECK(value(expired, {{"consumergroup", "lossy"}, {"topic", "audit"}}) == 50 + 51 + 52);
+      CHECK(sums_of(taken["kafka_consumergroup_partition_status"]) == statuses);
+      CHECK(sums_of(taken["kafka_consumergroup_expired_messages"]) == expired);
+    }
+  }
 }

@@ -29,10 +29,10 @@ class FakeAlerts : public alerting::AlertSource {
     return snap_;
   }
   void Set(std::vector<alerting::Alert> alerts) {
+    std::sort(alerts.begin(), alerts.end(),
+              [](const alerting::Alert& a, const alerting::Alert& b) { return a.labels < b.labels; });
     auto s = std::make_shared<alerting::AlertsSnapshot>();
     s->alerts = std::move(alerts);
-    std::sort(s->alerts.begin(), s->alerts.end(),
-              [](const alerting::Alert& a, const alerting::Alert& b) { return a.labels < b.labels; });
     std::lock_guard<std::mutex> lock(mu_);
     snap_ = std::move(s);
   }

@@ -13,6 +13,7 @@
 // kResolvedRetention so that its resolution is sent again.
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,7 +51,6 @@ struct Alert {
   SysTime active_at{};    // first true evaluation (the pending start: when it was detected)
   SysTime fired_at{};     // when it became firing; epoch while pending
   SysTime resolved_at{};  // when it resolved; epoch unless resolved
-  SysTime last_evaluated{};
   const std::string& name() const {
     static const std::string kNone;
     auto it = labels.find("alertname");
@@ -58,10 +58,43 @@ struct Alert {
   }
 };
 
+// A snapshot's alerts, read-only: the snapshots of evaluations that changed
+// no alert share one list (copying 10,000 alerts was most of an evaluation).
+class AlertList {
+ public:
+  using value_type = Alert;
+  using const_iterator = std::vector<Alert>::const_iterator;
+  using iterator = const_iterator;
+  AlertList() = default;
+  AlertList(std::vector<Alert> alerts)  // NOLINT(google-explicit-constructor): a list is its alerts
+      : list_(std::make_shared<const std::vector<Alert>>(std::move(alerts))) {}
+  AlertList(std::initializer_list<Alert> alerts) : AlertList(std::vector<Alert>(alerts)) {}
+  explicit AlertList(std::shared_ptr<const std::vector<Alert>> list) : list_(std::move(list)) {}
+  const std::vector<Alert>& get() const {
+    static const std::vector<Alert> kEmpty;
+    return list_ ? *list_ : kEmpty;
+  }
+  operator const std::vector<Alert>&() const { return get(); }  // NOLINT(google-explicit-constructor)
+  const_iterator begin() const { return get().begin(); }
+  const_iterator end() const { return get().end(); }
+  size_t size() const { return get().size(); }
+  bool empty() const { return get().empty(); }
+  const Alert& operator[](size_t i) const { return get()[i]; }
+  // The shared list (null for an empty one): equal in two snapshots when
+  // the later evaluation changed no alert.
+  const std::shared_ptr<const std::vector<Alert>>& shared() const { return list_; }
+
+ private:
+  std::shared_ptr<const std::vector<Alert>> list_;
+};
+
 struct AlertsSnapshot {
-  std::vector<Alert> alerts;  // pending, firing and kept resolved ones, ordered by labels
+  AlertList alerts;  // pending, firing and kept resolved ones, ordered by labels
   SysTime evaluated_at{};
   uint64_t generation = 0;  // grows with every evaluation
+  // alertname -> when its rule was last evaluated (a rule whose collector
+  // failed is not evaluated: its alerts keep their state and this time).
+  std::map<std::string, SysTime> rules_evaluated;
 };
 
 // Where readers get the current alerts.

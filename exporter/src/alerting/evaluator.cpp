@@ -28,6 +28,25 @@ const std::set<std::string>& Tapped() {
 }
 
 // Equal labels and values, in the same order (a NaN is a change).
+bool SameTapped(const std::vector<MetricsBuilder::TappedSample>& a,
+                const std::vector<MetricsBuilder::TappedSample>& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](const auto& x, const auto& y) {
+           return x.value == y.value && x.labels == y.labels;
+         });
+}
+
+std::vector<Sample> ToSamples(const std::vector<MetricsBuilder::TappedSample>& tapped) {
+  std::vector<Sample> out;
+  out.reserve(tapped.size());
+  for (const auto& t : tapped) {
+    Labels labels;
+    t.ForEachLabel([&](std::string_view name, std::string_view value) { labels.emplace(name, value); });
+    out.push_back({std::move(labels), t.value});
+  }
+  return out;
+}
+
+// Equal labels and values, in the same order (a NaN is a change).
 bool SameSamples(const std::vector<Sample>& a, const std::vector<Sample>& b) {
   return a.size() == b.size() &&
          std::equal(a.begin(), a.end(), b.begin(), [](const Sample& x, const Sample& y) {
@@ -54,6 +73,7 @@ void Evaluator::Configure(const AlertingConfig& config) {
     for (RuleState& old : rules_) {
       if (old.def != &def) continue;
       r.active = std::move(old.active);
+      r.evaluated = old.evaluated;
       old.active.clear();  // what is left below is the alerts of rules now disabled
     }
     next.push_back(std::move(r));
@@ -68,6 +88,7 @@ void Evaluator::Configure(const AlertingConfig& config) {
   }
   rules_ = std::move(next);
   series_changed_ = true;
+  alerts_changed_ = true;
   if (dropped) Publish(clock_());
 }
 
@@ -76,6 +97,7 @@ void Evaluator::Forget(const std::string& collector) {
   for (auto it = inputs_.begin(); it != inputs_.end();) {
     if (CollectorOf(it->first) == collector && it->first != kSuccess) {
       versions_[it->first] = ++changes_;
+      tapped_.erase(it->first);
       it = inputs_.erase(it);
     } else {
       ++it;
@@ -98,10 +120,25 @@ void Evaluator::OnRun(RunInputs run) {
   const SysTime now = clock_();
   std::lock_guard<std::mutex> lock(mu_);
   if (run.published) {
-    history_.Observe(now, run.samples);  // the range functions' points: this run's samples only
+    // The range functions' points: this run's samples only, of a few small
+    // families, so always as samples.
+    for (const auto& [family, flat] : run.tapped)
+      if (History::Observes(family)) run.samples[family] = ToSamples(flat);
+    history_.Observe(now, run.samples);
     // Replaced as a whole: a family absent from the run has no series now.
     for (const std::string& family : Tapped()) {
       if (CollectorOf(family) != run.collector) continue;
+      if (auto t = run.tapped.find(family); t != run.tapped.end()) {
+        // As tapped: compared with the last taken before anything is built.
+        auto last = tapped_.find(family);
+        if (last != tapped_.end() && inputs_.count(family) != 0 && SameTapped(last->second, t->second))
+          continue;
+        inputs_[family] = ToSamples(t->second);
+        tapped_[family] = std::move(t->second);
+        versions_[family] = ++changes_;
+        continue;
+      }
+      tapped_.erase(family);
       auto it = run.samples.find(family);
       auto old = inputs_.find(family);
       if (it == run.samples.end()) {
@@ -175,6 +212,7 @@ bool Evaluator::Refresh(RuleState& rule, SysTime now) {
 void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
   const RuleDef& def = *rule.def;
   const AlertRuleConfig& cfg = rule.config;
+  rule.evaluated = now;
   if (Refresh(rule, now)) {
     // The full pass: which alerts the values raise, with their values and
     // annotations. Skipped when the values are the last pass's: it would
@@ -199,6 +237,7 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
         a.alert.active_at = now;
         it = rule.active.insert_or_assign(std::move(labels), std::move(a)).first;
         series_changed_ = true;
+        alerts_changed_ = true;
       }
       Active& act = it->second;
       act.seen = rule.pass;
@@ -207,11 +246,16 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
       // value: the same when neither changed (the identity gives the series'
       // labels unless the rule's labels override some of them).
       if (fresh || overridden || act.overridden || !(a.value == s.value)) {
-        a.annotations["summary"] = RenderTemplate(def.summary, s.labels, s.value);
-        a.annotations["description"] = RenderTemplate(def.description, s.labels, s.value);
-        a.annotations["runbook_url"] = RenderTemplate(def.runbook_url, s.labels, s.value);
+        Labels annotations{{"summary", RenderTemplate(def.summary, s.labels, s.value)},
+                           {"description", RenderTemplate(def.description, s.labels, s.value)},
+                           {"runbook_url", RenderTemplate(def.runbook_url, s.labels, s.value)}};
+        if (annotations != a.annotations) {
+          a.annotations = std::move(annotations);
+          alerts_changed_ = true;
+        }
         act.overridden = overridden;
       }
+      if (!(a.value == s.value)) alerts_changed_ = true;  // a NaN is a change
       a.value = s.value;
     }
   }
@@ -228,25 +272,26 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
       if (a.state == AlertState::kPending ||
           (a.state == AlertState::kResolved && now - a.resolved_at > kResolvedRetention)) {
         series_changed_ = series_changed_ || a.state == AlertState::kPending;
+        alerts_changed_ = true;
         it = rule.active.erase(it);
         continue;
       }
-      a.last_evaluated = now;
       if (a.state == AlertState::kFiring && !keep_firing) {
         a.state = AlertState::kResolved;
         a.resolved_at = now;
         series_changed_ = true;
+        alerts_changed_ = true;
         if (transition_) transition_(a, false);
       }
       ++it;
       continue;
     }
     act.keep_firing_since = SysTime{};
-    a.last_evaluated = now;
     if (a.state == AlertState::kPending && now - a.active_at >= cfg.for_duration) {
       a.state = AlertState::kFiring;
       a.fired_at = now;
       series_changed_ = true;
+      alerts_changed_ = true;
       if (transition_) transition_(a, false);
     }
     ++it;
@@ -255,16 +300,27 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
 
 void Evaluator::Publish(SysTime now) {
   auto snap = std::make_shared<AlertsSnapshot>();
-  // Each rule's alerts come ordered by labels: merged, not sorted.
-  size_t n = 0;
-  for (const RuleState& rule : rules_) n += rule.active.size();
-  snap->alerts.reserve(n);
-  auto by_labels = [](const Alert& a, const Alert& b) { return a.labels < b.labels; };
-  for (const RuleState& rule : rules_) {
-    const auto middle = static_cast<std::ptrdiff_t>(snap->alerts.size());
-    for (const auto& [labels, act] : rule.active) snap->alerts.push_back(act.alert);
-    std::inplace_merge(snap->alerts.begin(), snap->alerts.begin() + middle, snap->alerts.end(), by_labels);
+  // The alerts are copied only when one changed; otherwise the last
+  // snapshot's list is shared (at 10,000 alerts, copying it was most of an
+  // evaluation).
+  if (alerts_changed_ || !alerts_) {
+    auto list = std::make_shared<std::vector<Alert>>();
+    // Each rule's alerts come ordered by labels: merged, not sorted.
+    size_t n = 0;
+    for (const RuleState& rule : rules_) n += rule.active.size();
+    list->reserve(n);
+    auto by_labels = [](const Alert& a, const Alert& b) { return a.labels < b.labels; };
+    for (const RuleState& rule : rules_) {
+      const auto middle = static_cast<std::ptrdiff_t>(list->size());
+      for (const auto& [labels, act] : rule.active) list->push_back(act.alert);
+      std::inplace_merge(list->begin(), list->begin() + middle, list->end(), by_labels);
+    }
+    alerts_ = std::move(list);
+    alerts_changed_ = false;
   }
+  snap->alerts = AlertList(alerts_);
+  for (const RuleState& rule : rules_)
+    if (rule.evaluated != SysTime{}) snap->rules_evaluated.emplace(rule.def->name, rule.evaluated);
   snap->evaluated_at = now;
   snap->generation = ++generation_;
   // The series show the active alerts' labels, states and active_at only:

@@ -94,7 +94,8 @@ class Evaluator : public AlertSource, public InputSink {
     std::vector<Sample> values;
     std::vector<uint64_t> versions;
     bool computed = false;
-    uint64_t pass = 0;  // the last full pass (numbered across rules: Configure moves alerts between states)
+    SysTime evaluated{};  // its last evaluation (AlertsSnapshot::rules_evaluated)
+    uint64_t pass = 0;    // the last full pass (numbered across rules: Configure moves alerts between states)
   };
   void EvaluateLocked(SysTime now);
   void EvaluateRule(RuleState& rule, SysTime now);
@@ -110,11 +111,15 @@ class Evaluator : public AlertSource, public InputSink {
   std::function<void(const Alert&, bool)> transition_;
   mutable std::mutex mu_;  // everything below but current_
   std::vector<RuleState> rules_;
-  Samples inputs_;                            // family -> latest samples (each family has one collector)
-  std::map<std::string, uint64_t> versions_;  // family -> a number that changes with its samples
-  uint64_t changes_ = 0;                      // source of versions_ and RuleState::pass
-  bool series_changed_ = true;                // the ALERTS series differ from the published ones
-  std::map<std::string, bool> failed_;        // collector -> its last run published nothing
+  Samples inputs_;  // family -> latest samples (each family has one collector)
+  // family -> the samples inputs_ has, as they were tapped (RunInputs::tapped)
+  std::map<std::string, std::vector<MetricsBuilder::TappedSample>> tapped_;
+  std::map<std::string, uint64_t> versions_;          // family -> a number that changes with its samples
+  uint64_t changes_ = 0;                              // source of versions_ and RuleState::pass
+  bool series_changed_ = true;                        // the ALERTS series differ from the published ones
+  bool alerts_changed_ = true;                        // an alert differs from those of alerts_
+  std::shared_ptr<const std::vector<Alert>> alerts_;  // the last snapshot's alerts
+  std::map<std::string, bool> failed_;                // collector -> its last run published nothing
   std::map<std::string, CollectorRun> runs_;
   History history_;
   uint64_t generation_ = 0;

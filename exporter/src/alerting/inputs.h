@@ -29,6 +29,11 @@ struct RunInputs {
   bool kept = false;       // the collector kept its published text: inputs unchanged
   bool success = false;    // kafka_exporter_collector_success of this run
   Samples samples;
+  // The same, as the builder tapped them (MetricsBuilder::TakeTapped): what
+  // the runner hands over. A family here is taken instead of one in
+  // `samples`, and turned into samples only when it differs from the last
+  // one taken (at L, 10,000 unchanged sums a run).
+  std::map<std::string, std::vector<MetricsBuilder::TappedSample>> tapped;
 };
 
 // Where the runner hands each run's inputs (the evaluator). Thread-safe:

@@ -54,10 +54,17 @@ std::vector<Sample> SumWithout(const Samples& in, const char* family, const TapR
     }
     Labels l = s.labels;
     l.erase(sum.sum_without);
-    sums[l] += s.value;
+    sums[std::move(l)] += s.value;
   }
+  // Moved out node by node: each label set is copied once, from its sample.
   std::vector<Sample> out;
-  for (auto& [l, v] : sums) out.push_back({l, v});
+  out.reserve(sums.size());
+  while (!sums.empty()) {
+    auto node = sums.extract(sums.begin());
+    out.emplace_back();
+    out.back().labels.swap(node.key());
+    out.back().value = node.mapped();
+  }
   return out;
 }
 
@@ -333,6 +340,10 @@ std::string RenderValue(const std::string& pipe, double value) {
 }
 
 }  // namespace
+
+bool History::Observes(const std::string& family) {
+  return family == "kafka_brokers" || family == kLatency || family == kProduceErrors;
+}
 
 void History::Observe(SysTime now, const Samples& fresh) {
   auto count = fresh.find("kafka_brokers");

@@ -27,6 +27,8 @@ struct History {
   std::map<std::pair<std::string, Labels>, std::deque<std::pair<SysTime, double>>> counters;
   // Records a collector's fresh samples at `now` (only the families kept here).
   void Observe(SysTime now, const Samples& fresh);
+  // True for the families Observe keeps.
+  static bool Observes(const std::string& family);
   // Increase of one counter series over (now - window, now], counter resets
   // handled; false with fewer than two points.
   bool Increase(const std::string& family, const Labels& labels, SysTime now, std::chrono::seconds window,

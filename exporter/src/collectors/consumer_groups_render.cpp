@@ -20,7 +20,11 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
   for (const auto& sg : obs.listing.share_groups)
     out.Add(run.fam.share, {{"group", sg.name}, {"state", sg.state}}, 1);
   if (run.fam.lx) RenderPartitionOffsets(run, out);
-  if (run.per_partition) ReservePerPartition(run, out);
+  if (run.per_partition) {
+    ReservePerPartition(run, out);
+    run.tap_status_sums = out.TapSumsWithout(run.fam.pstatus, "partition");
+    run.tap_expired_sums = out.TapSumsWithout(run.fam.expired, "partition");
+  }
 
   std::set<std::string> seen_groups;
   for (size_t gi = 0; gi < obs.listing.groups.size(); ++gi) {
@@ -163,6 +167,17 @@ void ConsumerGroupsCollector::RenderTopicSums(GroupRun& group, const RenderRun& 
         if (st != PartitionStatus::kOk && ts.statuses[i] > 0)
           out.Add(fam.pstatus, {{"consumergroup", name}, {"topic", topic}, {"status", ToString(st)}},
                   ts.statuses[i]);
+      }
+    } else {
+      // granularity: partition: the same sums, for the alert evaluator's tap
+      // only (the per-partition samples rendered above add up to them).
+      if (run.tap_expired_sums && ts.expired > 0)
+        out.TapSum(fam.expired, {{"consumergroup", name}, {"topic", topic}}, ts.expired);
+      for (size_t i = 0; run.tap_status_sums && i < ts.statuses.size(); ++i) {
+        const auto st = static_cast<PartitionStatus>(i);
+        if (st != PartitionStatus::kOk && ts.statuses[i] > 0)
+          out.TapSum(fam.pstatus, {{"consumergroup", name}, {"topic", topic}, {"status", ToString(st)}},
+                     ts.statuses[i]);
       }
     }
     if (ts.any_lag) {

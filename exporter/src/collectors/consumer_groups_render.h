@@ -58,6 +58,10 @@ struct ConsumerGroupsCollector::RenderRun {
   const WatermarkSnapshot& wm;
   Families fam;
   bool per_partition = false;
+  // The alert evaluator's tap takes these families' per-topic sums from
+  // RenderTopicSums rather than every partition's sample
+  // (MetricsBuilder::TapSumsWithout).
+  bool tap_status_sums = false, tap_expired_sums = false;
   // A group's committed partitions come in (topic, partition) order, as the
   // watermark and history maps are sorted: the entry after the last one found
   // is usually the next one wanted, which saves a lookup among 20k string keys.

@@ -1,7 +1,6 @@
 #include "collectors/runner.h"
 
 #include <algorithm>
-#include <iterator>
 
 #include "util/log.h"
 
@@ -11,19 +10,7 @@ void StartTap(MetricsBuilder& builder, const alerting::InputSink& sink) {
   builder.Tap(&sink.TappedFamilies(), sink.Reductions());
 }
 
-alerting::Samples TakeTappedSamples(MetricsBuilder& builder) {
-  alerting::Samples out;
-  for (auto& [family, samples] : builder.TakeTapped()) {
-    auto& to = out[family];
-    to.reserve(samples.size());
-    for (auto& t : samples) {
-      to.push_back({alerting::Labels(std::make_move_iterator(t.labels.begin()),
-                                     std::make_move_iterator(t.labels.end())),
-                    t.value});
-    }
-  }
-  return out;
-}
+void HandOver(MetricsBuilder& builder, alerting::RunInputs* run) { run->tapped = builder.TakeTapped(); }
 
 CollectorRunner::CollectorRunner(std::vector<std::unique_ptr<Collector>> collectors, SnapshotStore* store,
                                  SelfMetrics* self, RetryConfig retry)
@@ -110,7 +97,7 @@ bool CollectorRunner::RunOne(Slot& slot) {
     run.published = publish && !keep;
     run.kept = keep;
     run.success = status.ok;
-    if (run.published) run.samples = TakeTappedSamples(builder);
+    if (run.published) HandOver(builder, &run);
     sink_->OnRun(std::move(run));
   }
   slot.published = publish;

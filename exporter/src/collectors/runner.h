@@ -23,10 +23,10 @@ namespace dora {
 inline constexpr char kLiveSuffix[] = "/live";
 
 // The tap of a run's builder for `sink` (before the collector renders), and
-// its samples as the sink takes them (after the publish): what the runner
-// does around each run, also timed by bench/eval_bench.
+// the hand-over of its samples to the sink's RunInputs (after the publish):
+// what the runner does around each run, also timed by bench/eval_bench.
 void StartTap(MetricsBuilder& builder, const alerting::InputSink& sink);
-alerting::Samples TakeTappedSamples(MetricsBuilder& builder);
+void HandOver(MetricsBuilder& builder, alerting::RunInputs* run);
 
 class CollectorRunner {
  public:

@@ -152,8 +152,27 @@ bool MetricsBuilder::AddRendered(FamilyData& f, const Label* begin, const Label*
   f.body += '\n';
   ++f.samples;
   ++series_;
-  if (f.tap != nullptr) TapSample(f, begin, end, nullptr, value);
+  if (f.tap != nullptr && !f.tapped_by_sums) TapSample(f, begin, end, nullptr, value);
   return true;
+}
+
+bool MetricsBuilder::TapSumsWithout(FamilyId family, std::string_view label) {
+  FamilyData& f = families_[family];
+  if (f.tap == nullptr || !f.reducer || f.reducer->spec->sum_without != label) return false;
+  f.tapped_by_sums = true;
+  return true;
+}
+
+void MetricsBuilder::TapSum(FamilyId family, std::initializer_list<Label> labels, double value) {
+  FamilyData& f = families_[family];
+  if (f.tap != nullptr && f.tapped_by_sums)
+    TapReduced(*f.reducer, *f.tap, labels.begin(), labels.end(), nullptr, value);
+}
+
+void MetricsBuilder::TapSum(FamilyId family, const std::vector<Label>& labels, double value) {
+  FamilyData& f = families_[family];
+  if (f.tap != nullptr && f.tapped_by_sums)
+    TapReduced(*f.reducer, *f.tap, labels.data(), labels.data() + labels.size(), nullptr, value);
 }
 
 void MetricsBuilder::TapSample(FamilyData& f, const Label* begin, const Label* end, const Label* extra,
@@ -163,11 +182,28 @@ void MetricsBuilder::TapSample(FamilyData& f, const Label* begin, const Label* e
     return;
   }
   TappedSample t;
-  t.labels.reserve(static_cast<size_t>(end - begin) + (extra != nullptr ? 1 : 0));
-  for (const Label* l = begin; l != end; ++l) t.labels.emplace_back(l->first, l->second);
-  if (extra != nullptr) t.labels.emplace_back(extra->first, extra->second);
+  size_t size = 0;
+  for (const Label* l = begin; l != end; ++l) size += 8 + l->first.size() + l->second.size();
+  if (extra != nullptr) size += 8 + extra->first.size() + extra->second.size();
+  t.labels.reserve(size);
+  for (const Label* l = begin; l != end; ++l) t.Append(l->first, l->second);
+  if (extra != nullptr) t.Append(extra->first, extra->second);
   t.value = value;
   f.tap->push_back(std::move(t));
+}
+
+void MetricsBuilder::TappedSample::Append(std::string_view name, std::string_view label_value) {
+  for (std::string_view text : {name, label_value}) {
+    const auto n = static_cast<uint32_t>(text.size());
+    labels.append(reinterpret_cast<const char*>(&n), sizeof n);
+    labels.append(text);
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> MetricsBuilder::TappedSample::Decode() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  ForEachLabel([&](std::string_view name, std::string_view v) { out.emplace_back(name, v); });
+  return out;
 }
 
 void MetricsBuilder::TapReduced(TapReducer& r, std::vector<TappedSample>& tap, const Label* begin,
@@ -186,30 +222,38 @@ void MetricsBuilder::TapReduced(TapReducer& r, std::vector<TappedSample>& tap, c
     }
     if (!keep) return;
   }
-  // True when the sum at `at` has this sample's labels (without sum_without).
+  // True when the sum at `at` has this sample's labels (without sum_without),
+  // read off its encoding.
   auto same = [&](size_t at) {
-    const auto& sum = tap[at].labels;
-    size_t j = 0;
+    const std::string& sum = tap[at].labels;
+    size_t pos = 0;
+    auto next_is = [&](std::string_view text) {
+      uint32_t len = 0;
+      if (pos + sizeof len > sum.size()) return false;
+      sum.copy(reinterpret_cast<char*>(&len), sizeof len, pos);
+      pos += sizeof len;
+      if (len != text.size() || sum.compare(pos, len, text) != 0) return false;
+      pos += len;
+      return true;
+    };
     for (size_t i = 0; i < n; ++i) {
       const Label& l = label(i);
       if (l.first == spec.sum_without) continue;
-      if (j == sum.size() || sum[j].second != l.second || sum[j].first != l.first) return false;
-      ++j;
+      if (!next_is(l.first) || !next_is(l.second)) return false;
     }
-    return j == sum.size();
+    return pos == sum.size();
   };
   // Consecutive samples often go to the same sum (a topic's partitions).
   if (r.last != SIZE_MAX && same(r.last)) {
     tap[r.last].value += value;
     return;
   }
-  uint64_t h = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const Label& l = label(i);
-    if (l.first == spec.sum_without) continue;
-    for (std::string_view part : {l.first, l.second})
-      h = (h ^ std::hash<std::string_view>{}(part)) * 0x9E3779B97F4A7C15ULL;  // order matters
+  TappedSample t;
+  for (size_t k = 0; k < n; ++k) {
+    const Label& l = label(k);
+    if (l.first != spec.sum_without) t.Append(l.first, l.second);
   }
+  const uint64_t h = std::hash<std::string_view>{}(t.labels);
   const auto hash = static_cast<uint32_t>(h ^ (h >> 32));
   if ((r.count + 1) * 2 > r.slots.size()) {
     std::vector<std::pair<uint32_t, uint32_t>> old = std::move(r.slots);
@@ -225,16 +269,11 @@ void MetricsBuilder::TapReduced(TapReducer& r, std::vector<TappedSample>& tap, c
   const size_t mask = r.slots.size() - 1;
   size_t i = hash & mask;
   for (; r.slots[i].second != 0; i = (i + 1) & mask) {
-    if (r.slots[i].first == hash && same(r.slots[i].second - 1)) {
+    if (r.slots[i].first == hash && tap[r.slots[i].second - 1].labels == t.labels) {
       r.last = r.slots[i].second - 1;
       tap[r.last].value += value;
       return;
     }
-  }
-  TappedSample t;
-  for (size_t k = 0; k < n; ++k) {
-    const Label& l = label(k);
-    if (l.first != spec.sum_without) t.labels.emplace_back(l.first, l.second);
   }
   t.value += value;  // from 0, as a sum
   tap.push_back(std::move(t));
@@ -272,7 +311,7 @@ bool MetricsBuilder::AddHistogram(FamilyId family, const std::vector<Label>& lab
     f.body += ' ';
     AppendValue(&f.body, static_cast<double>(cumulative[i]));
     f.body += '\n';
-    if (f.tap != nullptr) TapSample(f, b, e, &extra, static_cast<double>(cumulative[i]));
+    if (f.tap != nullptr && !f.tapped_by_sums) TapSample(f, b, e, &extra, static_cast<double>(cumulative[i]));
   }
   Label inf{"le", "+Inf"};
   f.body += f.name + "_bucket";
@@ -280,7 +319,7 @@ bool MetricsBuilder::AddHistogram(FamilyId family, const std::vector<Label>& lab
   f.body += ' ';
   AppendValue(&f.body, static_cast<double>(count));
   f.body += '\n';
-  if (f.tap != nullptr) TapSample(f, b, e, &inf, static_cast<double>(count));
+  if (f.tap != nullptr && !f.tapped_by_sums) TapSample(f, b, e, &inf, static_cast<double>(count));
   f.body += f.name + "_sum";
   const size_t key_at = f.body.size();
   f.body += key;
@@ -344,6 +383,7 @@ std::map<std::string, std::vector<MetricsBuilder::TappedSample>> MetricsBuilder:
   for (auto& f : families_) {
     f.tap = nullptr;  // they point into tapped_
     f.reducer.reset();
+    f.tapped_by_sums = false;
   }
   tap_ = nullptr;
   reduce_ = nullptr;

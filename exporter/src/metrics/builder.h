@@ -105,11 +105,44 @@ class MetricsBuilder {
   // under the family's name with an `le` label. A reduced family's labels
   // are those of the first sample of each sum, without `sum_without`.
   struct TappedSample {
-    std::vector<std::pair<std::string, std::string>> labels;
+    // The labels in the order they were added, in one string (a sample costs
+    // one allocation, and compares with one memcmp): each name and each
+    // value behind its length, 4 bytes in native order.
+    std::string labels;
     double value = 0;
+    void Append(std::string_view name, std::string_view label_value);
+    // Calls f(name, value) for each label, in order (views into `labels`).
+    template <class F>
+    void ForEachLabel(F&& f) const {
+      size_t at = 0;
+      auto next = [&] {
+        uint32_t n = 0;
+        labels.copy(reinterpret_cast<char*>(&n), sizeof n, at);
+        std::string_view text(labels.data() + at + sizeof n, n);
+        at += sizeof n + n;
+        return text;
+      };
+      while (at < labels.size()) {
+        const std::string_view name = next();
+        f(name, next());
+      }
+    }
+    std::vector<std::pair<std::string, std::string>> Decode() const;
   };
   // Tapping stops with it (later samples are not copied).
   std::map<std::string, std::vector<TappedSample>> TakeTapped();
+
+  // A collector that computes a reduced family's sums itself can tap those
+  // instead of every sample: when `family` is tapped reduced by a sum
+  // without `label`, TapSumsWithout returns true and the family's samples
+  // are no longer tapped; the collector then taps each sum of its samples
+  // over `label` with TapSum (its labels, without `label`; the sum of the
+  // values, added in the samples' order), which goes through the reduction
+  // as those samples would have. Otherwise it returns false and TapSum does
+  // nothing: the samples are tapped, or not, as before.
+  bool TapSumsWithout(FamilyId family, std::string_view label);
+  void TapSum(FamilyId family, std::initializer_list<Label> labels, double value);
+  void TapSum(FamilyId family, const std::vector<Label>& labels, double value);
 
   size_t series() const { return series_; }
   size_t duplicates_dropped() const { return duplicates_; }
@@ -167,7 +200,7 @@ class MetricsBuilder {
     explicit TapReducer(const TapReduce* s) : spec(s) {}
     const TapReduce* spec;
     // The sums by their label set: an open-addressing table of (hash, index
-    // into the tap + 1), compared against the sums' own labels (no key copy).
+    // into the tap + 1); a sum's encoded labels are its key.
     std::vector<std::pair<uint32_t, uint32_t>> slots;  // size 0 or a power of two, at most half full
     size_t count = 0;
     size_t last = SIZE_MAX;  // the sum the previous sample went to
@@ -181,6 +214,7 @@ class MetricsBuilder {
     size_t samples = 0;
     std::vector<TappedSample>* tap = nullptr;  // non-null when tapped
     std::unique_ptr<TapReducer> reducer;       // non-null when tapped reduced
+    bool tapped_by_sums = false;               // TapSumsWithout: only TapSum taps
   };
   static void TapSample(FamilyData& f, const Label* begin, const Label* end, const Label* extra,
                         double value);
