@@ -13,7 +13,7 @@
 //     system, filled past 80% by producing to it, freed by deleting the topic.
 //   KafkaSchemaRegistryDown: the registry stops listening, then listens
 //     again on the same port.
-//   KafkaReplicationLatencyHigh: a follower frozen (SIGSTOP) for ~6 s holds
+//   KafkaReplicationLatencyHigh: a follower frozen (SIGSTOP) for 5.5 s holds
 //     acks=all probe acks of its leaders above 5 s. Its p99 is over 5 minutes,
 //     so its recovery is when the slow acks are no more than 1% of the
 //     window's (see that TEST_CASE).
@@ -22,10 +22,14 @@
 // positive, as in test_alertmanager.cpp).
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 
+#include <signal.h>
+#include <sys/types.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -305,6 +309,14 @@ namespace {
 
 const std::string kProbeTopic = "__dora_kafka_exporter_probe";
 
+// The pid of node `id`'s JVM, as kafkactl recorded it (0 if unknown).
+pid_t NodePid(const KafkaCluster& kafka, int id) {
+  std::ifstream f(kafka.dir() + "/node-" + std::to_string(id) + "/pid");
+  pid_t pid = 0;
+  f >> pid;
+  return pid;
+}
+
 // The daemon's kafka_probe_produce_latency_seconds of each broker as /metrics
 // shows it, read every 100 ms while it lives (at most 6 minutes): the
 // cumulative counts of the le="5" and le="+Inf" buckets.
@@ -388,12 +400,10 @@ class LatencyHistory {
 // The fault of test_faults.cpp's "a follower frozen for 6 s": SIGSTOP of a
 // broker that follows the probe partitions of the other two, so their
 // acks=all acks wait for it. The probe sends every 100 ms; the messages sent
-// in the first ~0.5 s of a ~6 s freeze (5.5 s, plus the time kafkactl takes
-// to send SIGCONT and the thawed follower to fetch) are acked more than 5 s
-// later, so the p99 over 5 minutes goes above 5 s for every leader whose
-// follower froze (the frozen broker's own partition too: it answers
-// nothing). The acks, and so the latencies, arrive at the thaw: the fire
-// bound is the freeze + interval + `for` + 5 s.
+// in the first ~0.5 s of a 5.5 s freeze (plus the time the thawed follower
+// takes to fetch) are acked more than 5 s later, so the p99 over 5 minutes goes above 5 s for every leader
+// whose follower froze (the frozen broker's own partition too: it answers nothing). The acks, and so the
+// latencies, arrive at the thaw: the fire bound is the freeze + interval + `for` + 5 s.
 //
 // The alert is on the p99 over 5 minutes: it ends when the slow acks are no
 // more than 1% of the window's (or when they leave it, 5 minutes after the
@@ -404,7 +414,7 @@ class LatencyHistory {
 // test short; the window is not configurable, and not shortened for the test.
 // (With a full window, i.e. a daemon up for 5 minutes, it takes over 3 s of
 // acks above 5 s to page at all.)
-TEST_CASE("alert faults: a follower frozen for about 6 s pages KafkaReplicationLatencyHigh, then resolves",
+TEST_CASE("alert faults: a follower frozen for 5.5 s pages KafkaReplicationLatencyHigh, then resolves",
           "[alert-faults-2][kafka][alertmanager][probe]") {
   REQUIRE_FALSE(AlertmanagerProcess::Binary().empty());
   constexpr auto kInterval = 100ms;  // probe
@@ -445,15 +455,18 @@ TEST_CASE("alert faults: a follower frozen for about 6 s pages KafkaReplicationL
   CHECK(Find(s, "kafka_probe_failures_total") == 0.0);
   CHECK(hook.posts().empty());
 
-  // ---- Fault.
+  // ---- Fault. The signals go straight to the broker's JVM (the pid kafkactl
+  // recorded), not through kafkactl, whose start-up (0.3-0.6 s here) would
+  // make the freeze, and so the number of slow acks, vary.
+  const pid_t pid = NodePid(*kafka, frozen);
+  REQUIRE(pid > 1);
   const auto t_freeze = Clock::now();
-  kafka->FreezeNode(frozen);
+  REQUIRE(kill(pid, SIGSTOP) == 0);
   ThawGuard guard{kafka.get(), frozen};
-  std::this_thread::sleep_for(kFreeze - (Clock::now() - t_freeze));
-  kafka->ThawNode(frozen);
+  std::this_thread::sleep_for(kFreeze);
+  REQUIRE(kill(pid, SIGCONT) == 0);
   guard.armed = false;
   const auto t_thaw = Clock::now();
-  // kafkactl's SIGCONT comes a little after kFreeze: the fault lasted until it.
   const auto fire_bound = (t_thaw - t_freeze) + kInterval + kFor + kSlack;
 
   // Every leader the frozen broker follows pages.
@@ -498,6 +511,9 @@ TEST_CASE("alert faults: a follower frozen for about 6 s pages KafkaReplicationL
     return true;
   };
   REQUIRE(hook.WaitFor(resolved_all, 5min + 1s + kSlack));
+  // The daemon may resolve on the very ack count the test has not read yet:
+  // it reads on a while longer.
+  std::this_thread::sleep_for(2s);
   history.Stop();
   const std::set<std::string> brokers_paged = paged(hook.posts());
   CHECK(brokers_paged.size() <= 3);
@@ -512,13 +528,15 @@ TEST_CASE("alert faults: a follower frozen for about 6 s pages KafkaReplicationL
     CheckNotification(n, "pager", "KafkaReplicationLatencyHigh", page(b),
                       {{"alertname", "KafkaReplicationLatencyHigh"}, {"broker", b}, {"severity", "page"}});
     const auto recovered = history.P99AtMost5s(b, t_thaw);
+    INFO("broker " << b << ": " << history.Window(b, t_thaw + 2s).first << " of "
+                   << history.Window(b, t_thaw + 2s).second << " acks over 5 s at the thaw");
     REQUIRE(recovered);
     recovered_s[b] = Seconds(*recovered - t_thaw);
     resolve_s[b] = Seconds(n.at - *recovered);
     CHECK(resolve_s[b] <= Seconds(kInterval + kSlack));
     // Not before the window allows: the daemon and the test read the same
-    // counters, the test up to 100 ms later.
-    CHECK(resolve_s[b] >= -1.0);
+    // counters, the test every 100 ms (later under load).
+    CHECK(resolve_s[b] >= -2.0);
   }
 
   CheckQuiet(d, hook, "KafkaReplicationLatencyHigh", &s);
