@@ -39,6 +39,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/alert_webhook.h"
 #include "support/alertmanager.h"
 #include "support/daemon.h"
 #include "support/kafka_clients.h"
@@ -66,49 +67,6 @@ constexpr auto kIsrRejoin = 20s;
 const std::set<std::string> kExpectedAlerts = {"KafkaBrokersMissing", "KafkaTopicPartitionUnderMinISR",
                                                "KafkaTopicPartitionOffline", "KafkaConsumerGroupLagHigh"};
 
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// One webhook notification from Alertmanager.
-struct Notification {
-  Clock::time_point at;
-  std::string path;
-  json body;
-};
-
-std::vector<Notification> Notifications(const std::vector<HookServer::Post>& posts, Clock::time_point since) {
-  std::vector<Notification> out;
-  for (const auto& p : posts) {
-    if (p.at < since) continue;
-    json body = json::parse(p.body, nullptr, false);
-    if (!body.is_discarded() && body.is_object()) out.push_back({p.at, p.path, std::move(body)});
-  }
-  return out;
-}
-
-// Labels an alert must carry (a subset of its labels).
-using LabelMatch = std::map<std::string, std::string>;
-
-bool Matches(const json& alert, const std::string& name, const LabelMatch& want) {
-  const json& l = alert["labels"];
-  if (l.value("alertname", "") != name) return false;
-  for (const auto& [k, v] : want)
-    if (l.value(k, "") != v) return false;
-  return true;
-}
-
-// The first notification since `since` whose status is `status` and that holds
-// an alert of `name` with labels `want` in that status.
-std::optional<Notification> First(const std::vector<HookServer::Post>& posts, Clock::time_point since,
-                                  const std::string& status, const std::string& name,
-                                  const LabelMatch& want) {
-  for (auto& n : Notifications(posts, since)) {
-    if (n.body.value("status", "") != status) continue;
-    for (const json& a : n.body["alerts"])
-      if (a.value("status", "") == status && Matches(a, name, want)) return n;
-  }
-  return std::nullopt;
-}
-
 // The `partition` labels of the alerts of `name` on `topic` in notifications
 // of `status` since `since`.
 std::set<std::string> Partitions(const std::vector<HookServer::Post>& posts, Clock::time_point since,
@@ -122,20 +80,6 @@ std::set<std::string> Partitions(const std::vector<HookServer::Post>& posts, Clo
         out.insert(a["labels"].value("partition", ""));
   }
   return out;
-}
-
-std::set<std::string> AlertNames(const std::vector<HookServer::Post>& posts) {
-  std::set<std::string> out;
-  for (const auto& n : Notifications(posts, Clock::time_point{}))
-    for (const json& a : n.body["alerts"]) out.insert(a["labels"].value("alertname", ""));
-  return out;
-}
-
-// The alerts of the daemon's /api/v1/alerts (pending and firing).
-json DaemonAlerts(int port) {
-  json body = json::parse(HttpGet(port, "/api/v1/alerts").body, nullptr, false);
-  if (body.is_discarded() || !body.contains("data")) return json::array();
-  return body["data"]["alerts"];
 }
 
 std::string WriteConfig(const TempDir& dir, const std::string& am_url) {

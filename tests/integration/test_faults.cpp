@@ -81,20 +81,6 @@ class ScrapeWatcher {
   std::thread thread_;
 };
 
-// Thaws a frozen node even when an assertion ends the test early.
-struct ThawGuard {
-  KafkaCluster* kafka;
-  int id;
-  bool armed = true;
-  ~ThawGuard() {
-    if (!armed) return;
-    try {
-      kafka->ThawNode(id);
-    } catch (...) {
-    }
-  }
-};
-
 }  // namespace
 
 TEST_CASE("faults: a killed broker shows in brokers, URP and probe errors and a restart heals all",

@@ -1,6 +1,5 @@
 // log_dirs through the real daemon: a small file system filled past 80%, and a
 // real broker's data dir whose partition sizes must match the segment files.
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -13,6 +12,7 @@
 #include "support/daemon.h"
 #include "support/kafka_clients.h"
 #include "support/kafka_cluster.h"
+#include "support/small_fs.h"
 
 using namespace dora::test;
 using namespace std::chrono_literals;
@@ -24,55 +24,6 @@ std::string WriteConfig(const std::string& name, const std::string& body) {
   std::string path = "/tmp/dora-it-" + std::to_string(getpid()) + "-" + name + ".yaml";
   std::ofstream(path) << body;
   return path;
-}
-
-// Runs a command line through the shell with its output captured (bounded by `timeout`).
-std::pair<int, std::string> Shell(const std::string& cmd) {
-  std::string full = "timeout 30 " + cmd + " 2>&1";
-  FILE* p = popen(full.c_str(), "r");
-  if (p == nullptr) return {-1, ""};
-  std::string out;
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  int rc = pclose(p);
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
-}
-
-// A small file system of its own: ext4 on a loop device, else tmpfs. Unmounted
-// (lazily if busy) and removed by the destructor.
-struct SmallFs {
-  std::string dir;
-  std::string image;
-  std::string kind;
-  bool mounted = false;
-  SmallFs() {
-    std::string base = "/tmp/dora-it-" + std::to_string(getpid()) + "-smallfs";
-    dir = base + "/mnt";
-    image = base + "/img";
-    fs::create_directories(dir);
-    if (Shell("truncate -s 20M " + image).first == 0 && Shell("mkfs.ext4 -q -F " + image).first == 0 &&
-        Shell("mount -o loop " + image + " " + dir).first == 0) {
-      mounted = true;
-      kind = "ext4 (loop)";
-      return;
-    }
-    if (Shell("mount -t tmpfs -o size=20m dora-it " + dir).first == 0) {
-      mounted = true;
-      kind = "tmpfs";
-    }
-  }
-  ~SmallFs() {
-    if (mounted && Shell("umount " + dir).first != 0) Shell("umount -l " + dir);
-    std::error_code ec;
-    fs::remove_all(fs::path(dir).parent_path(), ec);
-  }
-};
-
-double StatvfsUsed(const std::string& path) {
-  struct statvfs v {};
-  if (statvfs(path.c_str(), &v) != 0) return -1;
-  double used = static_cast<double>(v.f_blocks - v.f_bfree);
-  return used / (used + static_cast<double>(v.f_bavail));
 }
 
 // Bytes of a partition's segment files (<offset>.log), as `du --apparent-size` counts them.

@@ -94,4 +94,18 @@ class KafkaCluster {
   std::string bootstrap_;
 };
 
+// Thaws a frozen node even when an assertion ends the test early.
+struct ThawGuard {
+  KafkaCluster* kafka;
+  int id;
+  bool armed = true;
+  ~ThawGuard() {
+    if (!armed) return;
+    try {
+      kafka->ThawNode(id);
+    } catch (...) {
+    }
+  }
+};
+
 }  // namespace dora::test
