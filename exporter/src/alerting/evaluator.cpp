@@ -207,9 +207,9 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
       // value: the same when neither changed (the identity gives the series'
       // labels unless the rule's labels override some of them).
       if (fresh || overridden || act.overridden || !(a.value == s.value)) {
-        a.annotations["summary"] = RenderTemplate(def.summary, s.labels, s.value);
-        a.annotations["description"] = RenderTemplate(def.description, s.labels, s.value);
-        a.annotations["runbook_url"] = RenderTemplate(def.runbook_url, s.labels, s.value);
+        a.annotations["summary"] = RenderTemplate(def.summary, s.labels, s.value, &inputs_);
+        a.annotations["description"] = RenderTemplate(def.description, s.labels, s.value, &inputs_);
+        a.annotations["runbook_url"] = RenderTemplate(def.runbook_url, s.labels, s.value, &inputs_);
         act.overridden = overridden;
       }
       a.value = s.value;
