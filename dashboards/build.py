@@ -376,6 +376,7 @@ FDS_STEPS = steps(GREEN, (RED, BROKER_FDS_USED))
 CPU_STEPS = steps(GREEN, (RED, BROKER_CPU_SATURATED))
 RETENTION_RATIO = 0.8  # KafkaConsumerGroupLagNearRetention
 RETENTION_STEPS = steps(GREEN, (RED, RETENTION_RATIO))
+TIME_LEFT_STEPS = steps(RED, (ORANGE, 3600), (GREEN, 86400))  # seconds left: < 1 h red, < 1 day orange
 HOT_PARTITION_SHARE = 0.5  # collectors.offsets.hot_partition_share's default (KafkaTopicHotPartition)
 HOT_STEPS = steps(GREEN, (ORANGE, HOT_PARTITION_SHARE))
 UPTIME_STEPS = steps(ORANGE, (GREEN, BROKER_RESTARTED_SECONDS))
@@ -575,6 +576,15 @@ def consumer_lag():
                         "100 % retention deletes it. Line: 80 % (alert "
                         "KafkaConsumerGroupLagNearRetention). Topics deleted by time only; compacted "
                         "topics have none."),
+        timeseries(
+            "Time left until retention deletes unconsumed messages",
+            [(f"kafka_consumergroup_retention_time_left_seconds{{{gt}}} < +Inf",
+              "{{consumergroup}} / {{topic}} {{cluster}}")],
+            unit="s", thresholds=TIME_LEFT_STEPS, min_=0,
+            description="Estimated seconds until retention.ms deletes the oldest message the group "
+                        "has not consumed, at the current rates (the lag's growth over the rate "
+                        "window; docs/consumer-lag.md). Groups that keep pace (+Inf) are left out. "
+                        "Orange below 1 day, red below 1 hour. Topics deleted by time only."),
         timeseries(
             "Consumed messages/s per group",
             [(f"kafka_consumergroup_consumed_messages_per_second{{{g}}}",

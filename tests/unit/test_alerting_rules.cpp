@@ -87,7 +87,7 @@ TEST_CASE("rules/dora-kafka.rules.yml and the evaluator's defaults agree on ever
           "[alerting]") {
   const YAML::Node file = YAML::LoadFile(std::string(DORA_SOURCE_DIR) + "/rules/dora-kafka.rules.yml");
   CHECK(Disagreements(file, AlertingConfig{}) == std::vector<std::string>{});
-  CHECK(Rules().size() == 11);
+  CHECK(Rules().size() == 16);
 
   SECTION("a changed threshold, for or label is reported") {
     AlertingConfig changed;
@@ -110,12 +110,47 @@ TEST_CASE("rules/dora-kafka.rules.yml and the evaluator's defaults agree on ever
 }
 
 TEST_CASE("every family a rule reads is tapped, except the runner's success series", "[alerting]") {
-  CHECK(TappedFamilies() ==
-        std::set<std::string>{"kafka_brokers", "kafka_cluster_partition_underminisr",
-                              "kafka_consumergroup_expired_messages", "kafka_consumergroup_lag_sum",
-                              "kafka_consumergroup_partition_status", "kafka_log_dir_used_ratio",
-                              "kafka_probe_produce_errors_total", "kafka_probe_produce_latency_seconds",
-                              "kafka_schema_registry_up", "kafka_topic_partition_offline"});
+  CHECK(TappedFamilies() == std::set<std::string>{"kafka_broker_process_cpu_limit_cores",
+                                                  "kafka_broker_process_cpu_seconds_total",
+                                                  "kafka_broker_process_max_fds",
+                                                  "kafka_broker_process_open_fds",
+                                                  "kafka_broker_process_start_time_seconds",
+                                                  "kafka_brokers",
+                                                  "kafka_brokers_expected",
+                                                  "kafka_cluster_partition_underminisr",
+                                                  "kafka_consumergroup_expired_messages",
+                                                  "kafka_consumergroup_lag_retention_ratio",
+                                                  "kafka_consumergroup_lag_sum",
+                                                  "kafka_consumergroup_partition_status",
+                                                  "kafka_log_dir_used_ratio",
+                                                  "kafka_probe_produce_errors_total",
+                                                  "kafka_probe_produce_latency_seconds",
+                                                  "kafka_schema_registry_up",
+                                                  "kafka_topic_hot_partition_share_threshold",
+                                                  "kafka_topic_hottest_partition_write_share",
+                                                  "kafka_topic_messages_in_per_second",
+                                                  "kafka_topic_partition_offline"});
+}
+
+TEST_CASE("alert templates look a series up with query, as Prometheus does", "[alerting]") {
+  const Labels l{{"instance", "kx:9308"}};
+  const std::string text =
+      "fewer{{ with printf \"kafka_brokers_expected{instance=%q}\" $labels.instance | query }} than "
+      "{{ . | first | value | printf \"%.0f\" }} ({{ $labels.instance }}){{ end }}.";
+  Samples in;
+  // Without the series, or with another instance's, the body is left out.
+  CHECK(RenderTemplate(text, l, 2, &in) == "fewer.");
+  in["kafka_brokers_expected"] = {{{{"instance", "other:9308"}}, 5}};
+  CHECK(RenderTemplate(text, l, 2, &in) == "fewer.");
+  in["kafka_brokers_expected"].push_back({{{"instance", "kx:9308"}}, 3});
+  CHECK(RenderTemplate(text, l, 2, &in) == "fewer than 3 (kx:9308).");
+  CHECK(RenderTemplate(text, l, 2, nullptr) == "fewer.");
+  // The daemon's own series have no instance label: instance="" matches them.
+  Samples own;
+  own["kafka_brokers_expected"] = {{{}, 4}};
+  CHECK(RenderTemplate(text, Labels{}, 2, &own) == "fewer than 4 ().");
+  CHECK(RenderTemplate("{{ with query \"kafka_brokers_expected\" }}{{ . | first | value }}{{ end }}", l, 0,
+                       &own) == "4");
 }
 
 TEST_CASE("alert templates render labels and values as Prometheus does", "[alerting]") {

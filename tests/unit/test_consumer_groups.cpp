@@ -1,7 +1,10 @@
 // ConsumerGroupsCollector::Render on hand-built observations (no broker): the
 // kafka-lag-exporter labels and the partition statuses it writes.
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -378,4 +381,61 @@ TEST_CASE("the alert tap gets per-topic sums equal to the rendered statuses and 
       CHECK(sums_of(taken["kafka_consumergroup_expired_messages"]) == expired);
     }
   }
+}
+
+TEST_CASE("time left until retention deletes: the retention left over the lag's growth",
+          "[consumer_groups][retention]") {
+  using Configs = std::map<std::string, std::string>;
+  auto view = std::make_shared<ClusterView>();
+  view->topic_configs["orders"] = Configs{{"cleanup.policy", "delete"}, {"retention.ms", "600000"}};
+  view->topic_configs["profiles"] = Configs{{"cleanup.policy", "compact"}, {"retention.ms", "600000"}};
+  // Producers write 100 messages per 10 s run on partition 0. Three groups:
+  // stopped at offset 100, consuming at half the producer's rate, and keeping
+  // a constant backlog of 200 messages (20 s) behind.
+  const auto left = [&](const std::string& topic, const std::function<int64_t(int64_t)>& committed,
+                        int runs) {
+    ConsumerGroupsCollector c(ConsumerGroupsCollectorConfig{}, 60s, nullptr, nullptr, nullptr);
+    std::string text;
+    for (int run = 0; run < runs; ++run) {
+      const int64_t high = 100 + 100 * run;
+      auto obs = Observe("billing", {}, topic, {committed(high)}, {high}, T0 + run * 10s);
+      obs.cluster = view;
+      text = RenderOnce(c, obs);
+    }
+    return Find(ParseExposition(text), "kafka_consumergroup_retention_time_left_seconds",
+                {{"consumergroup", "billing"}, {"topic", topic}});
+  };
+  const auto stopped = [](int64_t) { return int64_t{100}; };
+  const auto half = [](int64_t high) { return 100 + (high - 100) / 2; };
+  const auto pace = [](int64_t high) { return std::max<int64_t>(100, high - 200); };
+  // Stopped at t = 300 s: 300 s of 600 s gone, the message ages 1 s per
+  // second: 300 s left.
+  CHECK(left("orders", stopped, 31).value_or(-1) == Approx(300));
+  // Half the producer's rate: at t = 300 s the group reads what was written
+  // at t = 150 s (lag 150 s), and the lag grows 0.5 s per second: (600 -
+  // 150) / 0.5 = 900 s.
+  CHECK(left("orders", half, 31).value_or(-1) == Approx(900));
+  // A constant 20 s behind: the oldest unconsumed message never gets older.
+  CHECK(left("orders", pace, 31).value_or(0) == std::numeric_limits<double>::infinity());
+  // Stopped long enough that the message is due: 0 (t = 700 s > 600 s).
+  CHECK(left("orders", stopped, 71).value_or(-1) == 0.0);
+  // The first run gives no trend yet: no series (the ratio, 0 here, is
+  // there already).
+  CHECK_FALSE(left("orders", stopped, 1).has_value());
+  // A compacted topic has no time left, as it has no ratio.
+  CHECK_FALSE(left("profiles", stopped, 31).has_value());
+}
+
+TEST_CASE("retention seconds left: slope over the points, capped at the clock's", "[lag][retention]") {
+  using P = std::deque<std::pair<SteadyTime, double>>;
+  CHECK_FALSE(RetentionSecondsLeft(600, P{}));
+  CHECK_FALSE(RetentionSecondsLeft(600, P{{T0, 100}}));
+  CHECK_FALSE(RetentionSecondsLeft(600, P{{T0, 100}, {T0, 100}}));
+  CHECK(RetentionSecondsLeft(600, P{{T0, 100}, {T0 + 60s, 160}}) == Approx(440));
+  CHECK(RetentionSecondsLeft(600, P{{T0, 100}, {T0 + 60s, 130}}) == Approx(940));
+  // Steeper than the clock (the largest lag moved to another partition):
+  // counted as a stopped group.
+  CHECK(RetentionSecondsLeft(600, P{{T0, 100}, {T0 + 60s, 400}}) == Approx(200));
+  CHECK(*RetentionSecondsLeft(600, P{{T0, 100}, {T0 + 60s, 90}}) == std::numeric_limits<double>::infinity());
+  CHECK(RetentionSecondsLeft(600, P{{T0, 500}, {T0 + 60s, 650}}) == 0.0);
 }

@@ -246,9 +246,9 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
       // value: the same when neither changed (the identity gives the series'
       // labels unless the rule's labels override some of them).
       if (fresh || overridden || act.overridden || !(a.value == s.value)) {
-        Labels annotations{{"summary", RenderTemplate(def.summary, s.labels, s.value)},
-                           {"description", RenderTemplate(def.description, s.labels, s.value)},
-                           {"runbook_url", RenderTemplate(def.runbook_url, s.labels, s.value)}};
+        Labels annotations{{"summary", RenderTemplate(def.summary, s.labels, s.value, &inputs_)},
+                           {"description", RenderTemplate(def.description, s.labels, s.value, &inputs_)},
+                           {"runbook_url", RenderTemplate(def.runbook_url, s.labels, s.value, &inputs_)}};
         if (annotations != a.annotations) {
           a.annotations = std::move(annotations);
           alerts_changed_ = true;

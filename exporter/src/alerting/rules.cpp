@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <regex>
 
 namespace dora::alerting {
 namespace {
@@ -12,6 +13,9 @@ constexpr std::chrono::seconds kRateWindow{300};  // [5m]
 constexpr std::chrono::hours kBrokersWindow{24};  // [1d]
 constexpr char kLatency[] = "kafka_probe_produce_latency_seconds";
 constexpr char kProduceErrors[] = "kafka_probe_produce_errors_total";
+constexpr char kCpu[] = "kafka_broker_process_cpu_seconds_total";
+constexpr std::chrono::seconds kRestartWindow{600};  // time() - start < 600
+constexpr double kHotTopicFloor = 1;                 // kafka_topic_messages_in_per_second > 1
 
 const std::vector<Sample>& Family(const Samples& in, const char* name) {
   static const std::vector<Sample> kNone;
@@ -93,14 +97,76 @@ std::vector<Sample> Stalled(const Samples& in, const History&, SysTime) {
   return SumWithout(in, kPartitionStatus, StalledSum());
 }
 
-// kafka_brokers < max_over_time(kafka_brokers[1d]): the value where it holds.
+// The sample of `family` with exactly these labels, or null (PromQL's
+// one-to-one vector matching).
+const Sample* Match(const Samples& in, const char* family, const Labels& labels) {
+  for (const Sample& s : Family(in, family))
+    if (s.labels == labels) return &s;
+  return nullptr;
+}
+
+// kafka_brokers < max_over_time(kafka_brokers[1d]) or kafka_brokers <
+// kafka_brokers_expected: the value where either holds.
 std::vector<Sample> BrokersMissing(const Samples& in, const History& h, SysTime now) {
   std::vector<Sample> out;
   double max = -std::numeric_limits<double>::infinity();
   for (const auto& [t, v] : h.brokers)
     if (t > now - kBrokersWindow) max = std::max(max, v);
-  for (const Sample& s : Family(in, "kafka_brokers"))
-    if (s.value < max) out.push_back(s);
+  for (const Sample& s : Family(in, "kafka_brokers")) {
+    const Sample* expected = Match(in, "kafka_brokers_expected", s.labels);
+    if (s.value < max || (expected != nullptr && s.value < expected->value)) out.push_back(s);
+  }
+  return out;
+}
+
+std::vector<Sample> LagNearRetention(const Samples& in, const History&, SysTime) {
+  return Plain(in, "kafka_consumergroup_lag_retention_ratio");
+}
+
+// kafka_broker_process_open_fds / kafka_broker_process_max_fds.
+std::vector<Sample> FileDescriptors(const Samples& in, const History&, SysTime) {
+  std::vector<Sample> out;
+  for (const Sample& open : Family(in, "kafka_broker_process_open_fds"))
+    if (const Sample* max = Match(in, "kafka_broker_process_max_fds", open.labels))
+      out.push_back({open.labels, open.value / max->value});
+  return out;
+}
+
+// time() - kafka_broker_process_start_time_seconds.
+std::vector<Sample> Restarted(const Samples& in, const History&, SysTime now) {
+  const double t = std::chrono::duration<double>(now.time_since_epoch()).count();
+  std::vector<Sample> out;
+  for (const Sample& s : Family(in, "kafka_broker_process_start_time_seconds"))
+    out.push_back({s.labels, t - s.value});
+  return out;
+}
+
+// rate(kafka_broker_process_cpu_seconds_total[5m]) / kafka_broker_process_cpu_limit_cores.
+std::vector<Sample> CpuSaturated(const Samples& in, const History& h, SysTime now) {
+  std::vector<Sample> out;
+  for (const Sample& s : Family(in, kCpu)) {
+    double rate = 0;
+    if (!h.Rate(kCpu, s.labels, now, kRateWindow, &rate)) continue;
+    if (const Sample* limit = Match(in, "kafka_broker_process_cpu_limit_cores", s.labels))
+      out.push_back({s.labels, rate / limit->value});
+  }
+  return out;
+}
+
+// (kafka_topic_hottest_partition_write_share > ignoring (topic) group_left ()
+// kafka_topic_hot_partition_share_threshold) and
+// (kafka_topic_messages_in_per_second > 1): the share where both hold.
+std::vector<Sample> HotPartition(const Samples& in, const History&, SysTime) {
+  std::vector<Sample> out;
+  for (const Sample& share : Family(in, "kafka_topic_hottest_partition_write_share")) {
+    Labels without_topic = share.labels;
+    without_topic.erase("topic");
+    const Sample* threshold = Match(in, "kafka_topic_hot_partition_share_threshold", without_topic);
+    const Sample* rate = Match(in, "kafka_topic_messages_in_per_second", share.labels);
+    if (threshold != nullptr && share.value > threshold->value && rate != nullptr &&
+        rate->value > kHotTopicFloor)
+      out.push_back(share);
+  }
   return out;
 }
 
@@ -198,12 +264,28 @@ std::vector<RuleDef> MakeRules() {
       {"KafkaBrokersMissing",
        "page",
        Op::kNone,
-       {"kafka_brokers"},
-       "Kafka cluster has fewer brokers than during the last day",
+       {"kafka_brokers", "kafka_brokers_expected"},
+       "Kafka cluster has fewer brokers than during the last day{{ with printf "
+       "\"kafka_brokers_expected{instance=%q}\" $labels.instance | query }} or than the {{ . | first | value "
+       "| printf \"%.0f\" }} expected{{ end }}",
        "Only {{ $value | printf \"%.0f\" }} brokers are in the cluster metadata seen by {{ $labels.instance "
-       "}}, fewer than the maximum of the last 24 hours, for 5 minutes.",
+       "}}, fewer than the maximum of the last 24 hours{{ with printf "
+       "\"kafka_brokers_expected{instance=%q}\" "
+       "$labels.instance | query }} or than the {{ . | first | value | printf \"%.0f\" }} brokers of "
+       "expected_brokers{{ end }}, for 5 minutes.",
        "https://github.com/dora/dora-kafka-exporter/blob/main/docs/runbooks.md#kafkabrokersmissing",
        &BrokersMissing},
+      {"KafkaConsumerGroupLagNearRetention",
+       "page",
+       Op::kGreater,
+       {"kafka_consumergroup_lag_retention_ratio"},
+       "Consumer group {{ $labels.consumergroup }} is close to losing messages of topic {{ $labels.topic }}",
+       "The oldest message of topic {{ $labels.topic }} that consumer group {{ $labels.consumergroup }} has "
+       "not consumed is {{ $value | humanizePercentage }} of the topic's retention.ms old, above 80% for 5 "
+       "minutes: retention deletes it at 100%.",
+       "https://github.com/dora/dora-kafka-exporter/blob/main/docs/"
+       "runbooks.md#kafkaconsumergrouplagnearretention",
+       &LagNearRetention},
       {"KafkaConsumerGroupDataLoss",
        "page",
        Op::kGreater,
@@ -234,6 +316,44 @@ std::vector<RuleDef> MakeRules() {
        "$labels.broker }} failed in the last 5 minutes.",
        "https://github.com/dora/dora-kafka-exporter/blob/main/docs/runbooks.md#kafkaprobeproduceerrors",
        &ProduceErrors},
+      {"KafkaBrokerFileDescriptorsHigh",
+       "ticket",
+       Op::kGreater,
+       {"kafka_broker_process_open_fds", "kafka_broker_process_max_fds"},
+       "Broker {{ $labels.broker }} uses more than 80% of its file descriptor limit",
+       "The broker {{ $labels.broker }} process has {{ $value | humanizePercentage }} of its open file limit "
+       "in use, above 80% for 5 minutes.",
+       "https://github.com/dora/dora-kafka-exporter/blob/main/docs/"
+       "runbooks.md#kafkabrokerfiledescriptorshigh",
+       &FileDescriptors},
+      {"KafkaBrokerCpuSaturated",
+       "ticket",
+       Op::kGreater,
+       {kCpu, "kafka_broker_process_cpu_limit_cores"},
+       "Broker {{ $labels.broker }} uses more than 90% of its CPUs",
+       "The broker {{ $labels.broker }} process used {{ $value | humanizePercentage }} of the CPUs it may "
+       "use "
+       "over the last 5 minutes, above 90% for 10 minutes.",
+       "https://github.com/dora/dora-kafka-exporter/blob/main/docs/runbooks.md#kafkabrokercpusaturated",
+       &CpuSaturated},
+      {"KafkaTopicHotPartition",
+       "ticket",
+       Op::kNone,
+       {"kafka_topic_hottest_partition_write_share", "kafka_topic_hot_partition_share_threshold",
+        "kafka_topic_messages_in_per_second"},
+       "Topic {{ $labels.topic }} has a hot partition",
+       "The hottest partition of topic {{ $labels.topic }} takes {{ $value | humanizePercentage }} of its "
+       "writes, above the configured share for 15 minutes.",
+       "https://github.com/dora/dora-kafka-exporter/blob/main/docs/runbooks.md#kafkatopichotpartition",
+       &HotPartition},
+      {"KafkaBrokerRestarted",
+       "warning",
+       Op::kLess,
+       {"kafka_broker_process_start_time_seconds"},
+       "Broker {{ $labels.broker }} restarted",
+       "The broker {{ $labels.broker }} process started {{ $value | humanizeDuration }} ago.",
+       "https://github.com/dora/dora-kafka-exporter/blob/main/docs/runbooks.md#kafkabrokerrestarted",
+       &Restarted},
       {"KafkaExporterCollectorFailing",
        "ticket",
        Op::kEqual,
@@ -339,6 +459,94 @@ std::string RenderValue(const std::string& pipe, double value) {
   return "";
 }
 
+// Go's %q of a string.
+std::string Quote(const std::string& v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// The selector of a `with` pipeline: `query "sel"` or
+// `printf "fmt" $labels.x | query` (each %q of fmt taking the next label).
+std::string WithSelector(const std::string& pipeline, const Labels& labels) {
+  const std::regex plain(R"re(^query\s+"([^"]*)"$)re");
+  const std::regex formatted(
+      R"re(^printf\s+"([^"]*)"((?:\s+\$labels\.[a-zA-Z_][a-zA-Z0-9_]*)*)\s*\|\s*query$)re");
+  std::smatch m;
+  const std::string p = Trim(pipeline);
+  if (std::regex_match(p, m, plain)) return m[1];
+  if (!std::regex_match(p, m, formatted)) return "";
+  std::vector<std::string> args;
+  const std::string arg_text = m[2];
+  const std::regex arg(R"(\$labels\.([a-zA-Z_][a-zA-Z0-9_]*))");
+  for (std::sregex_iterator it(arg_text.begin(), arg_text.end(), arg), e; it != e; ++it) {
+    auto l = labels.find((*it)[1]);
+    args.push_back(l == labels.end() ? "" : l->second);
+  }
+  std::string out;
+  const std::string fmt = m[1];
+  size_t next = 0;
+  for (size_t i = 0; i < fmt.size(); ++i) {
+    if (fmt.compare(i, 2, "%q") == 0) {
+      out += Quote(next < args.size() ? args[next++] : "");
+      ++i;
+    } else {
+      out += fmt[i];
+    }
+  }
+  return out;
+}
+
+// The samples of `name{l="v", ...}` among the inputs (a matcher with "" also
+// matches a missing label), ordered by labels.
+std::vector<Sample> Query(const std::string& selector, const Samples* in) {
+  std::vector<Sample> out;
+  if (in == nullptr || selector.empty()) return out;
+  const size_t brace = selector.find('{');
+  const std::string name = selector.substr(0, brace);
+  Labels matchers;
+  if (brace != std::string::npos) {
+    const std::regex matcher(R"re(([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)")re");
+    const std::string body = selector.substr(brace);
+    for (std::sregex_iterator it(body.begin(), body.end(), matcher), e; it != e; ++it) {
+      std::string v;
+      const std::string raw = (*it)[2];
+      for (size_t i = 0; i < raw.size(); ++i) v += raw[i] == '\\' && i + 1 < raw.size() ? raw[++i] : raw[i];
+      matchers[(*it)[1]] = v;
+    }
+  }
+  auto family = in->find(name);
+  if (family == in->end()) return out;
+  for (const Sample& s : family->second) {
+    bool match = true;
+    for (const auto& [k, v] : matchers) {
+      auto l = s.labels.find(k);
+      if ((l == s.labels.end() ? std::string() : l->second) != v) match = false;
+    }
+    if (match) out.push_back(s);
+  }
+  std::sort(out.begin(), out.end(), [](const Sample& a, const Sample& b) { return a.labels < b.labels; });
+  return out;
+}
+
+// The body of a `with`: {{ . | first | value [| pipe] }} is the first
+// result's value; the rest renders as outside.
+std::string RenderDot(const std::string& body, const Labels& labels, double value,
+                      const std::vector<Sample>& result) {
+  static const std::regex dot(R"(\{\{\s*\.\s*\|\s*first\s*\|\s*value\s*(?:\|([^}]*))?\}\})");
+  std::string out;
+  auto last = body.cbegin();
+  for (std::sregex_iterator it(body.begin(), body.end(), dot), e; it != e; ++it) {
+    out += RenderTemplate(std::string(last, (*it)[0].first), labels, value, nullptr);
+    out += RenderValue((*it)[1].matched ? Trim((*it)[1]) : "", result.front().value);
+    last = (*it)[0].second;
+  }
+  return out + RenderTemplate(std::string(last, body.cend()), labels, value, nullptr);
+}
+
 }  // namespace
 
 bool History::Observes(const std::string& family) {
@@ -349,7 +557,7 @@ void History::Observe(SysTime now, const Samples& fresh) {
   auto count = fresh.find("kafka_brokers");
   if (count != fresh.end() && !count->second.empty()) brokers.emplace_back(now, count->second.front().value);
   while (!brokers.empty() && brokers.front().first <= now - kBrokersWindow) brokers.pop_front();
-  for (const char* family : {kLatency, kProduceErrors}) {
+  for (const char* family : {kLatency, kProduceErrors, kCpu}) {
     auto it = fresh.find(family);
     if (it == fresh.end()) continue;
     for (const Sample& s : it->second) {
@@ -379,6 +587,40 @@ bool History::Increase(const std::string& family, const Labels& labels, SysTime 
   }
   if (n < 2) return false;
   *out = total;
+  return true;
+}
+
+bool History::Rate(const std::string& family, const Labels& labels, SysTime now, std::chrono::seconds window,
+                   double* out) const {
+  auto it = counters.find({family, labels});
+  if (it == counters.end()) return false;
+  // Prometheus's extrapolatedRate over the points in (now - window, now].
+  const std::pair<SysTime, double>* first = nullptr;
+  const std::pair<SysTime, double>* last = nullptr;
+  double delta = 0, prev = 0;
+  int n = 0;
+  for (const auto& p : it->second) {
+    if (p.first <= now - window || p.first > now) continue;
+    if (n == 0) first = &p;
+    if (n > 0 && p.second < prev) delta += prev;  // a reset: what was counted before it
+    prev = p.second;
+    last = &p;
+    ++n;
+  }
+  if (n < 2) return false;
+  using Secs = std::chrono::duration<double>;
+  delta += last->second - first->second;
+  const double sampled = Secs(last->first - first->first).count();
+  if (sampled <= 0) return false;
+  double to_start = Secs(first->first - (now - window)).count();
+  const double to_end = Secs(now - last->first).count();
+  const double average = sampled / (n - 1);
+  if (delta > 0 && first->second >= 0) to_start = std::min(to_start, sampled * (first->second / delta));
+  const double threshold = average * 1.1;
+  double interval = sampled;
+  interval += to_start < threshold ? to_start : average / 2;
+  interval += to_end < threshold ? to_end : average / 2;
+  *out = delta * (interval / sampled) / Secs(window).count();
   return true;
 }
 
@@ -435,7 +677,8 @@ const MetricsBuilder::TapReductions& ReducedFamilies() {
 
 bool ReadsHistory(const RuleDef& rule) {
   return rule.compute == &BrokersMissing || rule.compute == &ProduceErrors ||
-         rule.compute == &ReplicationLatency;
+         rule.compute == &ReplicationLatency || rule.compute == &CpuSaturated ||
+         rule.compute == &Restarted;  // time() moves too
 }
 
 bool Compare(Op op, double value, double threshold) {
@@ -452,7 +695,7 @@ bool Compare(Op op, double value, double threshold) {
   return false;
 }
 
-std::string RenderTemplate(const std::string& text, const Labels& labels, double value) {
+std::string RenderTemplate(const std::string& text, const Labels& labels, double value, const Samples* in) {
   std::string out;
   size_t pos = 0;
   for (;;) {
@@ -462,6 +705,16 @@ std::string RenderTemplate(const std::string& text, const Labels& labels, double
     if (close == std::string::npos) break;
     out.append(text, pos, open - pos);
     const std::string inner = Trim(text.substr(open + 2, close - open - 2));
+    if (inner.rfind("with ", 0) == 0) {
+      // {{ with <query> }}body{{ end }}: the body, with `.` the query's
+      // result, where the result is not empty.
+      const size_t end = text.find("{{ end }}", close + 2);
+      if (end == std::string::npos) break;
+      const std::vector<Sample> result = Query(WithSelector(inner.substr(5), labels), in);
+      if (!result.empty()) out += RenderDot(text.substr(close + 2, end - close - 2), labels, value, result);
+      pos = end + 9;
+      continue;
+    }
     if (inner.rfind("$labels.", 0) == 0) {
       auto it = labels.find(inner.substr(8));
       if (it != labels.end()) out += it->second;

@@ -23,7 +23,8 @@ struct History {
   // kafka_brokers points for max_over_time(kafka_brokers[1d]).
   std::deque<std::pair<SysTime, double>> brokers;
   // Counter points per series (family + labels) for increase()/rate() over 5m:
-  // the probe's produce latency buckets and produce errors.
+  // the probe's produce latency buckets and produce errors, the broker
+  // process's CPU seconds.
   std::map<std::pair<std::string, Labels>, std::deque<std::pair<SysTime, double>>> counters;
   // Records a collector's fresh samples at `now` (only the families kept here).
   void Observe(SysTime now, const Samples& fresh);
@@ -33,6 +34,11 @@ struct History {
   // handled; false with fewer than two points.
   bool Increase(const std::string& family, const Labels& labels, SysTime now, std::chrono::seconds window,
                 double* out) const;
+  // rate() of one counter series over (now - window, now], with
+  // Prometheus's extrapolation to the window's edges (and to the counter's
+  // zero); false with fewer than two points.
+  bool Rate(const std::string& family, const Labels& labels, SysTime now, std::chrono::seconds window,
+            double* out) const;
 };
 
 struct RuleDef {
@@ -67,8 +73,12 @@ bool Compare(Op op, double value, double threshold);
 
 // The alert texts: {{ $labels.x }}, {{ $value }} and {{ $value | f }} with f
 // printf "%.Nf", humanize, humanizePercentage or humanizeDuration, the way
-// Prometheus renders them.
-std::string RenderTemplate(const std::string& text, const Labels& labels, double value);
+// Prometheus renders them; and {{ with <query> }}...{{ end }} where <query>
+// is `query "sel"` or `printf "fmt" $labels.x | query` over the inputs `in`
+// (a selector with equality matchers only), its body reading the result as
+// {{ . | first | value | f }}. Without inputs a query is empty.
+std::string RenderTemplate(const std::string& text, const Labels& labels, double value,
+                           const Samples* in = nullptr);
 
 // histogram_quantile over cumulative (upper bound, count) buckets, +Inf last.
 double HistogramQuantile(double q, std::vector<std::pair<double, double>> buckets);

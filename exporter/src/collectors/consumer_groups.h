@@ -5,7 +5,7 @@
 // Exports kafka_consumergroup_{current_offset,current_offset_sum,lag,lag_sum,
 // members,info,lag_seconds,max_lag,max_lag_seconds,status,partition_status,
 // uncommitted_partitions,expired_messages,consumed_messages_per_second,
-// lag_retention_ratio} and
+// lag_retention_ratio,retention_time_left_seconds} and
 // kafka_sharegroup_info (share groups stay out of every other family), and
 // with lag_exporter_metrics kafka-lag-exporter's kafka_consumergroup_group_*
 // and kafka_partition_{latest,earliest}_offset families.
@@ -104,6 +104,9 @@ class ConsumerGroupsCollector : public Collector {
     std::vector<PartitionEntry> partitions;
     double consumed_total = 0;  // messages consumed since first seen (sum of offset advances)
     std::deque<std::pair<SteadyTime, double>> consumed_history;
+    // Per topic with a retention ratio: (time, its largest lag in seconds)
+    // over the rate window, for the time left until retention deletes.
+    std::map<std::string, std::deque<std::pair<SteadyTime, double>>> retention_lag;
   };
 
   ConsumerGroupsCollectorConfig config_;
@@ -158,9 +161,10 @@ class ConsumerGroupsCollector : public Collector {
                      int64_t lag, int member, TopicSums& ts, RenderRun& run) const;
   static void RenderPartitionStatuses(GroupRun& group, const GroupState& gs, const RenderRun& run,
                                       MetricsBuilder& out);
-  // Per topic: offset and lag sums, and at granularity topic the data-loss and
-  // status families without `partition`.
-  void RenderTopicSums(GroupRun& group, const RenderRun& run, MetricsBuilder& out) const;
+  // Per topic: offset and lag sums, at granularity topic the data-loss and
+  // status families without `partition`, and the lag against retention (its
+  // trend in gs).
+  void RenderTopicSums(GroupRun& group, GroupState& gs, const RenderRun& run, MetricsBuilder& out) const;
   // Per group: max lag (messages, seconds), sum, status, stale and uncommitted partitions.
   void RenderGroupTotals(const GroupRun& group, const RenderRun& run, MetricsBuilder& out) const;
   void RenderConsumptionRate(const GroupRun& group, GroupState& gs, SteadyTime now, const RenderRun& run,

@@ -37,7 +37,7 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     if (go == nullptr || go->error != 0) continue;  // offsets unknown this run: no lag series
     GroupRun group(g, *go, obs.carried.count(g.name) > 0);
     WalkPartitions(group, gs, run, out);
-    RenderTopicSums(group, run, out);
+    RenderTopicSums(group, gs, run, out);
     RenderGroupTotals(group, run, out);
     RenderConsumptionRate(group, gs, obs.now, run, out);
   }
@@ -66,6 +66,7 @@ ConsumerGroupsCollector::Families ConsumerGroupsCollector::DeclareFamilies(Metri
   f.stale = out.Family(DORA_METRIC("kafka_consumergroup_stale_partitions"));
   f.share = out.Family(DORA_METRIC("kafka_sharegroup_info"));
   f.retention_ratio = out.Family(DORA_METRIC("kafka_consumergroup_lag_retention_ratio"));
+  f.retention_left = out.Family(DORA_METRIC("kafka_consumergroup_retention_time_left_seconds"));
   f.lx = config_.lag_exporter_metrics;
   if (f.lx) {
     f.lx_offset = out.Family(DORA_METRIC("kafka_consumergroup_group_offset"));
@@ -151,7 +152,7 @@ void ConsumerGroupsCollector::RenderGroupInfo(const GroupDescription& g, const R
   }
 }
 
-void ConsumerGroupsCollector::RenderTopicSums(GroupRun& group, const RenderRun& run,
+void ConsumerGroupsCollector::RenderTopicSums(GroupRun& group, GroupState& gs, const RenderRun& run,
                                               MetricsBuilder& out) const {
   const std::string& name = group.group.name;
   const Families& fam = run.fam;
@@ -190,19 +191,32 @@ void ConsumerGroupsCollector::RenderTopicSums(GroupRun& group, const RenderRun& 
     // How close the oldest unconsumed message is to being deleted by
     // retention.ms: the topic's largest lag in seconds against it. Not for a
     // compacted topic, one without a time limit, or a lag without an estimate.
+    std::optional<double> keep;
     if (ts.any_lag && ts.max_lag_s >= 0 && !ts.lag_s_unknown && run.obs.cluster) {
       auto configs = run.obs.cluster->topic_configs.find(topic);
-      auto keep =
+      keep =
           TimeRetentionSeconds(configs == run.obs.cluster->topic_configs.end() ? nullptr : &configs->second);
-      if (keep) {
-        const double ratio = ts.max_lag_s / *keep;
-        out.Add(fam.retention_ratio, {{"consumergroup", name}, {"topic", topic}}, ratio);
-        if (fam.lx)
-          out.Add(fam.lx_retention_ratio,
-                  {{"cluster_name", config_.cluster_name}, {"group", name}, {"topic", topic}}, ratio);
-      }
     }
+    if (!keep) {
+      gs.retention_lag.erase(topic);  // a gap: the trend starts over
+      continue;
+    }
+    const double ratio = ts.max_lag_s / *keep;
+    out.Add(fam.retention_ratio, {{"consumergroup", name}, {"topic", topic}}, ratio);
+    if (fam.lx)
+      out.Add(fam.lx_retention_ratio,
+              {{"cluster_name", config_.cluster_name}, {"group", name}, {"topic", topic}}, ratio);
+    // The time left at the current rates, from the lag's trend over the rate
+    // window (a carried commit is no new point: it says nothing of the rate).
+    auto& points = gs.retention_lag[topic];
+    if (!group.carried) points.emplace_back(run.obs.now, ts.max_lag_s);
+    while (points.size() > 2 && run.obs.now - points[1].first >= rate_window_) points.pop_front();
+    if (auto left = RetentionSecondsLeft(*keep, points))
+      out.Add(fam.retention_left, {{"consumergroup", name}, {"topic", topic}}, *left);
   }
+  // Topics the group no longer commits to take their trend with them.
+  for (auto it = gs.retention_lag.begin(); it != gs.retention_lag.end();)
+    it = group.topics.count(it->first) ? std::next(it) : gs.retention_lag.erase(it);
 }
 
 void ConsumerGroupsCollector::RenderGroupTotals(const GroupRun& group, const RenderRun& run,

@@ -14,7 +14,7 @@ namespace dora {
 // Every family the collector renders, declared in the exposition's order.
 struct ConsumerGroupsCollector::Families {
   MetricsBuilder::FamilyId offset, offset_sum, lag, lag_sum, members, info, lag_s, max_lag, max_lag_s, status,
-      pstatus, uncommitted, expired, consumed, stale, share, retention_ratio;
+      pstatus, uncommitted, expired, consumed, stale, share, retention_ratio, retention_left;
   // kafka-lag-exporter's, with lag_exporter_metrics.
   bool lx = false;
   MetricsBuilder::FamilyId lx_offset = 0, lx_lag = 0, lx_lag_s = 0, lx_max = 0, lx_max_s = 0, lx_sum = 0,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <iterator>
+#include <limits>
 #include <utility>
 
 namespace dora {
@@ -19,6 +20,19 @@ std::optional<double> TimeRetentionSeconds(const std::map<std::string, std::stri
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec != std::errc() || end != v.data() + v.size() || n <= 0) return std::nullopt;
   return static_cast<double>(n) / 1000.0;
+}
+
+std::optional<double> RetentionSecondsLeft(double retention_seconds,
+                                           const std::deque<std::pair<SteadyTime, double>>& lag_points) {
+  if (lag_points.size() < 2) return std::nullopt;
+  const double span =
+      std::chrono::duration<double>(lag_points.back().first - lag_points.front().first).count();
+  if (span <= 0) return std::nullopt;
+  const double left = retention_seconds - lag_points.back().second;
+  if (left <= 0) return 0.0;
+  const double slope = std::min(1.0, (lag_points.back().second - lag_points.front().second) / span);
+  if (slope <= 0) return std::numeric_limits<double>::infinity();
+  return left / slope;
 }
 
 void WatermarkHistory::Add(SteadyTime t, int64_t high) {

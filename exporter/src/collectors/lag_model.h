@@ -4,6 +4,7 @@
 // Burrow-style partition status over a sliding window of observations.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +42,19 @@ class WatermarkHistory {
 // `delete` (its records live until a newer one with the same key). The
 // denominator of kafka_consumergroup_lag_retention_ratio.
 std::optional<double> TimeRetentionSeconds(const std::map<std::string, std::string>* topic_configs);
+
+// Seconds until retention.ms deletes the oldest unconsumed message of a group
+// on a topic, at the current rates (docs/consumer-lag.md, "Time left"): the
+// retention left, (retention - lag), divided by how fast that message ages,
+// the slope of the topic's largest lag in seconds over `lag_points` ((time,
+// lag seconds), oldest first, newest = now). A stopped group ages at 1 s per
+// second; one that consumes ages slower (1 - consumed/produced rate), and one
+// at least as fast as its producers does not age: +infinity. The slope is
+// capped at 1 (no message ages faster than the clock; a steeper slope is the
+// largest lag moving to another partition). 0 once the lag reaches the
+// retention. nullopt with fewer than two points or no time between them.
+std::optional<double> RetentionSecondsLeft(double retention_seconds,
+                                           const std::deque<std::pair<SteadyTime, double>>& lag_points);
 
 enum class PartitionStatus { kOk, kWarn, kStall, kStop, kRewind };
 enum class GroupStatus { kOk, kWarn, kErr };

@@ -172,7 +172,8 @@ struct CollectorsConfig {
 // (tests/unit/test_alerting_rules.cpp compares them).
 struct AlertRuleConfig {
   bool enabled = true;
-  double threshold = 0;  // the constant the rule compares with (unused by KafkaBrokersMissing)
+  double threshold =
+      0;  // the constant the rule compares with (unused by KafkaBrokersMissing, KafkaTopicHotPartition)
   Millis for_duration{0};
   Millis keep_firing_for{0};
   std::map<std::string, std::string> labels;  // extra labels; they win over the rule's (severity)
@@ -198,6 +199,11 @@ struct AlertingConfig {
     rule("KafkaConsumerGroupStalled", 0, 300);
     rule("KafkaProbeProduceErrors", 0, 0);
     rule("KafkaExporterCollectorFailing", 0, 300);
+    rule("KafkaConsumerGroupLagNearRetention", 0.8, 300);
+    rule("KafkaBrokerFileDescriptorsHigh", 0.8, 300);
+    rule("KafkaBrokerCpuSaturated", 0.9, 600);
+    rule("KafkaTopicHotPartition", 0, 900);
+    rule("KafkaBrokerRestarted", 600, 0);
   }
   bool enabled = true;  // evaluate the alerts of alerting/rules.h in the daemon
   // By alertname (the set is fixed: an unknown name is an unknown key).

@@ -216,6 +216,11 @@ inline constexpr FamilyDef kCatalogue[] = {
      "derived, DescribeConfigs(topic) retention.ms",
      "Largest estimated lag in seconds of the group on the topic against the topic's retention.ms: at 1 the "
      "oldest unconsumed message is due for deletion (time-based retention only; not for compacted topics)."},
+    {"kafka_consumergroup_retention_time_left_seconds", kGauge, "consumergroup, topic", "consumer_groups",
+     "derived, DescribeConfigs(topic) retention.ms",
+     "Estimated seconds until retention.ms deletes the oldest message of the topic the group has not "
+     "consumed, at the current rates: (retention - lag in seconds) over the lag's growth per second in "
+     "the rate window; +Inf while the lag does not grow; 0 once due (docs/consumer-lag.md)."},
     {"kafka_consumergroup_max_lag_seconds", kGauge, "consumergroup", "consumer_groups", "derived",
      "Largest estimated partition lag of the group in seconds (an estimate)."},
     {"kafka_consumergroup_status", kGauge, "consumergroup, status", "consumer_groups",
