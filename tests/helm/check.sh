@@ -36,6 +36,7 @@ echo "== helm lint --strict"
   cat "$OUT/lint.log"
   exit 1
 }
+"$HELM" lint --strict "$CHART" --set sharding.replicas=3 >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
 "$HELM" lint --strict "$CHART" -f "$HERE/values-sidecar.yaml" >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
 "$HELM" lint --strict "$CHART" -f tests/kyverno/values-strimzi.yaml >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
 "$HELM" lint --strict "$CHART" -f "$HERE/values-kubelet-disk.yaml" >"$OUT/lint.log" 2>&1 || { cat "$OUT/lint.log"; exit 1; }
@@ -61,6 +62,9 @@ render incidents-claim -f "$HERE/values-incidents.yaml" --set incidentSpool.pers
 render incidents-emptydir -f "$HERE/values-incidents.yaml" --set incidentSpool.persistence.enabled=false
 render incidents-sidecar -f "$HERE/values-sidecar.yaml" -f "$HERE/values-incidents.yaml"
 render kubelet-disk-sidecar -f "$HERE/values-sidecar.yaml" -f "$HERE/values-kubelet-disk.yaml"
+render sharded --set sharding.replicas=3
+render sharded-incidents -f "$HERE/values-incidents.yaml" --set sharding.replicas=2
+render sharded-sidecar -f "$HERE/values-sidecar.yaml" --set sharding.replicas=3
 "$HELM" template dora "$CHART" --namespace kafka -f tests/kyverno/values-strimzi.yaml >"$OUT/kyverno.yaml"
 "$HELM" template dora "$CHART" --namespace kafka -f tests/kyverno/values-strimzi.yaml \
   --set 'sidecar.kyverno.pools={brokers}' >"$OUT/kyverno-pools.yaml"
@@ -87,6 +91,10 @@ expect_fail "unknown sidecar.inject" --set mode=sidecar --set sidecar.brokerPodS
 expect_fail "unknown prometheusRule key" --set prometheusRule.kubelet=true
 expect_fail "a spool size that is not a quantity" --set incidentSpool.persistence.size=lots
 expect_fail "a secret mount without its Secret" --set 'extraSecretMounts[0].name=am'
+expect_fail "zero shards" --set sharding.replicas=0
+expect_fail "shards that are not a number" --set-string sharding.replicas=two
+expect_fail "unknown sharding key" --set sharding.index=1
+expect_fail "one existing spool claim for several shards" -f "$HERE/values-incidents.yaml" --set sharding.replicas=2 --set incidentSpool.persistence.existingClaim=spool-claim
 
 echo "== helm package keeps the copies"
 "$HELM" package "$CHART" -d "$OUT" >/dev/null

@@ -490,12 +490,61 @@ def check_incidents(outdir):
     check("incidents" not in cfg and "alerting" not in cfg, "standalone: the daemon's defaults for alerting")
 
 
+def check_sharded(outdir):
+    """sharding.replicas > 1: a StatefulSet of shards behind a headless Service, each passing its ordinal."""
+    w = "sharded"
+    docs = load(outdir, w)
+    check(not of_kind(docs, "Deployment"), w + ": no Deployment")
+    sts = one(docs, "StatefulSet")
+    check(sts["spec"]["replicas"] == 3, w + ": three replicas")
+    svc = one(docs, "Service")
+    check(svc["spec"].get("clusterIP") == "None", w + ": the Service is headless (every shard scraped)")
+    check(sts["spec"]["serviceName"] == svc["metadata"]["name"], w + ": the Service governs the StatefulSet")
+    check(sts["spec"].get("podManagementPolicy") == "Parallel", w + ": shards start in parallel")
+    check(sts["spec"]["selector"]["matchLabels"] == svc["spec"]["selector"], w + ": the Service selects the shards")
+    spec = sts["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    check_security(w, c, spec.get("securityContext"))
+    check_probes(w, c, "metrics")
+    check("--sharding.index=$(POD_INDEX)" in c["args"], w + ": the pod passes its index")
+    env = {e["name"]: e for e in c.get("env", [])}
+    check(env.get("POD_INDEX", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+          == "metadata.labels['apps.kubernetes.io/pod-index']", w + ": POD_INDEX is the pod's ordinal label")
+    cfg, _ = exporter_config(docs)
+    check(cfg.get("sharding") == {"count": 3}, w + ": the config shards the groups over three (%r)"
+          % cfg.get("sharding"))
+    for name in ("cluster", "offsets", "consumer_groups"):
+        check(cfg["collectors"].get(name, {}).get("enabled") is True, w + ": %s enabled (shard 0 exports it)" % name)
+    check_service_monitor(w, docs, "metrics")
+
+    # Incidents: each shard's spool on a claim of its own, no shared claim.
+    w = "sharded-incidents"
+    docs = load(outdir, w)
+    sts = one(docs, "StatefulSet")
+    spec = sts["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    check(not of_kind(docs, "PersistentVolumeClaim"), w + ": no shared claim")
+    templates = sts["spec"].get("volumeClaimTemplates", [])
+    check(len(templates) == 1, w + ": one claim template")
+    m = mounts_by_path(c).get(SPOOL)
+    if check(m is not None and templates, w + ": the spool is mounted from the claim template"):
+        check(templates[0]["metadata"]["name"] == m["name"], w + ": the mount is the claim template's")
+        check(m["name"] not in volumes_by_name(spec["volumes"]), w + ": no pod volume shadows the claim")
+        check(templates[0]["spec"]["resources"]["requests"]["storage"] == "2Gi", w + ": claim size from values")
+
+    # Sidecar mode ignores sharding: no StatefulSet of the chart's own.
+    docs = load(outdir, "sharded-sidecar")
+    check(not of_kind(docs, "StatefulSet"), "sharded-sidecar: no StatefulSet in sidecar mode")
+    cfg, _ = exporter_config(docs)
+    check("sharding" not in cfg, "sharded-sidecar: no sharding in sidecar mode")
+
+
 def check_with_binary(outdir):
     binary = os.environ.get("DORA_EXPORTER_BIN")
     if not binary:
         print("   (DORA_EXPORTER_BIN not set: rendered configs not run through --check-config)")
         return
-    for name in ("standalone", "standalone-secure", "sidecar", "sidecar-default", "incidents"):
+    for name in ("standalone", "standalone-secure", "sidecar", "sidecar-default", "incidents", "sharded"):
         docs = load(outdir, name)
         _, cm = exporter_config(docs)
         tmp = tempfile.mkdtemp(prefix="dora-helm-cfg-")
@@ -519,8 +568,10 @@ def check_with_binary(outdir):
             cfg_path = os.path.join(tmp, "config", "exporter.yaml")
             with open(cfg_path, "w") as f:
                 f.write(materialize(tmp, cm["data"]["exporter.yaml"]))
-            r = subprocess.run([binary, "--config", cfg_path, "--check-config"], capture_output=True, text=True,
-                               timeout=60)
+            # A sharded pod's config with its ordinal (the last one: 2 of 3).
+            extra = ["--sharding.index=2"] if name == "sharded" else []
+            r = subprocess.run([binary, "--config", cfg_path, "--check-config"] + extra, capture_output=True,
+                               text=True, timeout=60)
             check(r.returncode == 0, "%s: rendered config fails --check-config (rc %d):\n%s%s"
                   % (name, r.returncode, r.stdout, r.stderr))
             print("   %s: exporter --check-config: %s" % (name, (r.stdout or r.stderr).strip()))
@@ -534,7 +585,7 @@ def main():
         return 2
     outdir = sys.argv[1]
     for fn in (check_standalone, check_standalone_secure, check_sidecar, check_kubelet_disk, check_kyverno,
-               check_incidents, check_with_binary):
+               check_incidents, check_sharded, check_with_binary):
         try:
             fn(outdir)
         except (AssertionError, KeyError, TypeError, IndexError) as e:

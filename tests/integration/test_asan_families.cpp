@@ -1,7 +1,8 @@
 // Every configurable metric family against a real broker, in one run per
 // consumer-group granularity: with every optional collector and setting on
 // (conformance, DLQ rates, kafka-lag-exporter labels with a live member, log
-// dirs, the broker process, probe, broker stats, schema registry, Kafka Connect). .ci/run runs it from the
+// dirs, the broker process, probe, broker stats, schema registry, Kafka Connect), and a
+// run as a shard other than 0 (sharding). .ci/run runs it from the
 // ASan/UBSan build ("[asan-families]"), where the daemon under test is the
 // sanitized binary: a memory or UB error aborts it, and the test reads its log.
 #include <signal.h>
@@ -306,6 +307,46 @@ TEST_CASE("every optional metric family and both granularities run clean against
     for (const auto& r : registry.Registered())
       registered = registered || r.first == "incident-events-dora.kafka.exporter.IncidentEvent";
     CHECK(registered);
+    StopClean(d);
+    unlink(cfg.c_str());
+  }
+  {
+    // sharding: shard 2 of 3, which both groups hash to (FNV-1a-32 mod 3:
+    // "auditors" and "agents" give 2). A shard other than 0 exports its
+    // groups' series and none of the cluster-wide ones; its cluster collector
+    // runs quietly and still feeds the retention ratio.
+    const std::string cfg =
+        Write("shard.yaml", Config("partition", topics, data_dir, kafka->dir(), registry.url(), connect.url(),
+                                   connect_password, alerting) +
+                                "sharding: {count: 3, index: 2}\n");
+    Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
+    REQUIRE(d.WaitHealthy());
+    std::vector<Sample> s;
+    const bool seen = d.WaitFor(
+        [](const auto& x) {
+          return Find(x, "kafka_exporter_collector_success", {{"collector", "consumer_groups"}}) == 1.0 &&
+                 Find(x, "kafka_exporter_collector_success", {{"collector", "cluster"}}) == 1.0 &&
+                 Find(x, "kafka_consumergroup_lag_retention_ratio",
+                      {{"consumergroup", "auditors"}, {"topic", "audit-logs"}})
+                     .has_value() &&
+                 !FindAll(x, "kafka_consumergroup_lag", {{"consumergroup", "agents"}}).empty() &&
+                 !FindAll(x, "kafka_log_dir_partition_size_bytes").empty();
+        },
+        60s, &s);
+    INFO(Tail(d.Log()));
+    REQUIRE(seen);
+    CHECK(Find(s, "kafka_exporter_shard_info", {{"index", "2"}, {"count", "3"}}) == 1.0);
+    for (const char* off : {"offsets", "probe", "broker_stats", "schema_registry", "connect"}) {
+      INFO(off);
+      CHECK_FALSE(Find(s, "kafka_exporter_collector_success", {{"collector", off}}).has_value());
+    }
+    for (const char* gone :
+         {"kafka_brokers", "kafka_topic_partitions", "kafka_topic_partition_current_offset",
+          "kafka_partition_latest_offset", "kafka_probe_messages_received_total", "kafka_schema_registry_up",
+          "kafka_connect_up"}) {
+      INFO(gone);
+      CHECK(FindAll(s, gone).empty());
+    }
     StopClean(d);
     unlink(cfg.c_str());
   }

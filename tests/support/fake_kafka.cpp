@@ -164,10 +164,16 @@ Result<GroupListing> FakeKafka::ListGroups(int, Millis) {
   return out;
 }
 
+std::vector<std::string> FakeKafka::offsets_asked() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return offsets_asked_;
+}
+
 std::vector<GroupOffsets> FakeKafka::FetchCommittedOffsets(const std::vector<std::string>& groups, int,
                                                            Millis) {
   std::lock_guard<std::mutex> lock(mu_);
   Count("FetchCommittedOffsets");
+  offsets_asked_.insert(offsets_asked_.end(), groups.begin(), groups.end());
   std::vector<GroupOffsets> out;
   for (const auto& name : groups) {
     GroupOffsets go;

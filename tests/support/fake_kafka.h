@@ -37,6 +37,8 @@ class FakeKafka : public KafkaApi {
   Millis longest_broker_config_timeout() const;
   // Calls made, by method name ("Metadata", "ListOffsets", ...).
   int calls(const std::string& method) const;
+  // Every group FetchCommittedOffsets was asked for, in order, all calls.
+  std::vector<std::string> offsets_asked() const;
 
   Result<ClusterMetadata> Metadata(Millis timeout) override;
   Result<std::map<std::string, ConfigValues>> DescribeTopicConfigs(const std::vector<std::string>& topics,
@@ -63,6 +65,7 @@ class FakeKafka : public KafkaApi {
 
   mutable std::mutex mu_;
   mutable std::map<std::string, int> calls_;
+  std::vector<std::string> offsets_asked_;
   ClusterMetadata metadata_;
   std::map<std::string, ConfigValues> topic_configs_;
   std::map<TopicPartition, std::pair<int64_t, int64_t>> offsets_;  // low, high

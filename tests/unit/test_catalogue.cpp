@@ -125,7 +125,7 @@ TEST_CASE("the self metrics render as the catalogue declares them", "[catalogue]
     CHECK(text.find("# TYPE " + std::string(def.name) + " " + std::string(dora::TypeName(def.type)) + "\n") !=
           std::string::npos);
   }
-  CHECK(families == 26);
+  CHECK(families == 27);
 }
 
 TEST_CASE("the exposition check reports a foreign family or another HELP or TYPE or an unknown label",

@@ -70,6 +70,7 @@ App::App(Config config, Flags flags) : config_(std::move(config)), flags_(std::m
   });
   UseAlertSource(evaluator_.get());
   ConfigureAlerting(config_);
+  self_.SetShard(config_.sharding.index, config_.sharding.count);
 }
 
 void App::ConfigureAlerting(const Config& config) {
@@ -309,6 +310,7 @@ bool App::Reload() {
   // `for` and labels apply from the next evaluation on.
   ConfigureAlerting(next);
   config_ = std::move(next);
+  self_.SetShard(config_.sharding.index, config_.sharding.count);
   if (alerting_changed) StartNotifier();  // the new Alertmanagers; firing alerts are re-sent at once
   self_.RecordReload(true);
   PublishSelf();

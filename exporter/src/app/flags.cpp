@@ -1,5 +1,8 @@
 #include "app/flags.h"
 
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 
 namespace dora {
@@ -21,9 +24,23 @@ Flags:
   --web.telemetry-path PATH     metrics path, default /metrics
   --web.config.file FILE        exporter-toolkit web config (TLS, basic auth)
   --schema-registry.url URL     schema registry to probe; repeatable
+  --sharding.index N            this daemon's shard, 0 .. sharding.count-1 (a StatefulSet ordinal)
+  --sharding.count N            daemons the consumer groups are split over (docs/deployment.md)
   -h, --help                    show this help
 )";
 }
+
+namespace {
+// A whole decimal number that fits an int, or nothing.
+std::optional<int> ParseInt(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  errno = 0;
+  char* end = nullptr;
+  long v = std::strtol(s.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || v < INT_MIN || v > INT_MAX) return std::nullopt;
+  return static_cast<int>(v);
+}
+}  // namespace
 
 Result<Flags> ParseFlags(int argc, const char* const* argv) {
   Flags f;
@@ -78,6 +95,13 @@ Result<Flags> ParseFlags(int argc, const char* const* argv) {
     } else if (name == "--schema-registry.url") {
       if (!take(&v)) return missing();
       f.schema_registry_urls.push_back(v);
+    } else if (name == "--sharding.index" || name == "--sharding.count") {
+      if (!take(&v)) return missing();
+      auto n = ParseInt(v);
+      if (!n)
+        return Status::Error(Reason::kConfig,
+                             "flag " + name + ": expected a whole number, got \"" + v + "\"");
+      (name == "--sharding.index" ? f.sharding_index : f.sharding_count) = *n;
     } else {
       return Status::Error(Reason::kConfig, "unknown flag " + name + " (see --help)");
     }
@@ -110,6 +134,14 @@ void ApplyFlags(const Flags& f, Config* c) {
   if (!f.kafka_servers.empty()) {
     c->kafka.bootstrap_servers = f.kafka_servers;
     set("kafka.bootstrap_servers", "--kafka.server");
+  }
+  if (f.sharding_index) {
+    c->sharding.index = *f.sharding_index;
+    set("sharding.index", "--sharding.index");
+  }
+  if (f.sharding_count) {
+    c->sharding.count = *f.sharding_count;
+    set("sharding.count", "--sharding.count");
   }
   for (const auto& url : f.schema_registry_urls) {
     SchemaRegistryEndpoint e;

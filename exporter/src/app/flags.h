@@ -23,6 +23,8 @@ struct Flags {
   std::optional<std::string> web_config_file;
   std::vector<std::string> kafka_servers;
   std::vector<std::string> schema_registry_urls;
+  std::optional<int> sharding_index;  // a StatefulSet pod's ordinal (docs/deployment.md)
+  std::optional<int> sharding_count;
 };
 
 Result<Flags> ParseFlags(int argc, const char* const* argv);

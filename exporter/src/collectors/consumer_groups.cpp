@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "util/log.h"
+#include "util/shard.h"
 
 namespace dora {
 
@@ -59,13 +60,18 @@ Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilde
     }
     if (!listing.ok() && obs.listing.groups.empty()) return listing.status();
   }
+  // This shard's groups only, before their committed offsets are asked for:
+  // a shard pays for its own groups alone.
+  auto mine = [this](const std::string& name) {
+    return groups_.Matches(name) && ShardOf(name, shard_count_) == shard_index_;
+  };
   std::vector<GroupDescription> kept;
   for (auto& g : obs.listing.groups) {
-    if (groups_.Matches(g.name)) kept.push_back(std::move(g));
+    if (mine(g.name)) kept.push_back(std::move(g));
   }
   std::vector<ShareGroup> shares;
   for (auto& sg : obs.listing.share_groups) {
-    if (groups_.Matches(sg.name)) shares.push_back(std::move(sg));
+    if (mine(sg.name)) shares.push_back(std::move(sg));
   }
   obs.listing.share_groups = std::move(shares);
   obs.listing.groups = std::move(kept);

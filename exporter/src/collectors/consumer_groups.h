@@ -71,6 +71,12 @@ class ConsumerGroupsCollector : public Collector {
   Millis interval() const override { return config_.interval; }
   Millis timeout() const override { return config_.timeout; }
   Status Collect(const CollectContext& ctx, MetricsBuilder& out) override;
+  // Takes only the groups of shard `index` of `count` (util/shard.h), and
+  // leaves the topic series (kafka_partition_*_offset) to shard 0.
+  void SetShard(int index, int count) {
+    shard_index_ = index;
+    shard_count_ = count;
+  }
 
   // Renders one observation and advances the per-partition state (exposed for
   // tests); consumer_groups_render.cpp. Its one effect outside `out`:
@@ -116,6 +122,8 @@ class ConsumerGroupsCollector : public Collector {
   SelfMetrics* self_;
   NameFilter groups_;
   NameFilter topics_;
+  int shard_index_ = 0;
+  int shard_count_ = 1;
   std::map<std::string, GroupState> state_;
   std::map<TopicPartition, WatermarkHistory> history_;
   // Each group's last good description and committed offsets, with when

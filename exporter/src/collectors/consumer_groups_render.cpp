@@ -19,7 +19,8 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
 
   for (const auto& sg : obs.listing.share_groups)
     out.Add(run.fam.share, {{"group", sg.name}, {"state", sg.state}}, 1);
-  if (run.fam.lx) RenderPartitionOffsets(run, out);
+  // Topic series: from shard 0 only (docs/deployment.md, "Sharding").
+  if (run.fam.lx && shard_index_ == 0) RenderPartitionOffsets(run, out);
   if (run.per_partition) {
     ReservePerPartition(run, out);
     run.tap_status_sums = out.TapSumsWithout(run.fam.pstatus, "partition");

@@ -8,6 +8,7 @@
 #include "collectors/log_dirs.h"
 #include "collectors/offsets.h"
 #include "collectors/probe.h"
+#include "collectors/quiet.h"
 #include "collectors/schema_registry.h"
 
 namespace dora {
@@ -15,11 +16,12 @@ namespace dora {
 Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& config, CollectorDeps* deps) {
   std::vector<std::unique_ptr<Collector>> out;
   const auto& cc = config.collectors;
+  const bool cluster_wide = config.sharding.index == 0;  // shard 0 (or no sharding)
   // broker_stats reads the statistics of the shared client: librdkafka emits
   // them every statistics.interval.ms into the store the callback holds.
   std::shared_ptr<BrokerStatsStore> stats;
   std::function<void(const std::string&)> stats_cb;
-  if (cc.broker_stats.enabled) {
+  if (cc.broker_stats.enabled && cluster_wide) {
     stats = std::make_shared<BrokerStatsStore>();
     stats_cb = [stats](const std::string& json) { stats->Set(json); };
   }
@@ -32,21 +34,35 @@ Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& co
   deps->watermarks = std::make_shared<WatermarkService>(
       deps->kafka, deps->cluster_state, cc.offsets.partitions_per_request, cc.offsets.carry_for);
 
-  if (cc.cluster.enabled)
-    out.push_back(std::make_unique<ClusterCollector>(cc.cluster, deps->kafka, deps->cluster_state));
-  if (cc.offsets.enabled) out.push_back(std::make_unique<OffsetsCollector>(cc.offsets, deps->watermarks));
+  // Sharding (docs/deployment.md): every shard takes its own groups; the
+  // cluster-wide series come from shard 0 alone. Another shard still runs the
+  // cluster collector, quietly, for the metadata and topic configs its groups'
+  // series read, and runs none of the other cluster-wide collectors.
+  // log_dirs and broker_process watch one broker (sidecar mode): as configured.
+  if (cc.cluster.enabled) {
+    auto cluster = std::make_unique<ClusterCollector>(cc.cluster, deps->kafka, deps->cluster_state);
+    if (cluster_wide)
+      out.push_back(std::move(cluster));
+    else
+      out.push_back(std::make_unique<QuietCollector>(std::move(cluster)));
+  }
+  if (cc.offsets.enabled && cluster_wide)
+    out.push_back(std::make_unique<OffsetsCollector>(cc.offsets, deps->watermarks));
   if (cc.consumer_groups.enabled) {
-    out.push_back(std::make_unique<ConsumerGroupsCollector>(cc.consumer_groups, cc.offsets.rate_window,
-                                                            deps->kafka, deps->watermarks, deps->self));
+    auto groups = std::make_unique<ConsumerGroupsCollector>(cc.consumer_groups, cc.offsets.rate_window,
+                                                            deps->kafka, deps->watermarks, deps->self);
+    groups->SetShard(config.sharding.index, config.sharding.count);
+    out.push_back(std::move(groups));
   }
   if (cc.log_dirs.enabled) out.push_back(std::make_unique<LogDirsCollector>(cc.log_dirs));
   if (cc.broker_process.enabled) out.push_back(std::make_unique<BrokerProcessCollector>(cc.broker_process));
-  if (cc.probe.enabled) out.push_back(std::make_unique<ProbeCollector>(cc.probe, config.kafka, deps->kafka));
-  if (cc.broker_stats.enabled)
+  if (cc.probe.enabled && cluster_wide)
+    out.push_back(std::make_unique<ProbeCollector>(cc.probe, config.kafka, deps->kafka));
+  if (cc.broker_stats.enabled && cluster_wide)
     out.push_back(std::make_unique<BrokerStatsCollector>(cc.broker_stats, deps->kafka, stats));
-  if (cc.schema_registry.enabled && !cc.schema_registry.registries.empty())
+  if (cc.schema_registry.enabled && !cc.schema_registry.registries.empty() && cluster_wide)
     out.push_back(std::make_unique<SchemaRegistryCollector>(cc.schema_registry));
-  if (cc.connect.enabled && !cc.connect.clusters.empty())
+  if (cc.connect.enabled && !cc.connect.clusters.empty() && cluster_wide)
     out.push_back(std::make_unique<ConnectCollector>(cc.connect));
   return out;
 }

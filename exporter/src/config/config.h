@@ -58,6 +58,14 @@ struct RetryConfig {
   Millis max_backoff{60000};
 };
 
+// sharding: this daemon takes the consumer groups whose name hashes to
+// `index` mod `count` (util/shard.h); cluster-wide series come from shard 0
+// only (docs/deployment.md, "Sharding"). count 1: no sharding.
+struct ShardingConfig {
+  int count = 1;
+  int index = 0;  // 0 .. count-1; also --sharding.index
+};
+
 struct ClusterCollectorConfig : CollectorCommon {
   Millis config_refresh_interval{300000};  // DescribeConfigs cadence (min.insync.replicas, retention, rack)
   std::string expected_topics_file;        // topic conformance declarations (config/topics.yaml)
@@ -235,6 +243,7 @@ struct Config {
   WebConfig web;
   LogConfig log;
   RetryConfig retry;
+  ShardingConfig sharding;
   CollectorsConfig collectors;
   AlertingConfig alerting;
   IncidentsConfig incidents;

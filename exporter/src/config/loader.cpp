@@ -359,6 +359,10 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
   if (c.retry.max_backoff < c.retry.initial_backoff)
     e->errors.push_back("retry.max_backoff: must be at least retry.initial_backoff");
 
+  if (c.sharding.index >= c.sharding.count)
+    e->errors.push_back("sharding.index: must be below sharding.count (" + std::to_string(c.sharding.count) +
+                        "), got " + std::to_string(c.sharding.index));
+
   const auto& cc = c.collectors;
   if (!cc.cluster.expected_topics_file.empty()) {
     ConfigErrors topic_errors;

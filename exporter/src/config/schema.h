@@ -115,6 +115,10 @@ void VisitConfig(V& v, C& c) {
     v.Duration("initial_backoff", c.retry.initial_backoff, Positive());
     v.Duration("max_backoff", c.retry.max_backoff);  // checked with initial_backoff
   });
+  v.Section("sharding", [&] {
+    v.Int("count", c.sharding.count, Between(1, 1024));
+    v.Int("index", c.sharding.index, AtLeast(0));  // below count: ValidateConfig
+  });
   v.Section("collectors", [&] {
     auto& cc = c.collectors;
     v.Section("cluster", [&] {

@@ -42,6 +42,9 @@ inline constexpr FamilyDef kCatalogue[] = {
     {"kafka_exporter_collector_partial", kGauge, "collector", "exporter", "runner",
      "1 if the collector's last run failed in part and published what it had (its cause is counted in "
      "kafka_exporter_collector_errors_total), 0 otherwise."},
+    {"kafka_exporter_shard_info", kGauge, "index, count", "exporter", "config",
+     "The shard this daemon is: it exports the consumer groups whose name hashes to index mod count, and "
+     "the cluster-wide series only when index is 0; always 1 (index 0, count 1 without sharding)."},
     {"kafka_exporter_config_last_reload_successful", kGauge, "", "exporter", "SIGHUP",
      "1 if the last configuration (re)load succeeded, 0 if the last SIGHUP reload failed."},
     {"kafka_exporter_config_last_reload_success_timestamp_seconds", kGauge, "", "exporter", "SIGHUP",

@@ -41,6 +41,8 @@ SelfMetrics::SelfMetrics() : registry_(std::make_shared<prometheus::Registry>())
       &BuildGauge(DORA_METRIC("kafka_exporter_collector_last_success_timestamp_seconds"), *registry_);
   errors_ = &BuildCounter(DORA_METRIC("kafka_exporter_collector_errors_total"), *registry_);
   partial_ = &BuildGauge(DORA_METRIC("kafka_exporter_collector_partial"), *registry_);
+  shard_ = &BuildGauge(DORA_METRIC("kafka_exporter_shard_info"), *registry_);
+  SetShard(0, 1);
   reload_ok_ = &BuildGauge(DORA_METRIC("kafka_exporter_config_last_reload_successful"), *registry_).Add({});
   reload_ts_ =
       &BuildGauge(DORA_METRIC("kafka_exporter_config_last_reload_success_timestamp_seconds"), *registry_)
@@ -55,6 +57,12 @@ SelfMetrics::SelfMetrics() : registry_(std::make_shared<prometheus::Registry>())
   reload_ts_->Set(NowSeconds());
   web_reload_ok_->Set(1);
   web_reload_ts_->Set(NowSeconds());
+}
+
+void SelfMetrics::SetShard(int index, int count) {
+  if (shard_series_) shard_->Remove(shard_series_);
+  shard_series_ = &shard_->Add({{"index", std::to_string(index)}, {"count", std::to_string(count)}});
+  shard_series_->Set(1);
 }
 
 void SelfMetrics::Declare(const std::string& collector) {

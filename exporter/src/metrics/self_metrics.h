@@ -34,6 +34,9 @@ class SelfMetrics {
   void RecordReload(bool success);
   // A live reload of the web config file: applied, or refused/invalid.
   void RecordWebConfigReload(bool success);
+  // kafka_exporter_shard_info{index, count}: the shard this daemon is
+  // (0 of 1 without sharding); a reload may change it.
+  void SetShard(int index, int count);
   // Counter for negative lag values clamped to zero (consumer_groups).
   prometheus::Counter& lag_clamped() { return *lag_clamped_; }
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
@@ -51,6 +54,8 @@ class SelfMetrics {
   prometheus::Family<prometheus::Gauge>* last_success_;
   prometheus::Family<prometheus::Counter>* errors_;
   prometheus::Family<prometheus::Gauge>* partial_;
+  prometheus::Family<prometheus::Gauge>* shard_;
+  prometheus::Gauge* shard_series_ = nullptr;
   prometheus::Gauge* reload_ok_;
   prometheus::Gauge* reload_ts_;
   prometheus::Counter* lag_clamped_;

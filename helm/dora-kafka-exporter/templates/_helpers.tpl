@@ -41,6 +41,12 @@ app.kubernetes.io/component: {{ .Values.mode }}
 {{- if eq .Values.mode "sidecar" -}}true{{- end -}}
 {{- end -}}
 
+{{/* Sharded standalone mode: a StatefulSet of sharding.replicas pods, each its own shard
+     (docs/deployment.md, "Sharding"). */}}
+{{- define "dora-kafka-exporter.sharded" -}}
+{{- if and (not (include "dora-kafka-exporter.sidecar" .)) (gt (int .Values.sharding.replicas) 1) -}}true{{- end -}}
+{{- end -}}
+
 {{/* The sidecar comes from the Kyverno ClusterPolicy (Strimzi broker pods). */}}
 {{- define "dora-kafka-exporter.kyverno" -}}
 {{- if and (include "dora-kafka-exporter.sidecar" .) (eq (default "patch" .Values.sidecar.inject) "kyverno") -}}true{{- end -}}
@@ -155,6 +161,10 @@ strimzi.io/broker-role: "true"
 {{- $_ := set $web "config_file" "/etc/dora-kafka-exporter/web/web-config.yml" -}}
 {{- end -}}
 {{- $config := dict "kafka" $kafka "web" $web "log" (dict "level" .Values.log.level "format" .Values.log.format) "collectors" $collectors -}}
+{{- if include "dora-kafka-exporter.sharded" . -}}
+{{- /* Each pod passes its ordinal as --sharding.index. */ -}}
+{{- $_ := set $config "sharding" (dict "count" (int .Values.sharding.replicas)) -}}
+{{- end -}}
 {{- if .Values.alerting -}}
 {{- $_ := set $config "alerting" (deepCopy .Values.alerting) -}}
 {{- end -}}
@@ -211,6 +221,15 @@ strimzi.io/broker-role: "true"
   imagePullPolicy: {{ .Values.image.pullPolicy }}
   args:
     - --config=/etc/dora-kafka-exporter/config/exporter.yaml
+    {{- if include "dora-kafka-exporter.sharded" . }}
+    - --sharding.index=$(POD_INDEX)
+  env:
+    # The StatefulSet pod's ordinal (a pod label since Kubernetes 1.28).
+    - name: POD_INDEX
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.labels['apps.kubernetes.io/pod-index']
+    {{- end }}
   ports:
     - name: {{ include "dora-kafka-exporter.metricsPortName" . }}
       containerPort: {{ .Values.web.port }}
@@ -336,15 +355,65 @@ strimzi.io/broker-role: "true"
 {{- end }}
 {{- end }}
 {{- if include "dora-kafka-exporter.incidents" . }}
+{{- if and (not $sidecar) .Values.incidentSpool.persistence.enabled (include "dora-kafka-exporter.sharded" .) }}
+{{- if .Values.incidentSpool.persistence.existingClaim }}
+{{- fail "incidentSpool.persistence.existingClaim cannot hold the spools of several shards (sharding.replicas > 1): leave it empty, each shard gets a claim of its own" }}
+{{- end }}
+{{- /* No volume here: the StatefulSet's volumeClaimTemplates give each shard its claim. */}}
+{{- else if and (not $sidecar) .Values.incidentSpool.persistence.enabled }}
 - name: dora-exporter-incidents
-{{- if and (not $sidecar) .Values.incidentSpool.persistence.enabled }}
   persistentVolumeClaim:
     claimName: {{ include "dora-kafka-exporter.spoolClaim" . }}
 {{- else }}
+- name: dora-exporter-incidents
   emptyDir:
     sizeLimit: {{ .Values.incidentSpool.sizeLimit }}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/* The standalone pod template (Deployment, or the sharded StatefulSet). */}}
+{{- define "dora-kafka-exporter.podTemplate" -}}
+metadata:
+  labels:
+    {{- include "dora-kafka-exporter.selectorLabels" . | nindent 4 }}
+    {{- with .Values.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  annotations:
+    checksum/config: {{ include "dora-kafka-exporter.config" . | sha256sum }}
+    checksum/web-config: {{ include "dora-kafka-exporter.webConfigFile" . | sha256sum }}
+    {{- with .Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  serviceAccountName: {{ include "dora-kafka-exporter.serviceAccountName" . }}
+  automountServiceAccountToken: false
+  securityContext:
+    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  containers:
+    {{- include "dora-kafka-exporter.container" . | nindent 4 }}
+  volumes:
+    {{- include "dora-kafka-exporter.volumes" . | nindent 4 }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end -}}
 
 {{/* For a parent chart that renders the broker StatefulSet: the sidecar container. */}}
