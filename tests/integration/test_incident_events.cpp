@@ -8,6 +8,7 @@
 // positive, as in test_alertmanager.cpp).
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 
+#include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@
 #include "support/kafka_clients.h"
 #include "support/kafka_cluster.h"
 #include "support/kafka_handle.h"
+#include "support/small_fs.h"
 #include "support/temp_dir.h"
 
 using namespace dora::test;
@@ -462,6 +464,106 @@ TEST_CASE("events spooled while the broker is down survive a SIGKILL and arrive 
   CHECK(continued >= 3);
   b.Signal(SIGTERM);
   CHECK(b.Wait(20s) == 0);
+}
+
+// Fills the file system holding `path` to its last byte with the file `path`
+// (bounded: 64 MiB). Returns the bytes written.
+size_t FillDisk(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(fd >= 0);
+  size_t written = 0;
+  for (size_t chunk : {size_t{64 * 1024}, size_t{4096}, size_t{1}}) {
+    const std::string data(chunk, 'f');
+    for (int i = 0; i < 100000 && written < (size_t{64} << 20); ++i) {
+      const ssize_t n = ::write(fd, data.data(), data.size());
+      if (n <= 0) break;
+      written += static_cast<size_t>(n);
+    }
+  }
+  ::fsync(fd);
+  ::close(fd);
+  return written;
+}
+
+// A full disk (docs/incident-events.md, "The spool"), on a real file system
+// filled to its last byte: the event cannot be accepted, waits in memory and
+// the append is retried; once there is room it is spooled, then delivered.
+TEST_CASE("a full spool disk: the event waits in memory, then is spooled and delivered once there is room",
+          "[kafka][incidents][disk-full]") {
+  SmallFs small;
+  if (!small.mounted) {
+    WARN("cannot mount a loop or tmpfs file system here (not root?): skipped");
+    return;
+  }
+  INFO(small.kind);
+  auto kafka = KafkaCluster::Start(1);
+  const std::string bootstrap = kafka->bootstrap();
+  kafka->CreateTopic(kTopic, 3, 1);
+  const std::string spool = small.dir + "/spool";
+  std::filesystem::create_directories(spool);
+  const size_t filled = FillDisk(small.dir + "/filler");
+  REQUIRE(filled > 0);
+  REQUIRE(StatvfsUsed(small.dir) > 0.99);
+  TempDir dir("dora-incidents");
+  // A registry nobody listens on: KafkaSchemaRegistryDown fires at once.
+  const std::string cfg =
+      WriteConfig(dir.P("exporter.yaml"),
+                  "collectors:\n"
+                  "  cluster: {interval: 1s, timeout: 2s}\n"
+                  "  offsets: {enabled: false}\n"
+                  "  consumer_groups: {enabled: false}\n"
+                  "  schema_registry:\n    interval: 1s\n    timeout: 1s\n    registries:\n"
+                  "      - {name: main, url: 'http://127.0.0.1:" +
+                      std::to_string(FreePort()) +
+                      "'}\n"
+                      "retry: {initial_backoff: 200ms, max_backoff: 1s}\n"
+                      "alerting:\n  rules:\n    KafkaSchemaRegistryDown: {for: 0s}\n"
+                      "incidents:\n  enabled: true\n  renotify_interval: 0s\n  spool: {directory: " +
+                      spool + "}\n");
+  Daemon d({"--config", cfg, "--kafka.server=" + bootstrap});
+  REQUIRE(d.WaitHealthy());
+  std::vector<Sample> s;
+  // The alert fired (one transition), nothing could be spooled, and scrapes are answered meanwhile.
+  RequireWithLog(d.WaitFor(
+                     [](const auto& x) {
+                       return Metric(x, "kafka_exporter_incident_events_total", {{"type", "opened"}}) >= 1;
+                     },
+                     30s, &s),
+                 d);
+  std::this_thread::sleep_for(3s);  // several retries (backoff at most 1 s)
+  s = d.Samples();
+  CHECK(Metric(s, "kafka_exporter_incident_events_spooled_total", {{"type", "opened"}}) == 0);
+  CHECK(Metric(s, "kafka_exporter_incident_events_delivered_total") == 0);
+  CHECK(Metric(s, "kafka_exporter_incident_events_dropped_total",
+               {{"type", "opened"}, {"reason", "spool_full"}}) <= 0);
+  CHECK(d.Log().find("incident events: cannot write the spool") != std::string::npos);
+  // Room again: the waiting event is spooled and delivered.
+  const auto freed = std::chrono::steady_clock::now();
+  std::filesystem::remove(small.dir + "/filler");
+  RequireWithLog(d.WaitFor(
+                     [](const auto& x) {
+                       return Metric(x, "kafka_exporter_incident_events_spooled_total",
+                                     {{"type", "opened"}}) >= 1 &&
+                              Metric(x, "kafka_exporter_incident_events_delivered_total") >= 1;
+                     },
+                     30s, &s),
+                 d);
+  WARN("a " << filled << "-byte filler held the event; spooled and delivered "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - freed).count()
+            << " s after it was removed");
+  CHECK(d.Log().find("incident events: spool writable again") != std::string::npos);
+  std::vector<Event> events;
+  REQUIRE(WaitForEvents(
+      bootstrap,
+      [](const auto& ev) {
+        return Find(ev, "opened", "KafkaSchemaRegistryDown", "registry", "main") != nullptr;
+      },
+      30s, &events));
+  const Event* opened = Find(events, "opened", "KafkaSchemaRegistryDown", "registry", "main");
+  CHECK(ValidateJsonSchema(Schema(), opened->json).empty());
+  CHECK(opened->record.key == opened->json["incident_id"].get<std::string>());
+  d.Signal(SIGTERM);
+  CHECK(d.Wait(20s) == 0);
 }
 
 TEST_CASE("a torn spool tail is reported and every complete record is delivered", "[kafka][incidents]") {
