@@ -131,7 +131,7 @@ TEST_CASE("sharding keys: index below count, count from 1, errors at file:line",
   CHECK(Contains(Validate("sharding: {shards: 2}\n"), "sharding.shards"));
 }
 
-TEST_CASE("--sharding.index overrides the file, named in errors", "[sharding][config][flags]") {
+TEST_CASE("the --sharding.index flag overrides the file, named in errors", "[sharding][config][flags]") {
   const char* argv[] = {"x", "--sharding.index=1", "--sharding.count", "3"};
   auto f = ParseFlags(4, argv);
   REQUIRE(f.ok());
