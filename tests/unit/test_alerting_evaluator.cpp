@@ -32,7 +32,7 @@ struct Fixture {
     }
     eval->OnRun(std::move(run));
   }
-  std::vector<Alert> Alerts() const { return eval->Current()->alerts; }
+  std::vector<Alert> Alerts() const { return eval->Current()->alerts.ToVector(); }
   const Alert* Find(const std::string& group) const {
     static Alert found;
     for (const Alert& a : eval->Current()->alerts) {
@@ -468,6 +468,9 @@ TEST_CASE("an evaluation that changes no alert shares the last snapshot's alerts
   CHECK(f.Find("orders")->value == 25000);
   CHECK(f.Find("orders")->annotations.at("description").find("25000") != std::string::npos);
   CHECK(second->alerts[1].value == 20000);  // ordered by labels: billing, orders
+  // Only the changed alert is copied: billing's is the very same object.
+  CHECK(&third->alerts[0] == &second->alerts[0]);
+  CHECK(&third->alerts[1] != &second->alerts[1]);
   // `for` elapses on unchanged inputs: a state change is a change too.
   f.now = start + minutes(5);
   f.Lag({{"orders", 25000}, {"billing", 15000}});

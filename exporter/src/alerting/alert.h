@@ -12,8 +12,10 @@
 // A pending alert that turns false is dropped; a resolved one is listed for
 // kResolvedRetention so that its resolution is sent again.
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -58,34 +60,96 @@ struct Alert {
   }
 };
 
-// A snapshot's alerts, read-only: the snapshots of evaluations that changed
-// no alert share one list (copying 10,000 alerts was most of an evaluation).
+// A snapshot's alerts, read-only. Each alert is shared: an evaluation that
+// changed one alert makes a new list of pointers and one new Alert, and the
+// snapshots of evaluations that changed no alert share the list itself
+// (copying 10,000 alerts was most of an evaluation).
 class AlertList {
  public:
+  using Item = std::shared_ptr<const Alert>;
+  using Items = std::vector<Item>;
+  // Random access over the alerts themselves (lower_bound works on it).
+  class const_iterator {
+   public:
+    using iterator_category = std::random_access_iterator_tag;
+    using value_type = Alert;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const Alert*;
+    using reference = const Alert&;
+    const_iterator() = default;
+    explicit const_iterator(Items::const_iterator it) : it_(it) {}
+    reference operator*() const { return **it_; }
+    pointer operator->() const { return it_->get(); }
+    reference operator[](difference_type n) const { return *it_[n]; }
+    const_iterator& operator++() {
+      ++it_;
+      return *this;
+    }
+    const_iterator operator++(int) {
+      auto t = *this;
+      ++it_;
+      return t;
+    }
+    const_iterator& operator--() {
+      --it_;
+      return *this;
+    }
+    const_iterator operator--(int) {
+      auto t = *this;
+      --it_;
+      return t;
+    }
+    const_iterator& operator+=(difference_type n) {
+      it_ += n;
+      return *this;
+    }
+    const_iterator& operator-=(difference_type n) {
+      it_ -= n;
+      return *this;
+    }
+    friend const_iterator operator+(const_iterator a, difference_type n) { return a += n; }
+    friend const_iterator operator+(difference_type n, const_iterator a) { return a += n; }
+    friend const_iterator operator-(const_iterator a, difference_type n) { return a -= n; }
+    friend difference_type operator-(const const_iterator& a, const const_iterator& b) {
+      return a.it_ - b.it_;
+    }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) { return a.it_ == b.it_; }
+    friend bool operator!=(const const_iterator& a, const const_iterator& b) { return a.it_ != b.it_; }
+    friend bool operator<(const const_iterator& a, const const_iterator& b) { return a.it_ < b.it_; }
+    friend bool operator>(const const_iterator& a, const const_iterator& b) { return a.it_ > b.it_; }
+    friend bool operator<=(const const_iterator& a, const const_iterator& b) { return a.it_ <= b.it_; }
+    friend bool operator>=(const const_iterator& a, const const_iterator& b) { return a.it_ >= b.it_; }
+
+   private:
+    Items::const_iterator it_;
+  };
   using value_type = Alert;
-  using const_iterator = std::vector<Alert>::const_iterator;
   using iterator = const_iterator;
   AlertList() = default;
-  AlertList(std::vector<Alert> alerts)  // NOLINT(google-explicit-constructor): a list is its alerts
-      : list_(std::make_shared<const std::vector<Alert>>(std::move(alerts))) {}
-  AlertList(std::initializer_list<Alert> alerts) : AlertList(std::vector<Alert>(alerts)) {}
-  explicit AlertList(std::shared_ptr<const std::vector<Alert>> list) : list_(std::move(list)) {}
-  const std::vector<Alert>& get() const {
-    static const std::vector<Alert> kEmpty;
-    return list_ ? *list_ : kEmpty;
+  AlertList(const std::vector<Alert>& alerts) {  // NOLINT(google-explicit-constructor): a list is its alerts
+    auto items = std::make_shared<Items>();
+    items->reserve(alerts.size());
+    for (const Alert& a : alerts) items->push_back(std::make_shared<const Alert>(a));
+    list_ = std::move(items);
   }
-  operator const std::vector<Alert>&() const { return get(); }  // NOLINT(google-explicit-constructor)
-  const_iterator begin() const { return get().begin(); }
-  const_iterator end() const { return get().end(); }
-  size_t size() const { return get().size(); }
-  bool empty() const { return get().empty(); }
-  const Alert& operator[](size_t i) const { return get()[i]; }
+  AlertList(std::initializer_list<Alert> alerts) : AlertList(std::vector<Alert>(alerts)) {}
+  explicit AlertList(std::shared_ptr<const Items> list) : list_(std::move(list)) {}
+  const_iterator begin() const { return const_iterator(items().begin()); }
+  const_iterator end() const { return const_iterator(items().end()); }
+  size_t size() const { return items().size(); }
+  bool empty() const { return items().empty(); }
+  const Alert& operator[](size_t i) const { return *items()[i]; }
+  std::vector<Alert> ToVector() const { return std::vector<Alert>(begin(), end()); }
   // The shared list (null for an empty one): equal in two snapshots when
   // the later evaluation changed no alert.
-  const std::shared_ptr<const std::vector<Alert>>& shared() const { return list_; }
+  const std::shared_ptr<const Items>& shared() const { return list_; }
 
  private:
-  std::shared_ptr<const std::vector<Alert>> list_;
+  const Items& items() const {
+    static const Items kEmpty;
+    return list_ ? *list_ : kEmpty;
+  }
+  std::shared_ptr<const Items> list_;
 };
 
 struct AlertsSnapshot {

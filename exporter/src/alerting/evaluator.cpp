@@ -28,10 +28,11 @@ const std::set<std::string>& Tapped() {
 }
 
 // Equal labels and values, in the same order (a NaN is a change).
-bool SameTapped(const std::vector<MetricsBuilder::TappedSample>& a,
-                const std::vector<MetricsBuilder::TappedSample>& b) {
+// The same series in the same order (values aside).
+bool SameTappedLabels(const std::vector<MetricsBuilder::TappedSample>& a,
+                      const std::vector<MetricsBuilder::TappedSample>& b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](const auto& x, const auto& y) {
-           return x.value == y.value && x.labels == y.labels;
+           return x.labels == y.labels;
          });
 }
 
@@ -131,8 +132,21 @@ void Evaluator::OnRun(RunInputs run) {
       if (auto t = run.tapped.find(family); t != run.tapped.end()) {
         // As tapped: compared with the last taken before anything is built.
         auto last = tapped_.find(family);
-        if (last != tapped_.end() && inputs_.count(family) != 0 && SameTapped(last->second, t->second))
+        auto input = inputs_.find(family);
+        if (last != tapped_.end() && input != inputs_.end() && input->second.size() == t->second.size() &&
+            SameTappedLabels(last->second, t->second)) {
+          // The same series: only values are new (lag that grows), and no
+          // label set is built again.
+          bool changed = false;
+          for (size_t i = 0; i < t->second.size(); ++i) {
+            const double v = t->second[i].value;
+            if (!(input->second[i].value == v)) changed = true;  // a NaN is a change
+            input->second[i].value = v;
+          }
+          last->second = std::move(t->second);
+          if (changed) versions_[family] = ++changes_;
           continue;
+        }
         inputs_[family] = ToSamples(t->second);
         tapped_[family] = std::move(t->second);
         versions_[family] = ++changes_;
@@ -213,7 +227,8 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
   const RuleDef& def = *rule.def;
   const AlertRuleConfig& cfg = rule.config;
   rule.evaluated = now;
-  if (Refresh(rule, now)) {
+  const bool full = Refresh(rule, now);
+  if (full) {
     // The full pass: which alerts the values raise, with their values and
     // annotations. Skipped when the values are the last pass's: it would
     // find the same alerts with the same values (a reload makes new rule
@@ -251,15 +266,24 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
                            {"runbook_url", RenderTemplate(def.runbook_url, s.labels, s.value, &inputs_)}};
         if (annotations != a.annotations) {
           a.annotations = std::move(annotations);
+          act.shared.reset();
           alerts_changed_ = true;
         }
         act.overridden = overridden;
       }
-      if (!(a.value == s.value)) alerts_changed_ = true;  // a NaN is a change
+      if (!(a.value == s.value)) {  // a NaN is a change
+        act.shared.reset();
+        alerts_changed_ = true;
+      }
       a.value = s.value;
     }
   }
-  // Every evaluation: the alerts' clocks.
+  // The alerts' clocks: after a full pass, or once the earliest time at
+  // which one of them can change has come (at 10,000 alerts, walking them at
+  // every evaluation was most of an evaluation without a full pass).
+  if (!full && now < rule.next_clock) return;
+  rule.next_clock = SysTime::max();
+  auto due = [&rule](SysTime t) { rule.next_clock = std::min(rule.next_clock, t); };
   for (auto it = rule.active.begin(); it != rule.active.end();) {
     Active& act = it->second;
     Alert& a = act.alert;
@@ -268,6 +292,7 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
       if (a.state == AlertState::kFiring && cfg.keep_firing_for.count() > 0) {
         if (act.keep_firing_since == SysTime{}) act.keep_firing_since = now;
         keep_firing = now - act.keep_firing_since < cfg.keep_firing_for;
+        if (keep_firing) due(act.keep_firing_since + cfg.keep_firing_for);
       }
       if (a.state == AlertState::kPending ||
           (a.state == AlertState::kResolved && now - a.resolved_at > kResolvedRetention)) {
@@ -279,10 +304,13 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
       if (a.state == AlertState::kFiring && !keep_firing) {
         a.state = AlertState::kResolved;
         a.resolved_at = now;
+        act.shared.reset();
         series_changed_ = true;
         alerts_changed_ = true;
         if (transition_) transition_(a, false);
       }
+      if (a.state == AlertState::kResolved)
+        due(a.resolved_at + kResolvedRetention + std::chrono::nanoseconds(1));
       ++it;
       continue;
     }
@@ -290,29 +318,34 @@ void Evaluator::EvaluateRule(RuleState& rule, SysTime now) {
     if (a.state == AlertState::kPending && now - a.active_at >= cfg.for_duration) {
       a.state = AlertState::kFiring;
       a.fired_at = now;
+      act.shared.reset();
       series_changed_ = true;
       alerts_changed_ = true;
       if (transition_) transition_(a, false);
     }
+    if (a.state == AlertState::kPending) due(a.active_at + cfg.for_duration);
     ++it;
   }
 }
 
 void Evaluator::Publish(SysTime now) {
   auto snap = std::make_shared<AlertsSnapshot>();
-  // The alerts are copied only when one changed; otherwise the last
-  // snapshot's list is shared (at 10,000 alerts, copying it was most of an
-  // evaluation).
+  // A new list only when an alert changed; otherwise the last snapshot's
+  // list is shared. Each alert is shared too: only those that changed are
+  // copied (at 10,000 alerts, copying them all was most of an evaluation).
   if (alerts_changed_ || !alerts_) {
-    auto list = std::make_shared<std::vector<Alert>>();
+    auto list = std::make_shared<AlertList::Items>();
     // Each rule's alerts come ordered by labels: merged, not sorted.
     size_t n = 0;
     for (const RuleState& rule : rules_) n += rule.active.size();
     list->reserve(n);
-    auto by_labels = [](const Alert& a, const Alert& b) { return a.labels < b.labels; };
-    for (const RuleState& rule : rules_) {
+    auto by_labels = [](const AlertList::Item& a, const AlertList::Item& b) { return a->labels < b->labels; };
+    for (RuleState& rule : rules_) {
       const auto middle = static_cast<std::ptrdiff_t>(list->size());
-      for (const auto& [labels, act] : rule.active) list->push_back(act.alert);
+      for (auto& [labels, act] : rule.active) {
+        if (!act.shared) act.shared = std::make_shared<const Alert>(act.alert);
+        list->push_back(act.shared);
+      }
       std::inplace_merge(list->begin(), list->begin() + middle, list->end(), by_labels);
     }
     alerts_ = std::move(list);

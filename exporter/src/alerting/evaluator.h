@@ -81,6 +81,8 @@ class Evaluator : public AlertSource, public InputSink {
     SysTime keep_firing_since{};  // first false evaluation while kept firing
     uint64_t seen = 0;            // the last full pass whose series raised it (RuleState::pass)
     bool overridden = false;      // its annotations' series had labels the identity overrides
+    // `alert` as the snapshots share it; reset whenever `alert` changes.
+    std::shared_ptr<const Alert> shared;
   };
   struct RuleState {
     const RuleDef* def = nullptr;
@@ -96,6 +98,10 @@ class Evaluator : public AlertSource, public InputSink {
     bool computed = false;
     SysTime evaluated{};  // its last evaluation (AlertsSnapshot::rules_evaluated)
     uint64_t pass = 0;    // the last full pass (numbered across rules: Configure moves alerts between states)
+    // The earliest time at which an alert's clock can change it without a
+    // full pass (`for` elapsing, keep_firing_for or the resolved retention
+    // ending); the clocks are not walked before it.
+    SysTime next_clock{};
   };
   void EvaluateLocked(SysTime now);
   void EvaluateRule(RuleState& rule, SysTime now);
@@ -114,12 +120,12 @@ class Evaluator : public AlertSource, public InputSink {
   Samples inputs_;  // family -> latest samples (each family has one collector)
   // family -> the samples inputs_ has, as they were tapped (RunInputs::tapped)
   std::map<std::string, std::vector<MetricsBuilder::TappedSample>> tapped_;
-  std::map<std::string, uint64_t> versions_;          // family -> a number that changes with its samples
-  uint64_t changes_ = 0;                              // source of versions_ and RuleState::pass
-  bool series_changed_ = true;                        // the ALERTS series differ from the published ones
-  bool alerts_changed_ = true;                        // an alert differs from those of alerts_
-  std::shared_ptr<const std::vector<Alert>> alerts_;  // the last snapshot's alerts
-  std::map<std::string, bool> failed_;                // collector -> its last run published nothing
+  std::map<std::string, uint64_t> versions_;        // family -> a number that changes with its samples
+  uint64_t changes_ = 0;                            // source of versions_ and RuleState::pass
+  bool series_changed_ = true;                      // the ALERTS series differ from the published ones
+  bool alerts_changed_ = true;                      // an alert differs from those of alerts_
+  std::shared_ptr<const AlertList::Items> alerts_;  // the last snapshot's alerts
+  std::map<std::string, bool> failed_;              // collector -> its last run published nothing
   std::map<std::string, CollectorRun> runs_;
   History history_;
   uint64_t generation_ = 0;

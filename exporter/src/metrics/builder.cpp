@@ -248,7 +248,10 @@ void MetricsBuilder::TapReduced(TapReducer& r, std::vector<TappedSample>& tap, c
     tap[r.last].value += value;
     return;
   }
-  TappedSample t;
+  // The sum's key is built in the reducer's scratch sample: a sample that
+  // goes to an existing sum allocates nothing.
+  TappedSample& t = r.scratch;
+  t.labels.clear();
   for (size_t k = 0; k < n; ++k) {
     const Label& l = label(k);
     if (l.first != spec.sum_without) t.Append(l.first, l.second);
@@ -275,8 +278,7 @@ void MetricsBuilder::TapReduced(TapReducer& r, std::vector<TappedSample>& tap, c
       return;
     }
   }
-  t.value += value;  // from 0, as a sum
-  tap.push_back(std::move(t));
+  tap.push_back(TappedSample{t.labels, value});  // from 0, as a sum
   r.last = tap.size() - 1;
   r.slots[i] = {hash, static_cast<uint32_t>(tap.size())};
   ++r.count;

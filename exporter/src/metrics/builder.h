@@ -204,6 +204,7 @@ class MetricsBuilder {
     std::vector<std::pair<uint32_t, uint32_t>> slots;  // size 0 or a power of two, at most half full
     size_t count = 0;
     size_t last = SIZE_MAX;  // the sum the previous sample went to
+    TappedSample scratch;    // the key being looked up (its capacity is kept)
   };
   struct FamilyData {
     std::string name;
