@@ -199,6 +199,29 @@ std::string ReadAll(const std::string& path) {
 
 }  // namespace
 
+TEST_CASE("offsets fails when no partition in the metadata has a leader", "[collectors][fake][leaderless]") {
+  auto kafka = ThreeBrokers();
+  for (int32_t p = 0; p < 3; ++p) kafka->SetOffsets("ledger-events", p, 0, 1000);
+  auto watermarks = std::make_shared<WatermarkService>(kafka, std::make_shared<ClusterState>(), 250, 0ms);
+  OffsetsCollectorConfig oc;
+  oc.interval = Millis(0);  // every run fetches: no earlier answer is reused
+  OffsetsCollector offsets(oc, watermarks);
+  REQUIRE(Collect(offsets).status.ok);
+  // One leaderless partition costs that partition only.
+  kafka->SetLeader("ledger-events", 0, -1);
+  auto r = Collect(offsets);
+  CHECK(r.status.ok);
+  CHECK(Find(ParseExposition(r.text), "kafka_topic_partition_current_offset",
+             {{"topic", "ledger-events"}, {"partition", "1"}}) == 1000.0);
+  // Every partition without a leader (the last broker shutting down): a
+  // failure, not a cluster with nothing to ask.
+  kafka->SetLeader("ledger-events", 1, -1);
+  kafka->SetLeader("ledger-events", 2, -1);
+  r = Collect(offsets);
+  CHECK_FALSE(r.status.ok);
+  CHECK(r.status.message.find("has a leader") != std::string::npos);
+}
+
 TEST_CASE("golden exposition of a fixed cluster, at both granularities", "[collectors][fake][golden]") {
   for (const std::string granularity : {"partition", "topic"}) {
     const std::string path = std::string(DORA_SOURCE_DIR) + "/tests/fixtures/golden-" + granularity + ".prom";

@@ -77,6 +77,13 @@ Result<std::shared_ptr<const WatermarkSnapshot>> WatermarkService::Fetch(
     if (!any) break;
   }
   for (const auto& [leader, parts] : by_leader) snap->requested += parts.size();
+  // Partitions, and not one with a leader (the last broker in a controlled
+  // shutdown): nothing can answer, which is a failure, not an empty cluster.
+  size_t known = 0;
+  for (const auto& [t, n] : snap->partitions_per_topic) known += static_cast<size_t>(n);
+  if (snap->requested == 0 && known > 0)
+    return Status::Error(Reason::kKafka, "ListOffsets: none of the " + std::to_string(known) +
+                                             " partitions in the metadata has a leader");
   // Each call's own deadline: a dead leader costs at most half the budget,
   // and once one of its calls timed out it is not asked again this fetch.
   const Millis budget = left();
