@@ -199,8 +199,8 @@ std::string ReadAll(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("golden exposition of a fixed cluster, at both granularities", "[collectors][fake][golden]") {
-  for (const std::string granularity : {"partition", "topic"}) {
+TEST_CASE("golden exposition of a fixed cluster, at every granularity", "[collectors][fake][golden]") {
+  for (const std::string granularity : {"mixed", "partition", "topic"}) {
     const std::string path = std::string(DORA_SOURCE_DIR) + "/tests/fixtures/golden-" + granularity + ".prom";
     const std::string text = GoldenText(granularity);
     if (const char* update = std::getenv("UPDATE_GOLDEN"); update != nullptr && std::string(update) == "1") {
