@@ -5,7 +5,8 @@
 // (TappedSamples) and Evaluator::OnRun, on one thread.
 //
 //   eval_bench [--topics 1000] [--partitions 20] [--groups 2000] [--topics-per-group 5]
-//              [--scenario stopped|healthy] [--warmup 16] [--cycles 15] [--interval-s 60]
+//              [--scenario stopped|healthy] [--granularity G] [--warmup 16] [--cycles 15]
+//              [--interval-s 60]
 //
 // Defaults are size L: 20,000 partitions, 2,000 groups, 200,000 group-partitions.
 // Scenario `stopped` is what bench/run.sh's L cluster shows: every group
@@ -77,6 +78,7 @@ using namespace dora;
 struct Args {
   int topics = 1000, partitions = 20, groups = 2000, per_group = 5;
   std::string scenario = "stopped";
+  std::string granularity;  // collectors.consumer_groups.granularity; empty: the default
   int warmup = 16, cycles = 15, interval_s = 60;
 };
 
@@ -376,7 +378,8 @@ int Run(const Args& a) {
   alerting::SysTime sim_now = t0;
   alerting::Evaluator evaluator(AlertingConfig{}, &store, [&sim_now] { return sim_now; });
 
-  ConsumerGroupsCollectorConfig gc;  // defaults: granularity partition, status window 10
+  ConsumerGroupsCollectorConfig gc;  // defaults (status window 10), --granularity aside
+  if (!a.granularity.empty()) gc.granularity = a.granularity;
   ConsumerGroupsCollector tapped(gc, Millis(60000), nullptr, nullptr, nullptr);
   ConsumerGroupsCollector untapped(gc, Millis(60000), nullptr, nullptr, nullptr);
   ClusterHealthState health_tapped, health_untapped;
@@ -386,7 +389,7 @@ int Run(const Args& a) {
   std::map<std::string, Phase> ph;
   std::vector<double> tap_diff, render_diff;
   std::unique_ptr<Captured> captured;
-  size_t series = 0, alerts = 0, firing = 0;
+  size_t series = 0, alerts = 0, firing = 0, body_bytes = 0;
   std::map<std::string, size_t> handed_over;  // samples per family
   for (int cycle = 1; cycle <= a.warmup + a.cycles; ++cycle) {
     const bool measured = cycle > a.warmup;
@@ -422,6 +425,8 @@ int Run(const Args& a) {
         untapped.Render(obs, out);
         const auto parts = out.TakeParts();
         if (measured) ph["render_untapped"].Add(t.Ms());
+        body_bytes = 0;
+        for (const auto& part : parts) body_bytes += part.size();
         if (capture) {
           captured = std::make_unique<Captured>(out.TakeTapped());
           captured->MakeSums();
@@ -518,6 +523,8 @@ int Run(const Args& a) {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   json res = {{"scenario", a.scenario},
+              {"granularity", gc.granularity},
+              {"body_bytes", body_bytes},
               {"layout",
                {{"topics", a.topics},
                 {"partitions", a.topics * a.partitions},
@@ -540,8 +547,10 @@ int Run(const Args& a) {
               {"cluster_publish_cpu_ms", cluster_publish},
               {"peak_rss_mb", static_cast<double>(ru.ru_maxrss) / 1024.0}};
   for (const auto& [k, p] : ph) res["phases"][k] = p.Json();
-  std::printf("%s: series %zu, alerts %zu (firing %zu); medians over %d cycles, CPU ms:\n",
-              a.scenario.c_str(), series, alerts, firing, a.cycles);
+  std::printf(
+      "%s, granularity %s: series %zu (%zu bytes), alerts %zu (firing %zu); medians over %d cycles, "
+      "CPU ms:\n",
+      a.scenario.c_str(), gc.granularity.c_str(), series, body_bytes, alerts, firing, a.cycles);
   std::printf("  render untapped %.1f, tapped %.1f (difference %.1f, within the noise)\n",
               med("render_untapped"), med("render_tapped"), Median(render_diff));
   std::printf("  tap of %zu samples (replayed) %.1f\n", captured ? captured->size() : 0, tap);
@@ -571,6 +580,8 @@ int main(int argc, char** argv) {
       a.per_group = std::atoi(v.c_str());
     else if (k == "--scenario")
       a.scenario = v;
+    else if (k == "--granularity")
+      a.granularity = v;
     else if (k == "--warmup")
       a.warmup = std::atoi(v.c_str());
     else if (k == "--cycles")
@@ -585,7 +596,8 @@ int main(int argc, char** argv) {
   if (argc % 2 == 0 || (a.scenario != "stopped" && a.scenario != "healthy") || a.cycles < 1 || a.warmup < 1) {
     std::fprintf(stderr,
                  "usage: eval_bench [--topics N] [--partitions N] [--groups N] [--topics-per-group N] "
-                 "[--scenario stopped|healthy] [--warmup N] [--cycles N] [--interval-s S]\n");
+                 "[--scenario stopped|healthy] [--granularity mixed|partition|topic] [--warmup N] [--cycles "
+                 "N] [--interval-s S]\n");
     return 2;
   }
   // As the daemon's main() does (exporter/src/main.cpp).

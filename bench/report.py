@@ -186,6 +186,75 @@ def eval_section(w, ev, cycle_l):
         w("")
 
 
+def cycle_of(r):
+    """The last steady cycle of a size's cycle_bench run (its family_series), or None."""
+    if not r or not r.get("cycle", {}).get("cycles"):
+        return None
+    return steady(r["cycle"]["cycles"])[-1]
+
+
+def granularity_section(w, gr, cycle_l):
+    """bench/results/granularity.json (bench/run.sh granularity): the consumer_groups exposition at L per
+    collectors.consumer_groups.granularity, without a broker (bench/eval_bench)."""
+    m = gr["machine"]
+    any_run = next(iter(next(iter(gr["runs"].values())).values()))
+    lay = any_run["layout"]
+    w("## Series by granularity at L (issue 19)")
+    w("")
+    w("`bench/run.sh granularity` runs `bench/eval_bench` (no broker): the real `ConsumerGroupsCollector::Render`")
+    w("on observations of the L layout (%s partitions, %s groups, %s group-partitions), one message per"
+      % ("{:,}".format(lay["partitions"]), "{:,}".format(lay["groups"]), "{:,}".format(lay["group_partitions"])))
+    w("partition per cycle, %d cycles after %d of warm-up (status windows full), one process per row;"
+      % (any_run["cycles"], any_run["warmup"]))
+    w("`%s`, on %s cores, load average %s at the start (%s). **partition** renders what the default rendered"
+      % (gr["head_rev"], m.get("nproc"), " / ".join(m.get("loadavg", [])), m.get("date")))
+    w("before issue 19 (its code path is unchanged; `tests/fixtures/golden-partition.prom` kept every sample,")
+    w("only two HELP texts changed),")
+    w("so it is the base of the ratios. **healthy**: every group Stable and committing (no partition status);")
+    w("**stopped**: every group Empty, every group-partition STOP. CPU is this thread's, medians; the peak RSS")
+    w("is eval_bench's (two collectors and the evaluator), for comparison between rows only.")
+    w("")
+    w("| scenario | granularity | consumer_groups series | ratio | body MB | ratio | render CPU ms | ratio | "
+      "peak RSS MB |")
+    w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for scenario in ("healthy", "stopped"):
+        runs = gr["runs"].get(scenario, {})
+        base = runs.get("partition")
+        for g in ("partition", "mixed", "topic"):
+            r = runs.get(g)
+            if not r:
+                continue
+            render = r["phases"]["render_untapped"]["cpu_ms"]
+            ratio = lambda a, b: "%.2f" % (a / b) if b else "–"
+            w("| %s | %s | %s | %s | %.1f | %s | %.0f | %s | %.0f |" % (
+                scenario, "**%s** (default)" % g if g == "mixed" else g, "{:,}".format(r["series"]),
+                ratio(r["series"], base["series"]) if base else "–", r["body_bytes"] / 1e6,
+                ratio(r["body_bytes"], base["body_bytes"]) if base else "–", render,
+                ratio(render, base["phases"]["render_untapped"]["cpu_ms"]) if base else "–",
+                r["peak_rss_mb"]))
+    w("")
+    if cycle_l and cycle_l.get("family_series"):
+        fs = cycle_l["family_series"]
+        others = sum(v for k, v in fs.items() if not k.startswith("kafka_consumergroup_"))
+        healthy = gr["runs"].get("healthy", {})
+        w("**The whole exposition at L**, derived: the other collectors' series from the L run above (%s, every"
+          % "{:,}".format(others))
+        w("family not `kafka_consumergroup_*`; they do not depend on the granularity) plus the consumer_groups")
+        w("series measured here, healthy groups (the L run's groups had not filled their status windows either):")
+        w("")
+        w("| granularity | series in /metrics | ratio to partition | target (L) |")
+        w("| --- | --- | --- | --- |")
+        for g in ("partition", "mixed", "topic"):
+            if g in healthy:
+                total = others + healthy[g]["series"]
+                base_total = others + healthy["partition"]["series"] if "partition" in healthy else None
+                w("| %s | %s | %s | %s |" % (g, "{:,}".format(total),
+                                          "%.2f" % (total / base_total) if base_total else "–",
+                                          "≤ 550,000 (%s)" % ("met" if total <= 550000 else "**not met**")
+                                          if g == "mixed" else ""))
+        w("")
+
+
 def main(results, out):
     runs = {s: load(results, s) for s in SIZES}
     render = load(results, "render")
@@ -494,6 +563,9 @@ def main(results, out):
                 pair(c, "cycle_cpu_s", 3), pair(c, "cycle_wall_s", 3), pair(c, "cycle_peak_rss_mb", 1),
                 pair(c, "once_max_rss_mb", 1)))
         w("")
+    gr = load(results, "granularity")
+    if gr and gr.get("runs"):
+        granularity_section(w, gr, cycle_of(runs.get("L")))
     ev = load(results, "eval")
     if ev and ev.get("runs"):
         eval_section(w, ev, sums.get("L"))

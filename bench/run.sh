@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [S|M|L|all|render|report|compare REV [SIZES]|eval [REV]] — the
+# bench/run.sh [S|M|L|all|render|report|compare REV [SIZES]|eval [REV]|granularity] — the
 # scale benchmark (a benchmark, not a test); `compare` is the no-regression
 # check of this tree against REV (run_compare below); `eval` is the alert
 # evaluator's cost per publish at L, without a broker, this tree and REV
@@ -39,8 +39,9 @@ build() {
   [[ "${BENCH_SKIP_BUILD:-0}" == 1 ]] && return 0
   log "building in $BUILD"
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  ninja -C "$BUILD" -j2 dora-kafka-exporter cycle_bench render_bench http_bench cluster_setup scrape_load \
-    eval_bench >/dev/null
+  # shellcheck disable=SC2086
+  ninja -C "$BUILD" -j2 ${BENCH_TARGETS:-dora-kafka-exporter cycle_bench render_bench http_bench cluster_setup \
+    scrape_load eval_bench} >/dev/null
 }
 
 # size -> topics partitions-per-topic groups topics-per-group
@@ -446,7 +447,41 @@ print("wrote " + dest)
 EOF
 }
 
+# run_granularity: the consumer_groups exposition at L per
+# collectors.consumer_groups.granularity, without a broker: bench/eval_bench
+# (the real Render on the L layout's observations) for partition (the full
+# detail, main's default before issue 19), mixed (the default) and topic, in
+# the scenarios healthy and stopped, one process each (peak RSS its own).
+# Writes bench/results/granularity.json.
+run_granularity() {
+  local out=$WORK/granularity
+  rm -rf "$out"; mkdir -p "$out"
+  local machine; machine=$(machine_json)
+  local head; head=$(git -C "$ROOT" rev-parse --short=12 HEAD)
+  git -C "$ROOT" diff --quiet HEAD -- exporter bench || head="$head+changes"
+  for scenario in healthy stopped; do
+    for g in partition mixed topic; do
+      log "eval_bench $scenario, granularity $g"
+      "$BUILD/bench/eval_bench" --scenario "$scenario" --granularity "$g" --warmup "${BENCH_GRAN_WARMUP:-11}" \
+        --cycles "${BENCH_GRAN_CYCLES:-3}" >"$out/$scenario-$g.log" 2>"$out/$scenario-$g.err"
+    done
+  done
+  python3 - "$out" "$head" "$machine" "$RESULTS/granularity.json" <<'EOF2'
+import json, sys
+out, head, machine, dest = sys.argv[1:]
+res = {"head_rev": head, "machine": json.loads(machine), "runs": {}}
+for scenario in ("healthy", "stopped"):
+    for g in ("partition", "mixed", "topic"):
+        for line in open(f"{out}/{scenario}-{g}.log"):
+            if line.startswith("RESULT "):
+                res["runs"].setdefault(scenario, {})[g] = json.loads(line[7:])
+json.dump(res, open(dest, "w"), indent=1)
+print("wrote " + dest)
+EOF2
+}
+
 what=${1:-all}
+[[ "$what" == granularity ]] && BENCH_TARGETS=eval_bench
 build
 case "$what" in
   S|M|L) run_size "$what" ;;
@@ -456,7 +491,8 @@ case "$what" in
   compare) [[ $# -ge 2 ]] || { echo "usage: bench/run.sh compare REV [S M L]" >&2; exit 2; }
     rev=$2; shift 2; [[ $# -gt 0 ]] || set -- S M L; run_compare "$rev" "$@" ;;
   eval) shift; run_eval "$@" ;;
-  *) echo "usage: bench/run.sh [S|M|L|all|render|report|compare REV [SIZES]|eval [REV]]" >&2; exit 2 ;;
+  granularity) run_granularity ;;
+  *) echo "usage: bench/run.sh [S|M|L|all|render|report|compare REV [SIZES]|eval [REV]|granularity]" >&2; exit 2 ;;
 esac
 python3 "$ROOT/bench/report.py" "$RESULTS" "$ROOT/docs/benchmarks.md"
 log "docs/benchmarks.md updated"

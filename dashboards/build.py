@@ -604,9 +604,17 @@ def consumer_lag():
                           "Partitions counts them."),
         table("Largest partition lags",
               [(f"topk(20, kafka_consumergroup_lag{{{gt}}})", "Lag"),
-               (f"kafka_consumergroup_lag_seconds{{{gt}}} and topk(20, kafka_consumergroup_lag{{{gt}}})",
+               # granularity partition: the partition's own estimate; mixed
+               # (the default): lag in seconds is per topic (no partition
+               # label), its largest, shown on each of the topic's rows.
+               (f"kafka_consumergroup_lag_seconds{{{gt}}} and topk(20, kafka_consumergroup_lag{{{gt}}}) "
+                f'or kafka_consumergroup_lag_seconds{{{gt}, partition=""}} + ignoring (partition) group_right '
+                f"0 * topk(20, kafka_consumergroup_lag{{{gt}}})",
                 "Lag (s)")],
-              ["cluster", "consumergroup", "topic", "partition"], units={"Lag (s)": "s"}),
+              ["cluster", "consumergroup", "topic", "partition"], units={"Lag (s)": "s"},
+              description="The 20 largest partition lags. Lag (s) is the partition's estimated lag in "
+                          "seconds with granularity partition; with mixed (the default) the largest "
+                          "of its topic."),
         table("Group state",
               [(f"kafka_consumergroup_info{{{g}}}", "Info"),
                (f"kafka_consumergroup_members{{{g}}}", "Members"),

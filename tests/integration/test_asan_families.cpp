@@ -1,5 +1,5 @@
 // Every configurable metric family against a real broker, in one run per
-// consumer-group granularity: with every optional collector and setting on
+// consumer-group granularity (partition, mixed, topic): with every optional collector and setting on
 // (conformance, DLQ rates, kafka-lag-exporter labels with a live member, log
 // dirs, the broker process, probe, broker stats, schema registry, Kafka Connect), and a
 // run as a shard other than 0 (sharding). .ci/run runs it from the
@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -120,7 +121,7 @@ void StopClean(Daemon& d) {
 
 }  // namespace
 
-TEST_CASE("every optional metric family and both granularities run clean against a real broker",
+TEST_CASE("every optional metric family and every granularity run clean against a real broker",
           "[kafka][asan-families]") {
   const bool classic_groups = KafkaCluster::DefaultVersion().rfind("3.", 0) == 0;
   std::set<std::string> documented = DocumentedMetrics();
@@ -258,6 +259,49 @@ TEST_CASE("every optional metric family and both granularities run clean against
   }
 
   {
+    // granularity mixed (the default): kafka_exporter's per-partition offset
+    // and lag; lag in seconds, statuses and data loss per topic.
+    const std::string cfg =
+        Write("mixed.yaml", Config("mixed", topics, data_dir, kafka->dir(), registry.url(), connect.url(),
+                                   connect_password, alerting));
+    Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
+    REQUIRE(d.WaitHealthy());
+    std::vector<Sample> s;
+    const std::map<std::string, std::string> auditors = {{"consumergroup", "auditors"},
+                                                         {"topic", "audit-logs"}};
+    // STOP needs a full window (3 runs at 1 s); lag in seconds two history points.
+    const bool seen = d.WaitFor(
+        [&auditors](const auto& x) {
+          auto stop = auditors;
+          stop["status"] = "STOP";
+          return Find(x, "kafka_consumergroup_partition_status", stop).has_value() &&
+                 Find(x, "kafka_consumergroup_expired_messages", auditors).has_value() &&
+                 Find(x, "kafka_consumergroup_lag_seconds", auditors).has_value();
+        },
+        60s, &s);
+    INFO(Tail(d.Log()));
+    REQUIRE(seen);
+    CHECK(IsValidUtf8(d.Metrics()));
+    CHECK(Find(s, "kafka_consumergroup_lag_seconds", auditors).value() > 0);
+    CHECK(Find(s, "kafka_consumergroup_expired_messages", auditors).value() >= 100);
+    for (const char* per_topic : {"kafka_consumergroup_lag_seconds", "kafka_consumergroup_partition_status",
+                                  "kafka_consumergroup_expired_messages"}) {
+      INFO(per_topic);
+      for (const auto& x : FindAll(s, per_topic)) CHECK(x.labels.count("partition") == 0);
+    }
+    auto p0 = auditors;
+    p0["partition"] = "0";
+    CHECK(Find(s, "kafka_consumergroup_current_offset", p0) == 100.0);
+    CHECK(Find(s, "kafka_consumergroup_lag", p0).value() > 0);
+    CHECK(Find(s, "kafka_consumergroup_lag_sum", auditors).value() >=
+          Find(s, "kafka_consumergroup_lag", p0).value());
+    CHECK(Find(s, "kafka_consumergroup_max_lag_seconds", {{"consumergroup", "auditors"}}).value() >=
+          Find(s, "kafka_consumergroup_lag_seconds", auditors).value());
+    StopClean(d);
+    unlink(cfg.c_str());
+  }
+
+  {
     // granularity topic: per-topic sums and statuses, no per-partition group series.
     const std::string cfg =
         Write("topic.yaml", Config("topic", topics, data_dir, kafka->dir(), registry.url(), connect.url(),
@@ -290,11 +334,12 @@ TEST_CASE("every optional metric family and both granularities run clean against
       CHECK(x.labels.count("partition") == 0);
     CHECK(Find(s, "kafka_consumergroup_lag_sum", {{"consumergroup", "auditors"}, {"topic", "audit-logs"}})
               .value() > 0);
-    for (const char* gone : {"kafka_consumergroup_lag", "kafka_consumergroup_current_offset",
-                             "kafka_consumergroup_lag_seconds"}) {
+    for (const char* gone : {"kafka_consumergroup_lag", "kafka_consumergroup_current_offset"}) {
       INFO(gone);
       CHECK(FindAll(s, gone).empty());
     }
+    for (const auto& x : FindAll(s, "kafka_consumergroup_lag_seconds"))
+      CHECK(x.labels.count("partition") == 0);
     CHECK_FALSE(FindAll(s, "kafka_consumergroup_group_topic_sum_lag", {{"cluster_name", "seed"}}).empty());
     // Avro: the schema was registered under <topic>-<record name> and events were delivered.
     CHECK(d.WaitFor(

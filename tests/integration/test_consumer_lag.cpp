@@ -96,9 +96,17 @@ TEST_CASE("data loss: a committed offset below the log start offset is flagged",
   auto s = ParseExposition(r.out);
   CHECK(Find(s, "kafka_topic_partition_oldest_offset", {{"topic", "audit-logs"}, {"partition", "0"}}) ==
         400.0);
-  CHECK(Find(s, "kafka_consumergroup_expired_messages",
-             {{"consumergroup", "auditors"}, {"topic", "audit-logs"}, {"partition", "0"}}) == 300.0);
+  // The default granularity (mixed): data loss per topic, lag per partition.
+  CHECK(Find(s, "kafka_consumergroup_expired_messages", G("auditors", "audit-logs")) == 300.0);
   CHECK(Find(s, "kafka_consumergroup_lag", {{"consumergroup", "auditors"}, {"partition", "0"}}) == 900.0);
+  // granularity: partition names the partition.
+  std::string pcfg =
+      Config("dataloss-partition", "collectors:\n  consumer_groups: {granularity: partition}\n");
+  auto p = RunExporter({"--config", pcfg, "--kafka.server=" + kafka->bootstrap(), "--once"}, 60s);
+  unlink(pcfg.c_str());
+  REQUIRE(p.exit_code == 0);
+  CHECK(Find(ParseExposition(p.out), "kafka_consumergroup_expired_messages",
+             {{"consumergroup", "auditors"}, {"topic", "audit-logs"}, {"partition", "0"}}) == 300.0);
 
   // granularity: topic drops the per-partition offset and lag series, and
   // keeps the data-loss signal its alert reads, per topic.
@@ -135,8 +143,8 @@ TEST_CASE("lag in seconds is within 10% of the true age for a steady producer", 
   for (int i = 0; i < 5 && !lag_s; ++i) {
     s = d.Samples();
     true_age = std::chrono::duration<double>(std::chrono::steady_clock::now() - produced_at).count();
-    lag_s = Find(s, "kafka_consumergroup_lag_seconds",
-                 {{"consumergroup", "responders"}, {"topic", "incident-events"}, {"partition", "0"}});
+    // (Per topic at the default granularity, mixed: its one partition's.)
+    lag_s = Find(s, "kafka_consumergroup_lag_seconds", G("responders", "incident-events"));
     if (!lag_s) std::this_thread::sleep_for(1s);
   }
   REQUIRE(lag_s.has_value());
@@ -180,16 +188,15 @@ TEST_CASE("status: catching up is OK, a stalled member is STALL, a stopped consu
     // The member stays in the group and keeps committing, but stops moving.
     member.SetMode(GroupMember::Mode::kStall);
     REQUIRE(d.WaitFor(status_is("ERR"), 60s, &s));
-    auto stalled =
-        FindAll(s, "kafka_consumergroup_partition_status", {{"consumergroup", "risk"}, {"status", "STALL"}});
-    CHECK(stalled.size() == 2);
+    // Both partitions, counted per topic at the default granularity (mixed).
+    CHECK(Find(s, "kafka_consumergroup_partition_status",
+               {{"consumergroup", "risk"}, {"topic", "risk-assessments"}, {"status", "STALL"}}) == 2.0);
     CHECK(Find(s, "kafka_consumergroup_members", {{"consumergroup", "risk"}}) == 1.0);
   }  // the member leaves the group
   REQUIRE(d.WaitFor(
       [](const auto& x) {
-        return FindAll(x, "kafka_consumergroup_partition_status",
-                       {{"consumergroup", "risk"}, {"status", "STOP"}})
-                   .size() == 2;
+        return Find(x, "kafka_consumergroup_partition_status",
+                    {{"consumergroup", "risk"}, {"topic", "risk-assessments"}, {"status", "STOP"}}) == 2.0;
       },
       60s, &s));
   CHECK(Find(s, "kafka_consumergroup_members", {{"consumergroup", "risk"}}) == 0.0);

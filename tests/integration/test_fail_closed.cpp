@@ -270,7 +270,8 @@ TEST_CASE("fail closed: every validation error names file:line:column", "[daemon
         std::string::npos);
   CHECK(r.err.find(cfg + ":10:23: collectors.offsets.topics.include[1]: invalid regular expression") !=
         std::string::npos);
-  CHECK(r.err.find(cfg + ":12:5: collectors.consumer_groups.granularity: expected partition or topic") !=
+  CHECK(r.err.find(
+            cfg + ":12:5: collectors.consumer_groups.granularity: expected one of mixed, partition, topic") !=
         std::string::npos);
   CHECK(r.err.find(cfg + ":13:5: collectors.consumer_groups.status_window: must be between") !=
         std::string::npos);

@@ -222,8 +222,8 @@ TEST_CASE("offsets fails when no partition in the metadata has a leader", "[coll
   CHECK(r.status.message.find("has a leader") != std::string::npos);
 }
 
-TEST_CASE("golden exposition of a fixed cluster, at both granularities", "[collectors][fake][golden]") {
-  for (const std::string granularity : {"partition", "topic"}) {
+TEST_CASE("golden exposition of a fixed cluster, at every granularity", "[collectors][fake][golden]") {
+  for (const std::string granularity : {"mixed", "partition", "topic"}) {
     const std::string path = std::string(DORA_SOURCE_DIR) + "/tests/fixtures/golden-" + granularity + ".prom";
     const std::string text = GoldenText(granularity);
     if (const char* update = std::getenv("UPDATE_GOLDEN"); update != nullptr && std::string(update) == "1") {

@@ -280,8 +280,8 @@ TEST_CASE("lag against retention: the topic's largest lag in seconds over retent
   // The compacted topic has none (its lag in seconds is there); neither has a
   // topic whose configs are unknown.
   auto cs = ParseExposition(compacted_text);
-  CHECK(Find(cs, "kafka_consumergroup_lag_seconds", {{"topic", "profiles"}, {"partition", "0"}}) ==
-        Approx(300));
+  // (Per topic at the default granularity, mixed: partition 0's, the largest.)
+  CHECK(Find(cs, "kafka_consumergroup_lag_seconds", {{"topic", "profiles"}}) == Approx(300));
   CHECK(FindAll(cs, "kafka_consumergroup_lag_retention_ratio").empty());
   CHECK(FindAll(ParseExposition(
                     RenderOnce(c, Observe("billing", {}, "orders", {100, 3200}, {3200, 3200}, T0 + 320s))),
@@ -345,7 +345,7 @@ TEST_CASE("the alert tap gets per-topic sums equal to the rendered statuses and 
     auto it = sums.find(labels);
     return it == sums.end() ? 0.0 : it->second;
   };
-  for (const std::string granularity : {"partition", "topic"}) {
+  for (const std::string granularity : {"partition", "mixed", "topic"}) {
     INFO("granularity " << granularity);
     ConsumerGroupsCollectorConfig config;
     config.status_window = 3;
@@ -381,6 +381,87 @@ TEST_CASE("the alert tap gets per-topic sums equal to the rendered statuses and 
       CHECK(sums_of(taken["kafka_consumergroup_expired_messages"]) == expired);
     }
   }
+}
+
+// Issue 19: the default granularity, mixed, keeps kafka_exporter's
+// per-partition committed offset and lag and writes lag in seconds per topic
+// (the topic's largest estimate); partition keeps every family per partition;
+// topic has no per-partition group series at all.
+TEST_CASE("granularity mixed: per-partition offset and lag, lag in seconds per topic",
+          "[consumer_groups][granularity]") {
+  CHECK(ConsumerGroupsCollectorConfig{}.granularity == "mixed");
+  const GroupMember a = Member("a", {{"orders", 0}, {"orders", 1}, {"orders", 2}});
+  // Four runs 10 s apart; the producer writes 100 per run on every partition.
+  // Partition 0 stays at 100, 1 at 250, 2 keeps up (lag 0).
+  auto render = [&](const std::string& granularity) {
+    ConsumerGroupsCollectorConfig config;
+    config.granularity = granularity;
+    ConsumerGroupsCollector c(config, 60s, nullptr, nullptr, nullptr);
+    std::string text;
+    for (int run = 0; run < 4; ++run) {
+      const int64_t high = 100 + 100 * run;
+      text = RenderOnce(c, Observe("billing", {a}, "orders", {100, std::min<int64_t>(250, high), high},
+                                   {high, high, high}, T0 + run * 10s));
+    }
+    return ParseExposition(text);
+  };
+  const auto partition = render("partition"), mixed = render("mixed"), topic = render("topic");
+  const std::map<std::string, std::string> group_topic = {{"consumergroup", "billing"}, {"topic", "orders"}};
+
+  // partition: lag in seconds per partition, 0 for the one that keeps up.
+  const auto per_partition = FindAll(partition, "kafka_consumergroup_lag_seconds", group_topic);
+  REQUIRE(per_partition.size() == 3);
+  double largest = 0;
+  for (const auto& x : per_partition) largest = std::max(largest, x.value);
+  CHECK(Find(partition, "kafka_consumergroup_lag_seconds", {{"partition", "0"}}) == Approx(30.0));
+  CHECK(Find(partition, "kafka_consumergroup_lag_seconds", {{"partition", "2"}}) == 0.0);
+  CHECK(largest == Approx(30.0));
+
+  // mixed and topic: one lag-in-seconds series for the topic, the largest.
+  for (const auto* s : {&mixed, &topic}) {
+    const auto series = FindAll(*s, "kafka_consumergroup_lag_seconds");
+    REQUIRE(series.size() == 1);
+    CHECK(series[0].labels == group_topic);
+    CHECK(series[0].value == largest);
+    CHECK(Find(*s, "kafka_consumergroup_max_lag_seconds", {{"consumergroup", "billing"}}) == largest);
+  }
+  // mixed: kafka_exporter's per-partition names, exactly as at partition.
+  for (const char* family : {"kafka_consumergroup_current_offset", "kafka_consumergroup_lag"}) {
+    INFO(family);
+    const auto p = FindAll(partition, family), m = FindAll(mixed, family);
+    REQUIRE(p.size() == 3);
+    REQUIRE(m.size() == 3);
+    for (size_t i = 0; i < p.size(); ++i) {
+      CHECK(m[i].labels == p[i].labels);
+      CHECK(m[i].value == p[i].value);
+    }
+    CHECK(FindAll(topic, family).empty());
+  }
+  CHECK(Find(mixed, "kafka_consumergroup_lag", {{"partition", "0"}}) == 300.0);
+  CHECK(Find(mixed, "kafka_consumergroup_lag", {{"partition", "1"}}) == 150.0);
+  // The sums are the same at every granularity.
+  for (const char* family : {"kafka_consumergroup_lag_sum", "kafka_consumergroup_current_offset_sum"})
+    for (const auto* s : {&mixed, &topic})
+      CHECK(Find(*s, family, group_topic) == Find(partition, family, group_topic));
+  CHECK(Find(mixed, "kafka_consumergroup_lag_sum", group_topic) == 450.0);
+}
+
+// A topic whose lagging partition has no estimate yet has no lag in seconds
+// at mixed granularity (as the group's maximum): a largest over the others
+// would read as an all-clear.
+TEST_CASE("granularity mixed: no topic lag in seconds while a lagging partition has no estimate",
+          "[consumer_groups][granularity]") {
+  ConsumerGroupsCollector c(ConsumerGroupsCollectorConfig{}, 60s, nullptr, nullptr, nullptr);
+  // One run: no watermark history yet, partition 0 lags.
+  auto s = ParseExposition(RenderOnce(c, Observe("billing", {}, "orders", {100, 200}, {200, 200}, T0)));
+  CHECK(FindAll(s, "kafka_consumergroup_lag_seconds").empty());
+  CHECK(FindAll(s, "kafka_consumergroup_max_lag_seconds").empty());
+  CHECK(FindAll(s, "kafka_consumergroup_lag").size() == 2);
+  // A topic without lag: 0 seconds.
+  ConsumerGroupsCollector d(ConsumerGroupsCollectorConfig{}, 60s, nullptr, nullptr, nullptr);
+  auto z = ParseExposition(RenderOnce(d, Observe("billing", {}, "orders", {200, 200}, {200, 200}, T0)));
+  CHECK(Find(z, "kafka_consumergroup_lag_seconds", {{"consumergroup", "billing"}, {"topic", "orders"}}) ==
+        0.0);
 }
 
 TEST_CASE("time left until retention deletes: the retention left over the lag's growth",

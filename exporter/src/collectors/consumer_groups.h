@@ -169,9 +169,9 @@ class ConsumerGroupsCollector : public Collector {
                      int64_t lag, int member, TopicSums& ts, RenderRun& run) const;
   static void RenderPartitionStatuses(GroupRun& group, const GroupState& gs, const RenderRun& run,
                                       MetricsBuilder& out);
-  // Per topic: offset and lag sums, at granularity topic the data-loss and
-  // status families without `partition`, and the lag against retention (its
-  // trend in gs).
+  // Per topic: offset and lag sums, at granularity mixed and topic the
+  // data-loss, status and lag-seconds families without `partition`, and the
+  // lag against retention (its trend in gs).
   void RenderTopicSums(GroupRun& group, GroupState& gs, const RenderRun& run, MetricsBuilder& out) const;
   // Per group: max lag (messages, seconds), sum, status, stale and uncommitted partitions.
   void RenderGroupTotals(const GroupRun& group, const RenderRun& run, MetricsBuilder& out) const;

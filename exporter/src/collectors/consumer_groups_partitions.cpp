@@ -81,7 +81,7 @@ std::optional<int64_t> ConsumerGroupsCollector::RenderPartition(GroupRun& group,
                                                                 MetricsBuilder& out) {
   const std::string& name = group.group.name;
   const Families& fam = run.fam;
-  const bool per_partition = run.per_partition;
+  const bool per_partition = run.partition_offsets, detail = run.partition_detail;
   ts.offset += static_cast<double>(committed);
   if (per_partition)
     out.Add(fam.offset, {{"consumergroup", name}, {"topic", tp.topic}, {"partition", partition}},
@@ -109,7 +109,7 @@ std::optional<int64_t> ConsumerGroupsCollector::RenderPartition(GroupRun& group,
   if (committed < w->second.low) {  // data loss
     const double expired = static_cast<double>(w->second.low - committed);
     ts.expired += expired;
-    if (per_partition)
+    if (detail)
       out.Add(fam.expired, {{"consumergroup", name}, {"topic", tp.topic}, {"partition", partition}}, expired);
   }
   ts.lag += static_cast<double>(lag);
@@ -131,7 +131,7 @@ std::optional<int64_t> ConsumerGroupsCollector::RenderPartition(GroupRun& group,
   if (per_partition) {
     out.Add(fam.lag, {{"consumergroup", name}, {"topic", tp.topic}, {"partition", partition}},
             static_cast<double>(lag));
-    if (lag_s)
+    if (lag_s && detail)
       out.Add(fam.lag_s, {{"consumergroup", name}, {"topic", tp.topic}, {"partition", partition}}, *lag_s);
   }
   if (fam.lx) {
@@ -187,7 +187,7 @@ void ConsumerGroupsCollector::RenderPartitionStatuses(GroupRun& group, const Gro
     ++w.sums->statuses[static_cast<size_t>(st)];
     // Like Burrow's status answer, only the partitions that are not OK: no
     // series for the healthy majority.
-    if (run.per_partition && st != PartitionStatus::kOk) {
+    if (run.partition_detail && st != PartitionStatus::kOk) {
       pbuf = std::to_string(e.partition);
       out.Add(run.fam.pstatus,
               {{"consumergroup", group.group.name},

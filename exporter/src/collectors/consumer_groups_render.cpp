@@ -12,7 +12,8 @@ namespace dora {
 
 void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilder& out) {
   RenderRun run(obs, DeclareFamilies(out), history_);
-  run.per_partition = config_.granularity == "partition";
+  run.partition_detail = config_.granularity == "partition";
+  run.partition_offsets = run.partition_detail || config_.granularity == "mixed";
   AddHistoryPoints(run.wm);
   run.w_next = run.wm.partitions.end();
   run.h_next = history_.end();
@@ -21,8 +22,8 @@ void ConsumerGroupsCollector::Render(const GroupsObservation& obs, MetricsBuilde
     out.Add(run.fam.share, {{"group", sg.name}, {"state", sg.state}}, 1);
   // Topic series: from shard 0 only (docs/deployment.md, "Sharding").
   if (run.fam.lx && shard_index_ == 0) RenderPartitionOffsets(run, out);
-  if (run.per_partition) {
-    ReservePerPartition(run, out);
+  if (run.partition_offsets) ReservePerPartition(run, out);
+  if (run.partition_detail) {
     run.tap_status_sums = out.TapSumsWithout(run.fam.pstatus, "partition");
     run.tap_expired_sums = out.TapSumsWithout(run.fam.expired, "partition");
   }
@@ -124,7 +125,8 @@ void ConsumerGroupsCollector::ReservePerPartition(const RenderRun& run, MetricsB
     for (const auto& c : go.committed) label_bytes += go.group.size() + go.topic(c).size();
   }
   const size_t bytes = n * 128 + label_bytes;  // name, label names, partition and value: < 128 a line
-  for (auto f : {run.fam.offset, run.fam.lag, run.fam.lag_s}) out.Reserve(f, n, bytes);
+  for (auto f : {run.fam.offset, run.fam.lag}) out.Reserve(f, n, bytes);
+  if (run.partition_detail) out.Reserve(run.fam.lag_s, n, bytes);
 }
 
 void ConsumerGroupsCollector::RenderGroupInfo(const GroupDescription& g, const RenderRun& run,
@@ -159,11 +161,15 @@ void ConsumerGroupsCollector::RenderTopicSums(GroupRun& group, GroupState& gs, c
   const Families& fam = run.fam;
   for (const auto& [topic, ts] : group.topics) {
     out.Add(fam.offset_sum, {{"consumergroup", name}, {"topic", topic}}, ts.offset);
-    if (!run.per_partition) {
-      // granularity: topic: the data-loss and partition-status families per
-      // topic, without the partition label (a sum and a count), so the
-      // alerts' `sum without (partition)` read the same at either granularity.
+    if (!run.partition_detail) {
+      // granularity mixed and topic: the data-loss and partition-status
+      // families per topic, without the partition label (a sum and a count),
+      // so the alerts' `sum without (partition)` read the same at every
+      // granularity; lag in seconds as the topic's largest estimate (absent
+      // while a lagging partition has none, like the group's maximum).
       if (ts.expired > 0) out.Add(fam.expired, {{"consumergroup", name}, {"topic", topic}}, ts.expired);
+      if (ts.any_lag && ts.max_lag_s >= 0 && !ts.lag_s_unknown)
+        out.Add(fam.lag_s, {{"consumergroup", name}, {"topic", topic}}, ts.max_lag_s);
       for (size_t i = 0; i < ts.statuses.size(); ++i) {
         const auto st = static_cast<PartitionStatus>(i);
         if (st != PartitionStatus::kOk && ts.statuses[i] > 0)

@@ -57,7 +57,10 @@ struct ConsumerGroupsCollector::RenderRun {
   const GroupsObservation& obs;
   const WatermarkSnapshot& wm;
   Families fam;
-  bool per_partition = false;
+  // granularity partition and mixed: kafka_exporter's per-partition committed
+  // offset and lag. partition only: lag in seconds, data loss and partition
+  // statuses per partition too (otherwise per topic, without the label).
+  bool partition_offsets = false, partition_detail = false;
   // The alert evaluator's tap takes these families' per-topic sums from
   // RenderTopicSums rather than every partition's sample
   // (MetricsBuilder::TapSumsWithout).

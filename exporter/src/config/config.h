@@ -84,8 +84,8 @@ struct OffsetsCollectorConfig : CollectorCommon {
 
 struct ConsumerGroupsCollectorConfig : CollectorCommon {
   ConsumerGroupsCollectorConfig() { timeout = Millis(20000); }
-  int max_in_flight = 32;                 // concurrent OffsetFetch requests
-  std::string granularity = "partition";  // partition|topic
+  int max_in_flight = 32;             // concurrent OffsetFetch requests
+  std::string granularity = "mixed";  // mixed|partition|topic (docs/consumer-lag.md)
   RegexFilter groups{{".*"}, {}};
   RegexFilter topics{{".*"}, {}};
   int status_window = 10;                // commits per partition in the Burrow-style window

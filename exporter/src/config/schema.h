@@ -140,7 +140,7 @@ void VisitConfig(V& v, C& c) {
       auto& g = cc.consumer_groups;
       VisitCommon(v, g);
       v.Int("max_in_flight", g.max_in_flight, Between(1, 1024));
-      v.String("granularity", g.granularity, OneOf({"partition", "topic"}));
+      v.String("granularity", g.granularity, OneOf({"mixed", "partition", "topic"}));
       VisitFilter(v, "groups", g.groups);
       VisitFilter(v, "topics", g.topics);
       v.Int("status_window", g.status_window, Between(2, 1000));

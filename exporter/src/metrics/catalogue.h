@@ -212,7 +212,9 @@ inline constexpr FamilyDef kCatalogue[] = {
     {"kafka_consumergroup_lag_seconds", kGauge, "consumergroup, topic, partition", "consumer_groups",
      "OffsetFetch + ListOffsets history",
      "Estimated age in seconds of the oldest unconsumed message: interpolated from the exporter's own "
-     "history of high watermarks (an estimate; absent while that history is too short)."},
+     "history of high watermarks (an estimate; absent while that history is too short). Per partition only "
+     "with granularity partition; with mixed (the default) and topic, per topic without the partition "
+     "label: the topic's largest estimate, absent while a lagging partition has none."},
     {"kafka_consumergroup_max_lag", kGauge, "consumergroup", "consumer_groups", "derived",
      "Largest partition lag of the group."},
     {"kafka_consumergroup_lag_retention_ratio", kGauge, "consumergroup, topic", "consumer_groups",
@@ -231,8 +233,8 @@ inline constexpr FamilyDef kCatalogue[] = {
     {"kafka_consumergroup_partition_status", kGauge, "consumergroup, topic, partition, status",
      "consumer_groups", "derived",
      "Burrow-style partition status (WARN, STALL, STOP, REWIND) as a label, 1; only partitions that are not "
-     "OK. With granularity topic, per topic without the partition label: the number of partitions in that "
-     "status."},
+     "OK. With granularity mixed (the default) and topic, per topic without the partition label: the "
+     "number of partitions in that status."},
     {"kafka_consumergroup_stale_partitions", kGauge, "consumergroup", "consumer_groups",
      "OffsetFetch / ListOffsets (earlier answers)",
      "Partitions of the group whose lag is computed from an earlier answer: its coordinator did not answer "
@@ -244,8 +246,8 @@ inline constexpr FamilyDef kCatalogue[] = {
     {"kafka_consumergroup_expired_messages", kGauge, "consumergroup, topic, partition", "consumer_groups",
      "OffsetFetch + ListOffsets",
      "Messages deleted by retention before the group consumed them (committed offset below the log start "
-     "offset): data loss. Present only when above 0. With granularity topic, summed per topic without the "
-     "partition label."},
+     "offset): data loss. Present only when above 0. With granularity mixed (the default) and topic, summed "
+     "per topic without the partition label."},
     {"kafka_consumergroup_consumed_messages_per_second", kGauge, "consumergroup", "consumer_groups",
      "OffsetFetch history",
      "Messages the group consumed per second (committed-offset advance) over the rate window."},
