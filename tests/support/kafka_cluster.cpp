@@ -354,9 +354,9 @@ void KafkaCluster::DeleteTopic(const std::string& name) {
 void KafkaCluster::StartMirrorMaker(const KafkaCluster& target, const std::string& topics,
                                     const std::string& source_alias, const std::string& target_alias,
                                     const std::vector<std::string>& configs) {
-  std::vector<std::string> a = {"mm2-start",      "--dir",          dir_,         "--target-dir",
-                                target.dir(),     "--source-alias", source_alias, "--target-alias",
-                                target_alias,     "--topics",       topics,       "--timeout",
+  std::vector<std::string> a = {"mm2-start",  "--dir",          dir_,         "--target-dir",
+                                target.dir(), "--source-alias", source_alias, "--target-alias",
+                                target_alias, "--topics",       topics,       "--timeout",
                                 "150"};
   for (const auto& c : configs) {
     a.push_back("--config");
