@@ -2,8 +2,6 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include <map>
-
 #include "kafka/conf.h"
 #include "kafka/handle.h"
 #include "kafka/log_callbacks.h"
@@ -48,28 +46,6 @@ Result<std::unique_ptr<MirrorReader>> MirrorReader::Create(const KafkaConfig& co
   impl->rk.reset(rk);
   rd_kafka_poll_set_consumer(impl->rk.get());
   return std::unique_ptr<MirrorReader>(new MirrorReader(std::move(impl)));
-}
-
-Result<std::vector<std::pair<std::string, int>>> MirrorReader::PartitionCounts(
-    const std::vector<std::string>& topics, Millis timeout) {
-  std::vector<std::pair<std::string, int>> out;
-  // All topics in one request (librdkafka asks for one topic or all): the
-  // answer is filtered here.
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(impl_->rk.get(), 1, nullptr, &md, KafkaMs(timeout));
-  const MetadataPtr md_owner(md);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err);
-  if (md == nullptr) return Status::Error(Reason::kKafka, "Metadata: no answer");
-  std::map<std::string, int> known;
-  for (int i = 0; i < md->topic_cnt; ++i) {
-    const auto& t = md->topics[i];
-    if (t.topic == nullptr || t.err != RD_KAFKA_RESP_ERR_NO_ERROR || t.partition_cnt <= 0) continue;
-    known[t.topic] = t.partition_cnt;
-  }
-  for (const auto& name : topics) {
-    if (auto it = known.find(name); it != known.end()) out.emplace_back(name, it->second);
-  }
-  return out;
 }
 
 Result<std::vector<PartitionOffset>> MirrorReader::Offsets(const std::vector<TopicPartition>& partitions,

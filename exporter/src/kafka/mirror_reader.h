@@ -7,8 +7,8 @@
 // membership, nothing committed (librdkafka needs a group.id for assign(); it
 // is "<client_id>-mirror", whose coordinator librdkafka looks up but never
 // joins). End offsets come from one batched offsets_for_times request
-// (query_watermark_offsets can hang in librdkafka 2.0.2). Topic metadata comes
-// from the same handle, without auto-creation.
+// (query_watermark_offsets can hang in librdkafka 2.0.2); topic metadata comes
+// from the cluster's KafkaApi.
 //
 // Thread-safe as librdkafka handles are; the collector polls each reader from
 // one thread at a time.
@@ -46,10 +46,6 @@ class MirrorReader {
   MirrorReader(const MirrorReader&) = delete;
   MirrorReader& operator=(const MirrorReader&) = delete;
 
-  // Partition count of each of `topics` the cluster knows (absent: unknown),
-  // from one Metadata request.
-  Result<std::vector<std::pair<std::string, int>>> PartitionCounts(const std::vector<std::string>& topics,
-                                                                   Millis timeout);
   // ListOffsets (latest, i.e. the high watermark; or earliest) for
   // `partitions`, batched: one entry per answered partition with its own error.
   Result<std::vector<PartitionOffset>> Offsets(const std::vector<TopicPartition>& partitions, bool latest,
