@@ -1956,7 +1956,11 @@ def cmd_mm2_start(a):
         "refresh.topics.interval.seconds": "2",
         "refresh.groups.interval.seconds": "2",
         "offset.lag.max": "0",
+        # MM2 holds back the offset sync of a partition's last records until
+        # its worker commits offsets: every second, top level and for the
+        # target's worker (dedicated mode builds it from the target's props).
         "offset.flush.interval.ms": "1000",
+        t + ".offset.flush.interval.ms": "1000",
         "sync.topic.configs.enabled": "false",
         "sync.topic.acls.enabled": "false",
         "tasks.max": "1",
