@@ -1109,6 +1109,66 @@ def connect_overview():
                      "tasks per worker, and the lag of sink connectors.", extra, items)
 
 
+def disaster_recovery():
+    f = SEL + ', source=~"$source", target=~"$target"'
+    items = [
+        row("Replication latency (end to end, the daemon's probe through MirrorMaker 2)"),
+        stat("p99 latency (5m)",
+             f"histogram_quantile(0.99, sum by (le) (rate(kafka_mirror_latency_seconds_bucket{{{f}}}[5m])))",
+             unit="s", thresholds=steps(GREEN, (ORANGE, 30), (RED, 60)),
+             description="Probe message produced on the source until seen on the target."),
+        stat("Oldest pending probe message",
+             f"max(kafka_mirror_probe_oldest_pending_seconds{{{f}}})", unit="s",
+             thresholds=steps(GREEN, (ORANGE, 30), (RED, 60)),
+             description="Grows while replication stands still."),
+        stat("Probe messages missing (1h)",
+             f"sum(increase(kafka_mirror_probe_messages_missing_total{{{f}}}[1h]))",
+             thresholds=steps(GREEN, (RED, 1)),
+             description="Not seen on the target within collectors.mirror.probe_timeout."),
+        stat("Mirror collector up",
+             f'min(kafka_exporter_collector_success{{{SEL}, collector="mirror"}})',
+             thresholds=steps(RED, (GREEN, 1)),
+             description="0 while either cluster of a flow cannot be read."),
+        timeseries("Replication latency quantiles",
+                   [(f"histogram_quantile(0.5, sum by (source, target, le) "
+                     f"(rate(kafka_mirror_latency_seconds_bucket{{{f}}}[5m])))", "p50 {{source}}->{{target}}"),
+                    (f"histogram_quantile(0.99, sum by (source, target, le) "
+                     f"(rate(kafka_mirror_latency_seconds_bucket{{{f}}}[5m])))", "p99 {{source}}->{{target}}"),
+                    (f"kafka_mirror_probe_oldest_pending_seconds{{{f}}}", "oldest pending {{source}}->{{target}}")],
+                   unit="s", thresholds=steps(GREEN, (RED, 60))),
+        timeseries("Source vs target writes",
+                   [(f"sum by (cluster, topic) (rate(kafka_mirror_topic_offset_sum{{{f}}}[5m]))",
+                     "{{cluster}} {{topic}}")],
+                   unit="short",
+                   description="Messages per second written to each replicated topic on the source "
+                               "and arriving in its copy on the target."),
+        row("Offset syncs (periodic: see docs/disaster-recovery.md)"),
+        timeseries("Replication lag per topic (messages)",
+                   [(f"sum by (source, target, topic) (kafka_mirror_partition_lag_messages{{{f}}})",
+                     "{{source}}->{{target}} {{topic}}")],
+                   description="Source high watermark minus MM2's latest synced upstream offset; reads "
+                               "high by up to MM2's offset.lag.max between syncs."),
+        timeseries("Offset sync age (max per topic)",
+                   [(f"max by (source, target, topic) (kafka_mirror_offset_sync_age_seconds{{{f}}})",
+                     "{{source}}->{{target}} {{topic}}")],
+                   unit="s", description="Grows on idle partitions too: read it with the lag."),
+        row("Failover readiness (checkpoints)"),
+        timeseries("Checkpoint age per group",
+                   [(f"max by (source, target, group) (kafka_mirror_checkpoint_age_seconds{{{f}}})",
+                     "{{group}} {{source}}->{{target}}")],
+                   unit="s", description="0 while every checkpoint matches the group's committed offset."),
+        timeseries("Messages re-read after a failover now",
+                   [(f"sum by (source, target, group) (kafka_mirror_checkpoint_reread_messages{{{f}}})",
+                     "{{group}} {{source}}->{{target}}")]),
+    ]
+    extra = [query_var("source", "Source", f"label_values(kafka_mirror_probe_messages_sent_total{{{SEL}}}, source)"),
+             query_var("target", "Target", f"label_values(kafka_mirror_probe_messages_sent_total{{{SEL}}}, target)")]
+    return dashboard("dora-kafka-disaster-recovery", "Disaster recovery",
+                     "MirrorMaker 2 replication watched end to end: probe latency source -> target, "
+                     "source vs target write rates, offset-sync lag per topic and checkpoint age per "
+                     "group (docs/disaster-recovery.md).", extra, items)
+
+
 DASHBOARDS = {
     "cluster-overview.json": cluster_overview,
     "consumer-lag.json": consumer_lag,
@@ -1117,6 +1177,7 @@ DASHBOARDS = {
     "schema-registry.json": schema_registry,
     "slo-probe.json": slo_probe,
     "kafka-connect.json": connect_overview,
+    "disaster-recovery.json": disaster_recovery,
 }
 
 

@@ -64,5 +64,5 @@ scripts/install-fuzz-deps.sh
 
 # The real Kafka broker used by the demo and the integration tests, and the
 # same release's Kafka Connect worker and connect-file plugin (the [connect]
-# integration test), all cached.
-python3 tests/kafka/kafkactl.py fetch --connect --version "${DORA_KAFKA_VERSION:-3.9.1}"
+# integration test) and MirrorMaker 2 (the [mirror] integration tests), all cached.
+python3 tests/kafka/kafkactl.py fetch --connect --mirror --version "${DORA_KAFKA_VERSION:-3.9.1}"

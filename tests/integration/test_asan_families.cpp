@@ -1,7 +1,8 @@
 // Every configurable metric family against a real broker, in one run per
 // consumer-group granularity (partition, mixed, topic): with every optional collector and setting on
 // (conformance, DLQ rates, kafka-lag-exporter labels with a live member, log
-// dirs, the broker process, probe, broker stats, schema registry, Kafka Connect), and a
+// dirs, the broker process, probe, broker stats, schema registry, Kafka Connect, the
+// MirrorMaker 2 watch with the one cluster as both ends), and a
 // run as a shard other than 0 (sharding). .ci/run runs it from the
 // ASan/UBSan build ("[asan-families]"), where the daemon under test is the
 // sanitized binary: a memory or UB error aborts it, and the test reads its log.
@@ -44,7 +45,7 @@ struct Alerting {
 std::string Config(const std::string& granularity, const std::string& topics_file,
                    const std::string& data_dir, const std::string& kafka_dir, const std::string& registry_url,
                    const std::string& connect_url, const std::string& connect_password_file,
-                   const Alerting& alerting) {
+                   const Alerting& alerting, const std::string& bootstrap) {
   // Incident events: every setting, re-notified every 2s, zstd; the lowered
   // lag rule's incident is delivered to incident-events, in JSON in the
   // partition run and in Avro (schema registered with the fake registry) in
@@ -56,7 +57,19 @@ std::string Config(const std::string& granularity, const std::string& topics_fil
       "', timeout: 2s}\n  instance: asan-0\n  compression: zstd\n  renotify_interval: 2s\n"
       "  spool: {directory: /tmp/dora-families-" +
       std::to_string(getpid()) + "-spool-" + granularity + ", max_bytes: 1048576}\n";
-  return incidents +
+  // mirror: the one cluster is both ends of the flow primary -> dr; with the
+  // identity policy the probe reads its own topic back, and the offset syncs
+  // and checkpoints are the records a real MM2 wrote, produced by the test
+  // into the configured topics (on the "target": offset_syncs_on).
+  const std::string mirror =
+      "  mirror:\n    enabled: true\n    interval: 1s\n    timeout: 3s\n    probe_interval: 300ms\n"
+      "    probe_timeout: 5s\n    peer: {name: dr, bootstrap_servers: ['" +
+      bootstrap +
+      "'], client_id: dora-asan-peer, properties: {socket.keepalive.enable: 'true'}, property_files: {}, "
+      "property_env: {}}\n    flows:\n      - {source: primary, target: dr, topics: {include: [audit-logs], "
+      "exclude: ['^none$']}, replication_policy: identity, separator: '_', offset_syncs_topic: mm2-syncs, "
+      "offset_syncs_on: target, checkpoints_topic: mm2-checkpoints, probe_topic: dora-mirror-probe}\n";
+  return "kafka:\n  name: primary\n" + incidents +
          "alerting:\n"
          "  enabled: true\n"
          "  resend_delay: 1s\n"
@@ -97,7 +110,16 @@ std::string Config(const std::string& granularity, const std::string& topics_fil
          "  connect:\n    interval: 1s\n    timeout: 2s\n    max_connectors: 3\n    max_trace_length: 40\n"
          "    clusters:\n      - {name: main, url: '" +
          connect_url + "', username: monitor, password_file: '" + connect_password_file +
-         "', timeout: 1500ms}\n";
+         "', timeout: 1500ms}\n" + mirror;
+}
+
+// MirrorMaker 2's record layouts (collectors/mirror/records.h), for records a
+// test writes itself.
+std::string Str(const std::string& v) { return std::string{char(v.size() >> 8), char(v.size() & 0xff)} + v; }
+std::string Be(uint64_t v, int bytes) {
+  std::string out;
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  return out;
 }
 
 // What a sanitizer prints when it finds an error (the daemon's stderr is its log).
@@ -156,6 +178,14 @@ TEST_CASE("every optional metric family and every granularity run clean against 
   const std::string connect_password = Write("connect-password", "asan-connect-password\n");
   HookServer alertmanager;
   const Alerting alerting{alertmanager.url(), Write("am-token", "asan-am-token\n")};
+  kafka->CreateTopic("mm2-syncs", 1, 1);
+  kafka->CreateTopic("mm2-checkpoints", 1, 1);
+  REQUIRE(ProduceRecords(kafka->bootstrap(), "mm2-syncs",
+                         {{Str("audit-logs") + Be(0, 4), Be(500, 8) + Be(500, 8)},
+                          {Str("audit-logs") + Be(0, 4), "not a sync"}}) == 2);
+  REQUIRE(ProduceRecords(kafka->bootstrap(), "mm2-checkpoints",
+                         {{Str("auditors") + Str("audit-logs") + Be(0, 4),
+                           Be(0, 2) + Be(100, 8) + Be(100, 8) + Str("")}}) == 1);
   const std::string data_dir = kafka->DataDir();
   REQUIRE_FALSE(data_dir.empty());
   const std::string topics = Write(
@@ -175,7 +205,7 @@ TEST_CASE("every optional metric family and every granularity run clean against 
     // granularity partition: every documented family.
     const std::string cfg =
         Write("partition.yaml", Config("partition", topics, data_dir, kafka->dir(), registry.url(),
-                                       connect.url(), connect_password, alerting));
+                                       connect.url(), connect_password, alerting, kafka->bootstrap()));
     Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
     REQUIRE(d.WaitHealthy());
     std::set<std::string> missing;
@@ -207,7 +237,7 @@ TEST_CASE("every optional metric family and every granularity run clean against 
     CHECK(missing.empty());
     CHECK(IsValidUtf8(text));
     for (const char* c : {"cluster", "offsets", "consumer_groups", "log_dirs", "broker_process", "probe",
-                          "broker_stats", "schema_registry", "connect"}) {
+                          "broker_stats", "schema_registry", "connect", "mirror"}) {
       INFO("collector " << c);
       CHECK(Find(s, "kafka_exporter_collector_success", {{"collector", c}}) == 1.0);
     }
@@ -305,7 +335,7 @@ TEST_CASE("every optional metric family and every granularity run clean against 
     // granularity topic: per-topic sums and statuses, no per-partition group series.
     const std::string cfg =
         Write("topic.yaml", Config("topic", topics, data_dir, kafka->dir(), registry.url(), connect.url(),
-                                   connect_password, alerting));
+                                   connect_password, alerting, kafka->bootstrap()));
     Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
     REQUIRE(d.WaitHealthy());
     std::vector<Sample> s;
@@ -362,7 +392,7 @@ TEST_CASE("every optional metric family and every granularity run clean against 
     // runs quietly and still feeds the retention ratio.
     const std::string cfg =
         Write("shard.yaml", Config("partition", topics, data_dir, kafka->dir(), registry.url(), connect.url(),
-                                   connect_password, alerting) +
+                                   connect_password, alerting, kafka->bootstrap()) +
                                 "sharding: {count: 3, index: 2}\n");
     Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
     REQUIRE(d.WaitHealthy());
@@ -381,7 +411,7 @@ TEST_CASE("every optional metric family and every granularity run clean against 
     INFO(Tail(d.Log()));
     REQUIRE(seen);
     CHECK(Find(s, "kafka_exporter_shard_info", {{"index", "2"}, {"count", "3"}}) == 1.0);
-    for (const char* off : {"offsets", "probe", "broker_stats", "schema_registry", "connect"}) {
+    for (const char* off : {"offsets", "probe", "broker_stats", "schema_registry", "connect", "mirror"}) {
       INFO(off);
       CHECK_FALSE(Find(s, "kafka_exporter_collector_success", {{"collector", off}}).has_value());
     }

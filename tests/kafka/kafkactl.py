@@ -7,7 +7,7 @@ ${DORA_KAFKA_CACHE:-$HOME/.cache/dora-kafka-exporter}/kafka-<version>/libs.
 Subcommands (see `kafkactl.py <cmd> --help`):
   fetch, start, stop, status, stop-node, start-node, freeze-node, thaw-node,
   topic-create, topic-delete, topic-describe, seed-topics, produce, consume,
-  groups, load, stop-load, connect-start, connect-stop
+  groups, load, stop-load, connect-start, connect-stop, mm2-start, mm2-stop
 
 Layout of a cluster directory DIR:
   DIR/cluster.json           written once every node is ready (and updated by
@@ -20,6 +20,9 @@ Layout of a cluster directory DIR:
   DIR/connect/worker.properties, pid, connect.json, logs/connect.log
                                        (with `connect-start`; `fetch --connect`
                                        caches the worker's jars)
+  DIR/mirror/mm2.properties, pid, mirror.json, logs/mm2.log
+                                       (with `mm2-start`; `fetch --mirror`
+                                       caches MirrorMaker 2's jars)
 
 Every wait is bounded.  Output: one short human line on stdout; errors go to
 stderr with a non-zero exit status.
@@ -966,6 +969,12 @@ def cmd_fetch(a):
         n = len(os.listdir(os.path.join(chome, "libs")))
         info("connect %s %s: %s (%d jars + connect-file, %.1fs)"
              % (v, "fetched" if fetched else "cached", chome, n, time.monotonic() - t0))
+    if a.mirror:
+        t0 = time.monotonic()
+        mhome, fetched = ensure_mirror_fetched(v)
+        n = len(os.listdir(os.path.join(mhome, "libs")))
+        info("mirrormaker %s %s: %s (%d jars, %.1fs)"
+             % (v, "fetched" if fetched else "cached", mhome, n, time.monotonic() - t0))
     return 0
 
 
@@ -1098,6 +1107,7 @@ def stop_nodes(d, grace):
 def stop_all(d, grace=20.0, from_watchdog=False):
     nload = stop_load(d, grace=min(grace, 5.0))
     stop_connect(d, grace=min(grace, 10.0))
+    stop_mirror(d, grace=min(grace, 10.0))
     nnodes, killed = stop_nodes(d, grace)
     if not from_watchdog:
         wpid = read_pid(os.path.join(d, "watchdog.pid"))
@@ -1808,6 +1818,214 @@ def cmd_connect_stop(a):
 
 
 # --------------------------------------------------------------------------
+# MirrorMaker 2 in dedicated mode (org.apache.kafka.connect.mirror.MirrorMaker)
+# from DIR (the source cluster) to --target-dir: DIR/mirror/mm2.properties,
+# pid, logs/mm2.log, mirror.json.  Its jars (connect-mirror, connect-mirror-
+# client and their runtime dependencies) live in ${cache}/mirror-<version>.
+# `stop` and the watchdog of DIR stop it with that cluster.
+
+MIRROR_POM = os.path.join(SCRIPT_DIR, "mirror-pom.xml")
+MIRROR_MAIN = "org.apache.kafka.connect.mirror.MirrorMaker"
+
+
+def mirror_home(version):
+    return os.path.join(cache_root(), "mirror-" + version)
+
+
+def mirror_complete(home, version):
+    return (os.path.isfile(os.path.join(home, ".complete")) and
+            os.path.isfile(os.path.join(home, "libs", "connect-mirror-%s.jar" % version)) and
+            os.path.isfile(os.path.join(home, "libs", "connect-mirror-client-%s.jar" % version)))
+
+
+def ensure_mirror_fetched(version):
+    """Returns the MirrorMaker 2 home dir (libs/).  Idempotent and atomic."""
+    home = mirror_home(version)
+    if mirror_complete(home, version):
+        return home, False
+    if not os.path.isfile(MIRROR_POM):
+        raise CtlError("pom not found: %s" % MIRROR_POM)
+    if shutil.which("mvn") is None:
+        raise CtlError("mvn not found on PATH")
+    root = cache_root()
+    os.makedirs(root, exist_ok=True)
+    with file_lock(os.path.join(root, ".mirror-%s.lock" % version)):
+        if mirror_complete(home, version):
+            return home, False
+        tmp = os.path.join(root, ".mirror-%s.tmp-%d" % (version, os.getpid()))
+        shutil.rmtree(tmp, ignore_errors=True)
+        libs = os.path.join(tmp, "libs")
+        os.makedirs(libs)
+        try:
+            cmd = ["mvn", "-q", "-B", "-f", MIRROR_POM, "-Dkafka.version=" + version,
+                   "dependency:copy-dependencies", "-DoutputDirectory=" + libs,
+                   "-DincludeScope=runtime"]
+            r = run_bounded(cmd, timeout=1800)
+            if r.returncode != 0:
+                raise CtlError("mvn dependency:copy-dependencies failed for mirrormaker %s:\n%s%s"
+                               % (version, r.stdout[-4000:], r.stderr[-4000:]))
+            for jar in ("connect-mirror", "connect-mirror-client"):
+                if not os.path.isfile(os.path.join(libs, "%s-%s.jar" % (jar, version))):
+                    raise CtlError("mvn did not produce %s-%s.jar" % (jar, version))
+            # As for the Connect worker: the slf4j binding the release ships.
+            has_binding = any(j.startswith(BINDING_PREFIXES) for j in os.listdir(libs))
+            core = _jar_version(libs, "log4j-core-")
+            reload4j = _jar_version(libs, "reload4j-")
+            slf4j = _jar_version(libs, "slf4j-api-") or "1"
+            artifact = None
+            if not has_binding and core:
+                art = "log4j-slf4j2-impl" if slf4j.startswith("2") else "log4j-slf4j-impl"
+                artifact = "org.apache.logging.log4j:%s:%s" % (art, core)
+            elif not has_binding and reload4j and slf4j != "1":
+                artifact = "org.slf4j:slf4j-reload4j:%s" % slf4j
+            if artifact:
+                cmd = ["mvn", "-q", "-B", "-f", MIRROR_POM, "dependency:copy",
+                       "-Dartifact=" + artifact, "-DoutputDirectory=" + libs]
+                r = run_bounded(cmd, timeout=600)
+                if r.returncode != 0:
+                    warn("could not fetch %s (mm2 logs will be empty):\n%s" % (artifact, r.stdout[-2000:]))
+            with open(os.path.join(tmp, ".complete"), "w") as f:
+                f.write("%s %d jars\n" % (version, len(os.listdir(libs))))
+            if os.path.exists(home):
+                shutil.rmtree(home)
+            os.rename(tmp, home)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return home, True
+
+
+def mirror_dir(d):
+    return os.path.join(d, "mirror")
+
+
+def mirror_marker(d):
+    return os.path.join(mirror_dir(d), "mm2.properties")
+
+
+def mirror_running(d):
+    pid = read_pid(os.path.join(mirror_dir(d), "pid"))
+    return pid if pid_alive(pid, mirror_marker(d)) else 0
+
+
+def stop_mirror(d, grace=10.0):
+    pid = read_pid(os.path.join(mirror_dir(d), "pid"))
+    if not pid_alive(pid, mirror_marker(d)):
+        return 0
+    terminate_pids([(pid, mirror_marker(d))], grace, "mirrormaker")
+    return 1
+
+
+# MM2 logs this once its connectors are started on the target ("driven") cluster.
+MIRROR_READY = "Kafka MirrorMaker started"
+
+
+def cmd_mm2_start(a):
+    d = abs_dir(a.dir)
+    td = abs_dir(a.target_dir)
+    c = load_cluster(d)
+    tc = load_cluster(td)
+    v = c["version"]
+    t0 = time.monotonic()
+    home, _ = ensure_mirror_fetched(v)
+    if mirror_running(d):
+        raise CtlError("mirrormaker is already running in %s; run `mm2-stop` first" % d)
+    md = mirror_dir(d)
+    os.makedirs(os.path.join(md, "logs"), exist_ok=True)   # kept over restarts: one log
+    s, t = a.source_alias, a.target_alias
+    props = {
+        "clusters": "%s, %s" % (s, t),
+        s + ".bootstrap.servers": live_bootstrap(c, d),
+        t + ".bootstrap.servers": live_bootstrap(tc, td),
+        "%s->%s.enabled" % (s, t): "true",
+        "%s->%s.enabled" % (t, s): "false",
+        "%s->%s.topics" % (s, t): a.topics,
+        "%s->%s.groups" % (s, t): a.groups,
+        # Single-node test clusters.
+        "replication.factor": "1",
+        "checkpoints.topic.replication.factor": "1",
+        "heartbeats.topic.replication.factor": "1",
+        "offset-syncs.topic.replication.factor": "1",
+        "offset.storage.replication.factor": "1",
+        "status.storage.replication.factor": "1",
+        "config.storage.replication.factor": "1",
+        # Short intervals, so tests see syncs and checkpoints within seconds.
+        "emit.checkpoints.interval.seconds": "1",
+        "emit.heartbeats.interval.seconds": "1",
+        "sync.group.offsets.enabled": "true",
+        "sync.group.offsets.interval.seconds": "1",
+        "refresh.topics.interval.seconds": "2",
+        "refresh.groups.interval.seconds": "2",
+        "offset.lag.max": "0",
+        # MM2 holds back the offset sync of a partition's last records until
+        # its worker commits offsets: every second, top level and for the
+        # target's worker (dedicated mode builds it from the target's props).
+        "offset.flush.interval.ms": "1000",
+        t + ".offset.flush.interval.ms": "1000",
+        "sync.topic.configs.enabled": "false",
+        "sync.topic.acls.enabled": "false",
+        "tasks.max": "1",
+        "scheduled.rebalance.max.delay.ms": "0",
+        "task.shutdown.graceful.timeout.ms": "2000",
+    }
+    for kv in a.config or []:
+        if "=" not in kv:
+            raise CtlError("--config expects K=V, got %r" % kv)
+        k, val = kv.split("=", 1)
+        props[k] = val
+    write_text_atomic(mirror_marker(d), "".join("%s=%s\n" % kv for kv in props.items()))
+    log_path = os.path.join(md, "logs", "mm2.log")
+    offset = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+    logopts = []
+    if log_binding(home) == "log4j1":
+        lp = os.path.join(md, "mm2-log4j.properties")
+        write_text_atomic(lp, CONNECT_LOG4J1)
+        logopts = ["-Dlog4j.configuration=file:" + lp]
+    else:
+        logopts = log_opts(home, "node")
+    cmd = ([java_bin()] + NODE_JVM_OPTS + shlex.split(os.environ.get("DORA_KAFKA_NODE_JVM_OPTS", "")) +
+           ["-Dkafka.logs.dir=" + os.path.join(md, "logs")] + logopts +
+           ["-cp", classpath(home), MIRROR_MAIN, mirror_marker(d), "--clusters", t])
+    with deferred_interrupts():
+        with open(log_path, "ab") as lf:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=lf, stderr=subprocess.STDOUT,
+                                 cwd=md, start_new_session=True, close_fds=True)
+        write_text_atomic(os.path.join(md, "pid"), "%d\n" % p.pid)
+    deadline = time.monotonic() + a.timeout
+    try:
+        while True:
+            if p.poll() is not None:
+                raise CtlError("mirrormaker exited during startup (exit %s); %s"
+                               % (p.returncode, failure_summary(log_path, offset)))
+            try:
+                with open(log_path, "rb") as f:
+                    f.seek(offset)
+                    if MIRROR_READY.encode() in f.read():
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise CtlError("mirrormaker not ready after %.0fs; last log lines:\n%s"
+                               % (a.timeout, tail(log_path, 30)))
+            time.sleep(0.25)
+    except BaseException:
+        with deferred_interrupts():
+            stop_mirror(d, grace=2.0)
+        raise
+    write_json_atomic(os.path.join(md, "mirror.json"), {"pid": p.pid, "version": v, "source": s, "target": t,
+                                                        "log_file": log_path})
+    info("mirrormaker %s %s->%s started in %.1fs" % (v, s, t, time.monotonic() - t0))
+    return 0
+
+
+def cmd_mm2_stop(a):
+    d = abs_dir(a.dir)
+    t0 = time.monotonic()
+    n = stop_mirror(d, grace=0.0 if a.kill else a.grace)
+    info("mirrormaker %s in %.1fs" % ("stopped" if n else "was not running", time.monotonic() - t0))
+    return 0
+
+
+# --------------------------------------------------------------------------
 
 def build_parser():
     p = argparse.ArgumentParser(prog="kafkactl.py", description="Run a real Kafka (KRaft) cluster on 127.0.0.1 for tests.",
@@ -1829,6 +2047,8 @@ def build_parser():
     sp.add_argument("--version")
     sp.add_argument("--connect", action="store_true",
                     help="also the Kafka Connect worker and the connect-file plugin of that release")
+    sp.add_argument("--mirror", action="store_true",
+                    help="also MirrorMaker 2 (connect-mirror, connect-mirror-client) of that release")
 
     sp = with_dir(add("start", cmd_start, "format and start a cluster"))
     sp.add_argument("--version")
@@ -1918,6 +2138,20 @@ def build_parser():
     sp.add_argument("--config", action="append", metavar="K=V", help="extra/overriding worker config")
 
     sp = with_dir(add("connect-stop", cmd_connect_stop, "stop the Kafka Connect worker"))
+    sp.add_argument("--grace", type=float, default=10.0)
+    sp.add_argument("--kill", action="store_true", help="SIGKILL right away")
+
+    sp = with_dir(add("mm2-start", cmd_mm2_start,
+                      "start MirrorMaker 2 (dedicated mode) replicating this cluster (--dir) to --target-dir"))
+    sp.add_argument("--target-dir", required=True, help="the target cluster's directory")
+    sp.add_argument("--source-alias", default="primary", help="MM2 alias of the source cluster")
+    sp.add_argument("--target-alias", default="dr", help="MM2 alias of the target cluster")
+    sp.add_argument("--topics", default=".*", help="source->target.topics (regex list)")
+    sp.add_argument("--groups", default=".*", help="source->target.groups (regex list)")
+    sp.add_argument("--timeout", type=float, default=120.0)
+    sp.add_argument("--config", action="append", metavar="K=V", help="extra/overriding mm2.properties entry")
+
+    sp = with_dir(add("mm2-stop", cmd_mm2_stop, "stop MirrorMaker 2"))
     sp.add_argument("--grace", type=float, default=10.0)
     sp.add_argument("--kill", action="store_true", help="SIGKILL right away")
 

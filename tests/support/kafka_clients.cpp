@@ -63,6 +63,24 @@ int64_t ProduceMessages(const std::string& bootstrap, const std::string& topic, 
   return acked.load();
 }
 
+int64_t ProduceRecords(const std::string& bootstrap, const std::string& topic,
+                       const std::vector<std::pair<std::string, std::string>>& records, int32_t partition) {
+  std::atomic<int64_t> acked{0};
+  rd_kafka_t* rk = NewProducer(bootstrap, &acked);
+  for (const auto& [key, value] : records) {
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                          RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) break;
+    rd_kafka_poll(rk, 0);
+  }
+  rd_kafka_flush(rk, 30000);
+  rd_kafka_destroy(rk);
+  return acked.load();
+}
+
 void DeleteRecordsBefore(const std::string& bootstrap, const std::string& topic, int32_t partition,
                          int64_t before) {
   rd_kafka_t* rk = NewHandle(RD_KAFKA_PRODUCER, {{"bootstrap.servers", bootstrap}});

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace dora::test {
@@ -16,6 +17,12 @@ namespace dora::test {
 // any), at `rate` messages/s (0 = as fast as possible). Returns messages acked.
 int64_t ProduceMessages(const std::string& bootstrap, const std::string& topic, int64_t n, double rate = 0,
                         int32_t partition = -1, size_t size = 100);
+
+// Produces these (key, value) records, bytes as given, to one partition (acks=all).
+// Returns records acked.
+int64_t ProduceRecords(const std::string& bootstrap, const std::string& topic,
+                       const std::vector<std::pair<std::string, std::string>>& records,
+                       int32_t partition = 0);
 
 // DeleteRecords: moves the partition's log start offset to `before` (admin API).
 void DeleteRecordsBefore(const std::string& bootstrap, const std::string& topic, int32_t partition,

@@ -351,6 +351,26 @@ void KafkaCluster::DeleteTopic(const std::string& name) {
   Ctl({"topic-delete", "--dir", dir_, "--name", name});
 }
 
+void KafkaCluster::StartMirrorMaker(const KafkaCluster& target, const std::string& topics,
+                                    const std::string& source_alias, const std::string& target_alias,
+                                    const std::vector<std::string>& configs) {
+  std::vector<std::string> a = {"mm2-start",  "--dir",          dir_,         "--target-dir",
+                                target.dir(), "--source-alias", source_alias, "--target-alias",
+                                target_alias, "--topics",       topics,       "--timeout",
+                                "150"};
+  for (const auto& c : configs) {
+    a.push_back("--config");
+    a.push_back(c);
+  }
+  Ctl(a, std::chrono::seconds(200));
+}
+
+void KafkaCluster::StopMirrorMaker(bool kill) {
+  std::vector<std::string> a = {"mm2-stop", "--dir", dir_};
+  if (kill) a.push_back("--kill");
+  Ctl(a, std::chrono::seconds(60));
+}
+
 void KafkaCluster::SeedTopics() { Ctl({"seed-topics", "--dir", dir_}); }
 
 void KafkaCluster::Produce(const std::string& topic, long n, long rate) {

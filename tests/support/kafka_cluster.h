@@ -73,6 +73,16 @@ class KafkaCluster {
   void SeedTopics();
   // ProducerPerformance, acks=all, 100-byte records; rate < 0: unthrottled.
   void Produce(const std::string& topic, long n, long rate = -1);
+  // MirrorMaker 2 (dedicated mode, tests/kafka/kafkactl.py mm2-start) from
+  // this cluster (alias `source_alias`) to `target` (alias `target_alias`),
+  // replicating the topics matching `topics`, with the test intervals of
+  // kafkactl.py (checkpoints and group offset syncs every second, an offset
+  // sync per record); `configs` ("key=value") override mm2.properties. Returns
+  // once MM2 has started its connectors. Stopped with this cluster.
+  void StartMirrorMaker(const KafkaCluster& target, const std::string& topics = ".*",
+                        const std::string& source_alias = "primary", const std::string& target_alias = "dr",
+                        const std::vector<std::string>& configs = {});
+  void StopMirrorMaker(bool kill = false);
   // ConsumerGroupCommand with --bootstrap-server filled in; returns stdout.
   std::string Groups(const std::vector<std::string>& args);
 

@@ -84,9 +84,9 @@ TEST_CASE("the docs check reports a missing or extra or changed row", "[catalogu
 TEST_CASE("catalogue entries are complete and follow the naming conventions", "[catalogue]") {
   const std::regex name("[a-z_][a-z0-9_]*");
   const std::regex label_list("([a-z_][a-z0-9_]*(, [a-z_][a-z0-9_]*)*)?");
-  const std::set<std::string> collectors = {"exporter", "cluster",  "offsets",       "consumer_groups",
-                                            "log_dirs", "probe",    "broker_stats",  "schema_registry",
-                                            "connect",  "alerting", "broker_process"};
+  const std::set<std::string> collectors = {"exporter", "cluster",  "offsets",        "consumer_groups",
+                                            "log_dirs", "probe",    "broker_stats",   "schema_registry",
+                                            "connect",  "alerting", "broker_process", "mirror"};
   for (const metrics::FamilyDef& def : metrics::kCatalogue) {
     INFO(def.name);
     // ALERTS and ALERTS_FOR_STATE keep Prometheus's names.

@@ -6,6 +6,7 @@
 #include "collectors/connect.h"
 #include "collectors/consumer_groups.h"
 #include "collectors/log_dirs.h"
+#include "collectors/mirror.h"
 #include "collectors/offsets.h"
 #include "collectors/probe.h"
 #include "collectors/quiet.h"
@@ -64,6 +65,8 @@ Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& co
     out.push_back(std::make_unique<SchemaRegistryCollector>(cc.schema_registry));
   if (cc.connect.enabled && !cc.connect.clusters.empty() && cluster_wide)
     out.push_back(std::make_unique<ConnectCollector>(cc.connect));
+  if (cc.mirror.enabled && !cc.mirror.flows.empty() && cluster_wide)
+    out.push_back(std::make_unique<MirrorCollector>(cc.mirror, config.kafka, deps->kafka));
   return out;
 }
 

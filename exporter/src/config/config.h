@@ -25,6 +25,9 @@ struct RegexFilter {
 };
 
 struct KafkaConfig {
+  // The cluster's name: its MirrorMaker 2 alias in collectors.mirror.flows
+  // (later its `cluster` label; docs/disaster-recovery.md). "" = unnamed.
+  std::string name;
   std::vector<std::string> bootstrap_servers{"localhost:9092"};
   std::string client_id = "dora-kafka-exporter";
   // Passed verbatim to librdkafka (security.protocol, sasl.*, ssl.*, ...).
@@ -163,6 +166,33 @@ struct AlertmanagerEndpoint : HttpEndpoint {
   std::string bearer_token_file;
 };
 
+// One MirrorMaker 2 replication flow, source -> target (MM2's aliases): one
+// of them is kafka.name, the other collectors.mirror.peer.name.
+struct MirrorFlow {
+  std::string source;
+  std::string target;
+  RegexFilter topics{{".*"}, {}};                 // source topics whose replication is watched
+  std::string replication_policy = "default";     // default (<source><separator><topic>) | identity
+  std::string separator = ".";                    // replication.policy.separator
+  std::string offset_syncs_topic;                 // "" = mm2-offset-syncs.<target>.internal
+  std::string offset_syncs_on = "source";         // offset-syncs.topic.location: source|target
+  std::string checkpoints_topic;                  // "" = <source>.checkpoints.internal (on the target)
+  std::string probe_topic = "dora-mirror-probe";  // on the source; MM2 must replicate it. "" = no probe
+};
+
+// mirror: MirrorMaker 2 replication watched end to end (docs/disaster-recovery.md).
+struct MirrorCollectorConfig : CollectorCommon {
+  MirrorCollectorConfig() {
+    enabled = false;
+    interval = Millis(10000);
+    peer.bootstrap_servers.clear();
+  }
+  KafkaConfig peer;  // the other cluster: the keys of `kafka:`
+  std::vector<MirrorFlow> flows;
+  Millis probe_interval{5000};   // one probe message per flow this often
+  Millis probe_timeout{300000};  // a probe message not seen on the target within this is missing
+};
+
 struct CollectorsConfig {
   ClusterCollectorConfig cluster;
   OffsetsCollectorConfig offsets;
@@ -173,6 +203,7 @@ struct CollectorsConfig {
   BrokerStatsCollectorConfig broker_stats;
   SchemaRegistryCollectorConfig schema_registry;
   ConnectCollectorConfig connect;
+  MirrorCollectorConfig mirror;
 };
 
 // One alert the daemon evaluates itself (alerting/rules.h), by alertname.

@@ -63,6 +63,13 @@ class FlattenVisitor {
           (i ? ", " : "") + std::string("{name: ") + list[i].name + ", url: " + Redacted(list[i].url) + "}";
     Put(k, out + "]");
   }
+  // An empty list is one key ("[]"); otherwise each item's keys, under "<key>[i]".
+  template <typename T, typename F>
+  void Items(const char* k, const std::vector<T>& list, const char*, F&& body) {
+    if (list.empty()) Put(k, "[]");
+    for (size_t i = 0; i < list.size(); ++i)
+      path_.In(std::string(k) + "[" + std::to_string(i) + "]", [&] { body(list[i]); });
+  }
 
  private:
   void Put(const char* key, std::string value) { out_->emplace_back(path_.Of(key), std::move(value)); }

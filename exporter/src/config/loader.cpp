@@ -172,6 +172,32 @@ class ReadVisitor {
       out.push_back(std::move(e));
     }
   }
+  // A list of mappings, each read by `body(item)` from a default item.
+  template <typename T, typename F>
+  void Items(const char* k, std::vector<T>& out, const char* what, F&& body) {
+    const YAML::Node list = Child(k);
+    const std::string path = Path(k);
+    if (!list.IsDefined() || list.IsNull()) return;
+    if (!list.IsSequence()) {
+      r_.Error(list, path, std::string("expected a list, one mapping per ") + what);
+      return;
+    }
+    out.clear();
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string rp = path + "[" + std::to_string(i) + "]";
+      T item;
+      r_.Locate(list[i], rp);
+      if (r_.OpenMap(list[i], rp)) {
+        frames_.push_back({list[i], rp, {}});
+        body(item);
+        Within(frames_.back());
+        frames_.pop_back();
+      } else if (!list[i].IsMap()) {
+        r_.Error(list[i], rp, "expected a mapping");
+      }
+      out.push_back(std::move(item));
+    }
+  }
 
  private:
   struct Frame {
@@ -246,6 +272,11 @@ class CheckVisitor {
         Error(item + ".name", std::string("duplicate ") + what + " \"" + name + "\"");
       path_.In(item, [&] { VisitEndpoint(*this, r); });
     }
+  }
+  template <typename T, typename F>
+  void Items(const char* k, const std::vector<T>& list, const char*, F&& body) {
+    for (size_t i = 0; i < list.size(); ++i)
+      path_.In(std::string(k) + "[" + std::to_string(i) + "]", [&] { body(list[i]); });
   }
 
  private:
@@ -413,12 +444,6 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
         !s.ok)
       e->errors.push_back(s.message);
   }
-  if (cc.log_dirs.enabled && cc.log_dirs.paths.empty())
-    e->errors.push_back("collectors.log_dirs.paths: at least one log dir is required when enabled");
-  if (!(cc.offsets.hot_partition_share > 0 && cc.offsets.hot_partition_share <= 1))
-    e->errors.push_back(
-        "collectors.offsets.hot_partition_share: expected a share above 0 and at most 1, got " +
-        std::to_string(cc.offsets.hot_partition_share));
   // Kafka's own rule for topic names: 1-249 of [a-zA-Z0-9._-], not "." or "..".
   // librdkafka refuses any other name (its topic constructor answers NULL).
   auto check_topic = [&](const std::string& key, const std::string& t) {
@@ -434,6 +459,57 @@ void ValidateKeys(const Config& c, ConfigErrors* e) {
       e->errors.push_back(key + ": \"" + t +
                           "\" is not a legal Kafka topic name (letters, digits, '.', '_' and '-' only)");
   };
+  {
+    const auto& m = cc.mirror;
+    const std::string at = "collectors.mirror.peer.";
+    for (const auto& [prop, file] : m.peer.property_files) {
+      if (Status s = CheckSecretFile(at + "property_files." + prop, file); !s.ok)
+        e->errors.push_back(s.message);
+    }
+    for (const auto& [prop, var] : m.peer.property_env) {
+      if (Status s = CheckSecretEnv(at + "property_env." + prop, var); !s.ok) e->errors.push_back(s.message);
+    }
+    for (const auto& err : CheckKafkaProperties(m.peer, "collectors.mirror.peer")) e->errors.push_back(err);
+    if (m.enabled) {
+      if (c.kafka.name.empty())
+        e->errors.push_back(
+            "kafka.name: required when collectors.mirror is enabled (the cluster's MirrorMaker 2 alias)");
+      if (m.peer.name.empty())
+        e->errors.push_back(
+            at + "name: required when collectors.mirror is enabled (the peer's MirrorMaker 2 alias)");
+      else if (m.peer.name == c.kafka.name)
+        e->errors.push_back(at + "name: must differ from kafka.name (\"" + c.kafka.name + "\")");
+      if (m.peer.bootstrap_servers.empty() && m.peer.properties.count("bootstrap.servers") == 0)
+        e->errors.push_back(at + "bootstrap_servers: at least one broker address is required when enabled");
+      if (m.flows.empty())
+        e->errors.push_back("collectors.mirror.flows: at least one flow is required when enabled");
+    }
+    std::set<std::string> seen;
+    for (size_t i = 0; i < m.flows.size(); ++i) {
+      const auto& f = m.flows[i];
+      const std::string fp = "collectors.mirror.flows[" + std::to_string(i) + "].";
+      const std::set<std::string> ends = {c.kafka.name, m.peer.name};
+      if (f.source.empty()) e->errors.push_back(fp + "source: required (a MirrorMaker 2 cluster alias)");
+      if (f.target.empty()) e->errors.push_back(fp + "target: required (a MirrorMaker 2 cluster alias)");
+      if (!f.source.empty() && !f.target.empty() &&
+          (f.source == f.target || ends.count(f.source) == 0 || ends.count(f.target) == 0))
+        e->errors.push_back(
+            fp + "source: the flow " + f.source + "->" + f.target + " must join kafka.name (\"" +
+            c.kafka.name + "\") and collectors.mirror.peer.name (\"" + m.peer.name + "\"), one on each side");
+      if (!seen.insert(f.source + "->" + f.target).second)
+        e->errors.push_back(fp + "source: duplicate flow " + f.source + "->" + f.target);
+      if (f.separator.empty()) e->errors.push_back(fp + "separator: must not be empty");
+      if (!f.offset_syncs_topic.empty()) check_topic(fp + "offset_syncs_topic", f.offset_syncs_topic);
+      if (!f.checkpoints_topic.empty()) check_topic(fp + "checkpoints_topic", f.checkpoints_topic);
+      if (!f.probe_topic.empty()) check_topic(fp + "probe_topic", f.probe_topic);
+    }
+  }
+  if (cc.log_dirs.enabled && cc.log_dirs.paths.empty())
+    e->errors.push_back("collectors.log_dirs.paths: at least one log dir is required when enabled");
+  if (!(cc.offsets.hot_partition_share > 0 && cc.offsets.hot_partition_share <= 1))
+    e->errors.push_back(
+        "collectors.offsets.hot_partition_share: expected a share above 0 and at most 1, got " +
+        std::to_string(cc.offsets.hot_partition_share));
   check_topic("collectors.probe.topic", cc.probe.topic);
   check_topic("incidents.topic", c.incidents.topic);
   if (c.incidents.enabled && c.incidents.spool.directory.empty())

@@ -12,7 +12,7 @@
 // A new key is one line here plus its member in config.h.
 //
 // A visitor V offers Section, Bool, Int, Double, Duration, String, StringList,
-// StringMap and Endpoints (see the calls below); C is Config or const Config.
+// StringMap, Endpoints and Items (see the calls below); C is Config or const Config.
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -88,15 +88,35 @@ void VisitEndpoint(V& v, E& e) {
     v.String("bearer_token_file", e.bearer_token_file);
 }
 
+// A Kafka connection: the `kafka:` section, and the same keys wherever
+// another cluster is named (collectors.mirror.peer).
+template <class V, class K>
+void VisitKafka(V& v, K& k) {
+  v.String("name", k.name);
+  v.StringList("bootstrap_servers", k.bootstrap_servers);
+  v.String("client_id", k.client_id);
+  v.StringMap("properties", k.properties, /*secret_values=*/true);
+  v.StringMap("property_files", k.property_files, false);
+  v.StringMap("property_env", k.property_env, false);
+}
+
+// One MirrorMaker 2 flow (collectors.mirror.flows[i]).
+template <class V, class F>
+void VisitMirrorFlow(V& v, F& f) {
+  v.String("source", f.source);
+  v.String("target", f.target);
+  VisitFilter(v, "topics", f.topics);
+  v.String("replication_policy", f.replication_policy, OneOf({"default", "identity"}));
+  v.String("separator", f.separator);
+  v.String("offset_syncs_topic", f.offset_syncs_topic);
+  v.String("offset_syncs_on", f.offset_syncs_on, OneOf({"source", "target"}));
+  v.String("checkpoints_topic", f.checkpoints_topic);
+  v.String("probe_topic", f.probe_topic);
+}
+
 template <class V, class C>
 void VisitConfig(V& v, C& c) {
-  v.Section("kafka", [&] {
-    v.StringList("bootstrap_servers", c.kafka.bootstrap_servers);
-    v.String("client_id", c.kafka.client_id);
-    v.StringMap("properties", c.kafka.properties, /*secret_values=*/true);
-    v.StringMap("property_files", c.kafka.property_files, false);
-    v.StringMap("property_env", c.kafka.property_env, false);
-  });
+  v.Section("kafka", [&] { VisitKafka(v, c.kafka); });
   v.Section("web", [&] {
     v.String("listen_address", c.web.listen_address);
     v.String("telemetry_path", c.web.telemetry_path);
@@ -179,6 +199,13 @@ void VisitConfig(V& v, C& c) {
       v.Endpoints("clusters", cc.connect.clusters, cc.connect.timeout, "Connect cluster");
       v.Int("max_connectors", cc.connect.max_connectors, Between(1, 100000));
       v.Int("max_trace_length", cc.connect.max_trace_length, Between(20, 1000));
+    });
+    v.Section("mirror", [&] {
+      VisitCommon(v, cc.mirror);
+      v.Section("peer", [&] { VisitKafka(v, cc.mirror.peer); });
+      v.Items("flows", cc.mirror.flows, "flow", [&](auto& f) { VisitMirrorFlow(v, f); });
+      v.Duration("probe_interval", cc.mirror.probe_interval, Positive());
+      v.Duration("probe_timeout", cc.mirror.probe_timeout, Positive());
     });
   });
   v.Section("alerting", [&] {

@@ -9,6 +9,7 @@ namespace dora {
 
 inline constexpr char kClientLogger[] = "librdkafka";
 inline constexpr char kProbeLogger[] = "librdkafka.probe";
+inline constexpr char kMirrorLogger[] = "librdkafka.mirror";
 
 // Syslog levels 0-2 (emergency to critical) at warn, the rest at debug:
 // connection churn while a broker is down is expected and reported by the

@@ -59,14 +59,14 @@ Result<ConfPtr> BuildKafkaConf(const KafkaConfig& config, const std::map<std::st
   return conf;
 }
 
-std::vector<std::string> CheckKafkaProperties(const KafkaConfig& config) {
+std::vector<std::string> CheckKafkaProperties(const KafkaConfig& config, const std::string& section) {
   std::vector<std::string> errors;
   ConfPtr conf(rd_kafka_conf_new());
   char errstr[512];
   for (const auto& [k, v] : config.properties) {
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
       std::string detail = IsSecretKey(k) ? "invalid value (not shown: secret)" : errstr;
-      errors.push_back("kafka.properties." + k + ": " + detail);
+      errors.push_back(section + ".properties." + k + ": " + detail);
     }
   }
   for (const auto& src : {&config.property_files, &config.property_env}) {
@@ -74,9 +74,8 @@ std::vector<std::string> CheckKafkaProperties(const KafkaConfig& config) {
       // Unknown names fail regardless of value; a placeholder avoids reading secrets here.
       if (rd_kafka_conf_set(conf.get(), kv.first.c_str(), "x", errstr, sizeof errstr) ==
           RD_KAFKA_CONF_UNKNOWN) {
-        errors.push_back(
-            std::string(src == &config.property_files ? "kafka.property_files." : "kafka.property_env.") +
-            kv.first + ": " + errstr);
+        errors.push_back(section + (src == &config.property_files ? ".property_files." : ".property_env.") +
+                         kv.first + ": " + errstr);
       }
     }
   }

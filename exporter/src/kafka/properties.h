@@ -16,7 +16,9 @@ namespace dora {
 Result<std::map<std::string, std::string>> ResolveKafkaProperties(
     const KafkaConfig& config, const std::map<std::string, std::string>& extra = {});
 
-// Validation for ValidateConfig: one message per bad property.
-std::vector<std::string> CheckKafkaProperties(const KafkaConfig& config);
+// Validation for ValidateConfig: one message per bad property, each
+// "<section>.properties.<name>: ..." (section: where the connection is declared).
+std::vector<std::string> CheckKafkaProperties(const KafkaConfig& config,
+                                              const std::string& section = "kafka");
 
 }  // namespace dora

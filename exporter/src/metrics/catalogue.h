@@ -337,6 +337,39 @@ inline constexpr FamilyDef kCatalogue[] = {
      "Probe messages that failed: produce error, lost, or read back later than the SLA."},
     {"kafka_probe_success_ratio", kGauge, "", "probe", "probe",
      "Successful share of the probe messages resolved in the last 5 minutes."},
+    // mirror
+    {"kafka_mirror_partition_lag_messages", kGauge, "source, target, topic, partition", "mirror",
+     "MM2 offset syncs + ListOffsets",
+     "Source high watermark minus one minus the upstream offset of MirrorMaker 2's latest offset sync: "
+     "messages not yet known replicated (offset syncs are periodic: see docs/disaster-recovery.md)."},
+    {"kafka_mirror_offset_sync_age_seconds", kGauge, "source, target, topic, partition", "mirror",
+     "MM2 offset syncs", "Seconds since MirrorMaker 2 wrote the partition's latest offset sync."},
+    {"kafka_mirror_topic_offset_sum", kGauge, "source, target, cluster, topic", "mirror", "ListOffsets",
+     "Sum of the replicated topic's high watermarks on one cluster of the flow (cluster: the source or the "
+     "target alias; topic: the source topic name); its rate on each side compares writes and replication."},
+    {"kafka_mirror_checkpoint_age_seconds", kGauge, "source, target, group, topic", "mirror",
+     "MM2 checkpoints + OffsetFetch",
+     "Seconds since the oldest checkpoint of the group's partitions of the topic that is behind the "
+     "group's committed offset on the source; 0 when every checkpoint matches it."},
+    {"kafka_mirror_checkpoint_reread_messages", kGauge, "source, target, group, topic", "mirror",
+     "MM2 checkpoints + offset syncs + OffsetFetch",
+     "Messages the group would read again after a failover now: its committed position on the source, "
+     "translated through the offset syncs, minus the checkpoint's downstream offset, summed over "
+     "partitions."},
+    {"kafka_mirror_records_undecodable_total", kCounter, "source, target", "mirror", "MM2 internal topics",
+     "Offset-sync and checkpoint records whose bytes were not MirrorMaker 2's known layout."},
+    {"kafka_mirror_latency_seconds", kHistogram, "source, target", "mirror", "Produce + Fetch",
+     "End-to-end replication latency: probe message produced on the source until the daemon reads its "
+     "mirrored copy on the target."},
+    {"kafka_mirror_probe_messages_sent_total", kCounter, "source, target", "mirror", "Produce",
+     "Probe messages sent to the flow's probe topic on the source."},
+    {"kafka_mirror_probe_produce_errors_total", kCounter, "source, target", "mirror", "Produce",
+     "Probe messages whose produce to the source failed."},
+    {"kafka_mirror_probe_messages_missing_total", kCounter, "source, target", "mirror", "Produce + Fetch",
+     "Probe messages not seen on the target within collectors.mirror.probe_timeout."},
+    {"kafka_mirror_probe_oldest_pending_seconds", kGauge, "source, target", "mirror", "Produce + Fetch",
+     "Age of the oldest probe message sent and not yet seen on the target (0: none pending): grows while "
+     "replication stands still."},
     // broker_stats
     {"kafka_client_broker_rtt_seconds", kSummary, "broker, quantile", "broker_stats",
      "librdkafka statistics `rtt`",
