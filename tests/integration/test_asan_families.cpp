@@ -293,7 +293,7 @@ TEST_CASE("every optional metric family and every granularity run clean against 
     // and lag; lag in seconds, statuses and data loss per topic.
     const std::string cfg =
         Write("mixed.yaml", Config("mixed", topics, data_dir, kafka->dir(), registry.url(), connect.url(),
-                                   connect_password, alerting));
+                                   connect_password, alerting, kafka->bootstrap()));
     Daemon d({"--config", cfg, "--kafka.server=" + kafka->bootstrap()});
     REQUIRE(d.WaitHealthy());
     std::vector<Sample> s;
