@@ -99,7 +99,15 @@ void DecodeOffsetValue(Reader& v, OffsetsTopicRecord& r) {
   }
   r.commit_timestamp = v.Int64();
   if (ver == 1) (void)v.Int64();  // expireTimestamp
-  // v4+: tagged fields follow; nothing this decoder needs.
+  if (ver >= kLatestOffsetValue) {
+    // Tagged fields (none this decoder needs), walked so that a truncated
+    // record is told from a whole one.
+    const uint32_t tags = v.UVarint();
+    for (uint32_t i = 0; i < tags && !v.bad(); ++i) {
+      (void)v.UVarint();  // tag
+      v.Skip(v.UVarint());
+    }
+  }
   if (v.bad()) {
     r.kind = OffsetsRecordKind::kMalformed;
     r.error = "truncated offset commit value v" + std::to_string(ver);
