@@ -218,8 +218,36 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<dora::Collector>> collectors;
   collectors.push_back(std::make_unique<dora::ClusterCollector>(cc.cluster, kafka, cluster_state));
   collectors.push_back(std::make_unique<dora::OffsetsCollector>(cc.offsets, watermarks));
-  collectors.push_back(std::make_unique<dora::ConsumerGroupsCollector>(
-      cc.consumer_groups, cc.offsets.rate_window, kafka, watermarks, &self));
+  auto groups = std::make_unique<dora::ConsumerGroupsCollector>(cc.consumer_groups, cc.offsets.rate_window,
+                                                                kafka, watermarks, &self);
+  // offsets_source offsets_topic: the reader's catch-up (its CPU: every
+  // thread of this process while it reads) before the measured cycles.
+  json offsets_topic = nullptr;
+  if (cc.consumer_groups.offsets_source == "offsets_topic") {
+    double cpu0 = CpuSeconds();
+    auto t0 = Clock::now();
+    auto reader = dora::StartOffsetsTopicReader(config.kafka);
+    if (!reader.ok()) {
+      std::fprintf(stderr, "offsets topic reader: %s\n", reader.status().message.c_str());
+      return 1;
+    }
+    dora::OffsetsTopicProgress p;
+    for (int i = 0; i < 6000 && !(p = reader.value()->Progress()).caught_up; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    double wall = std::chrono::duration<double>(Clock::now() - t0).count(), cpu = CpuSeconds() - cpu0;
+    uint64_t records = 0;
+    for (const auto& [kind, n] : p.records) records += n;
+    std::printf("offsets topic catch-up: %s in %.2f s wall, %.3f CPU-s, %llu records, %zu group-partitions\n",
+                p.caught_up ? "done" : "NOT DONE", wall, cpu, static_cast<unsigned long long>(records),
+                p.group_partitions);
+    offsets_topic = {{"caught_up", p.caught_up},
+                     {"catch_up_wall_s", wall},
+                     {"catch_up_cpu_s", cpu},
+                     {"records", records},
+                     {"group_partitions", p.group_partitions}};
+    groups->SetOffsetsSource(reader.value());
+  }
+  collectors.push_back(std::move(groups));
   collectors.push_back(std::make_unique<dora::BrokerStatsCollector>(cc.broker_stats, kafka, store_stats));
   dora::CollectorRunner runner(std::move(collectors), &store, &self, config.retry);
 
@@ -400,6 +428,8 @@ int main(int argc, char** argv) {
   result["peak_rss_mb"] = PeakRssMb();
   result["partitions_per_request"] = cc.offsets.partitions_per_request;
   result["granularity"] = cc.consumer_groups.granularity;
+  result["offsets_source"] = cc.consumer_groups.offsets_source;
+  result["offsets_topic"] = offsets_topic;
   std::printf("RESULT %s\n", result.dump().c_str());
   return 0;
 }

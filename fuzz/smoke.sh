@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build-fuzz}"
 SECS="${FUZZ_SECONDS:-10}"
-TARGETS=(config_loader web_config broker_stats schema_registry connect spool_reader)
+TARGETS=(config_loader web_config broker_stats schema_registry connect spool_reader offsets_topic)
 
 CXX_FUZZ="${DORA_FUZZ_CXX:-$(command -v clang++-14 || command -v clang++ || true)}"
 CC_FUZZ="${DORA_FUZZ_CC:-$(command -v clang-14 || command -v clang || true)}"

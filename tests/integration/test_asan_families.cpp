@@ -1,11 +1,10 @@
 // Every configurable metric family against a real broker, in one run per
 // consumer-group granularity (partition, mixed, topic): with every optional collector and setting on
-// (conformance, DLQ rates, kafka-lag-exporter labels with a live member, log
-// dirs, the broker process, probe, broker stats, schema registry, Kafka Connect, the
-// MirrorMaker 2 watch with the one cluster as both ends), and a
-// run as a shard other than 0 (sharding). .ci/run runs it from the
-// ASan/UBSan build ("[asan-families]"), where the daemon under test is the
-// sanitized binary: a memory or UB error aborts it, and the test reads its log.
+// (committed offsets from __consumer_offsets, conformance, DLQ rates, kafka-lag-exporter labels with a
+// live member, log dirs, the broker process, probe, broker stats, schema registry, Kafka Connect, the
+// MirrorMaker 2 watch with the one cluster as both ends), and a run as a shard other than 0
+// (sharding). .ci/run runs it from the ASan/UBSan build ("[asan-families]"), where the daemon under
+// test is the sanitized binary: a memory or UB error aborts it, and the test reads its log.
 #include <signal.h>
 #include <unistd.h>
 
@@ -91,6 +90,9 @@ std::string Config(const std::string& granularity, const std::string& topics_fil
          "lag_history_points: 5, max_in_flight: 2, lag_exporter_metrics: true, cluster_name: seed, "
          "granularity: " +
          granularity +
+         // Committed offsets from __consumer_offsets in the partition run
+         // (its reader's families), from OffsetFetch in the topic run.
+         ", offsets_source: " + (granularity == "partition" ? "offsets_topic" : "offset_fetch") +
          "}\n"
          "  log_dirs: {enabled: true, interval: 1s, broker_id: '1', max_entries_per_cycle: 50, paths: ['" +
          data_dir +

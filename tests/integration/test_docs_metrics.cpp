@@ -72,7 +72,8 @@ TEST_CASE("docs/metrics.md lists exactly the metrics the daemon exports", "[kafk
                      << topics
                      << "}\n"
                         "  offsets: {interval: 1s, rate_window: 5s}\n"
-                        "  consumer_groups: {interval: 1s, status_window: 3, lag_exporter_metrics: true}\n"
+                        "  consumer_groups: {interval: 1s, status_window: 3, lag_exporter_metrics: true, "
+                        "offsets_source: offsets_topic}\n"
                         "  log_dirs: {enabled: true, interval: 1s, broker_id: '1', paths: ['"
                      << data_dir
                      << "']}\n"

@@ -219,6 +219,7 @@ std::vector<TopicRecord> ReadTopic(const std::string& bootstrap, const std::stri
       r.offset = m->offset;
       if (m->key != nullptr) r.key.assign(static_cast<const char*>(m->key), m->key_len);
       if (m->payload != nullptr) r.value.assign(static_cast<const char*>(m->payload), m->len);
+      r.null_value = m->payload == nullptr;
       out.push_back(std::move(r));
       last = std::chrono::steady_clock::now();
     }
@@ -226,6 +227,48 @@ std::vector<TopicRecord> ReadTopic(const std::string& bootstrap, const std::stri
   }
   rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   return out;
+}
+
+void CommitOffsetInTransaction(const std::string& bootstrap, const std::string& group,
+                               const std::string& topic, int32_t partition, int64_t offset, bool commit) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  const std::string txn_id = "dora-test-txn-" + group;
+  for (auto [k, v] : std::map<std::string, std::string>{{"bootstrap.servers", bootstrap},
+                                                        {"transactional.id", txn_id},
+                                                        {"transaction.timeout.ms", "30000"}}) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
+      throw std::runtime_error(std::string("transactional producer: ") + err);
+  }
+  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int, const char*, const char*) {});
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (rk == nullptr) throw std::runtime_error(std::string("transactional producer: ") + err);
+  std::string failure;
+  auto check = [&](rd_kafka_error_t* e, const char* what) {
+    if (e == nullptr) return true;
+    failure = std::string(what) + ": " + rd_kafka_error_string(e);
+    rd_kafka_error_destroy(e);
+    return false;
+  };
+  constexpr int kMs = 30000;
+  if (check(rd_kafka_init_transactions(rk, kMs), "init_transactions") &&
+      check(rd_kafka_begin_transaction(rk), "begin_transaction")) {
+    rd_kafka_topic_partition_list_t* offs = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(offs, topic.c_str(), partition)->offset = offset;
+    rd_kafka_consumer_group_metadata_t* cgmd = rd_kafka_consumer_group_metadata_new(group.c_str());
+    bool sent =
+        check(rd_kafka_send_offsets_to_transaction(rk, offs, cgmd, kMs), "send_offsets_to_transaction");
+    rd_kafka_consumer_group_metadata_destroy(cgmd);
+    rd_kafka_topic_partition_list_destroy(offs);
+    if (sent) {
+      if (commit)
+        check(rd_kafka_commit_transaction(rk, kMs), "commit_transaction");
+      else
+        check(rd_kafka_abort_transaction(rk, kMs), "abort_transaction");
+    }
+  }
+  rd_kafka_destroy(rk);
+  if (!failure.empty()) throw std::runtime_error(failure);
 }
 
 GroupMember::GroupMember(const std::string& bootstrap, const std::string& topic, const std::string& group,

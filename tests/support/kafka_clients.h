@@ -55,6 +55,7 @@ struct TopicRecord {
   int64_t offset = -1;
   std::string key;
   std::string value;
+  bool null_value = false;  // a tombstone (value is then empty)
 };
 
 // Reads `topic` from its start (every partition, assign(), nothing committed)
@@ -63,6 +64,12 @@ struct TopicRecord {
 std::vector<TopicRecord> ReadTopic(const std::string& bootstrap, const std::string& topic, size_t min_records,
                                    std::chrono::seconds timeout,
                                    std::chrono::milliseconds settle = std::chrono::milliseconds(1500));
+
+// Commits `offset` for (topic, partition) as group `group` inside a
+// transaction of a librdkafka transactional producer (TxnOffsetCommit), and
+// then commits (`commit` true) or aborts it. Throws on any error.
+void CommitOffsetInTransaction(const std::string& bootstrap, const std::string& group,
+                               const std::string& topic, int32_t partition, int64_t offset, bool commit);
 
 // A group member (subscribe(), Kafka 3.x only) on a background thread.
 // kConsume: consume and commit; kStall: stay in the group, keep committing the

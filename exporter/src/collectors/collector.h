@@ -38,6 +38,10 @@ class Collector {
   // MetricsBuilder::KeepPublished() instead (it alone decides; the runner
   // carries it out).
   virtual Status Collect(const CollectContext& ctx, MetricsBuilder& out) = 0;
+  // Ready for /ready once it has also run once (CollectorRunner::AllRanOnce):
+  // false while it still catches up with something it reads (the consumer
+  // groups' reader of __consumer_offsets). Called from any thread.
+  virtual bool Ready() const { return true; }
 };
 
 }  // namespace dora

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "metrics/catalogue.h"
 #include "util/log.h"
 #include "util/shard.h"
 
@@ -78,7 +79,16 @@ Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilde
   std::vector<std::string> names;
   names.reserve(obs.listing.groups.size());
   for (const auto& g : obs.listing.groups) names.push_back(g.name);
-  obs.offsets = kafka_->FetchCommittedOffsets(names, config_.max_in_flight, until(offsets_by));
+  // The reader of __consumer_offsets, once caught up, holds every group's
+  // committed offsets: no FindCoordinator or OffsetFetch this run.
+  std::optional<OffsetsTopicProgress> progress;
+  if (offsets_source_) progress = offsets_source_->Progress();
+  if (progress && progress->caught_up) {
+    obs.offsets = offsets_source_->Committed(names);
+  } else {
+    obs.offsets = kafka_->FetchCommittedOffsets(names, config_.max_in_flight, until(offsets_by));
+  }
+  if (progress) RenderOffsetsTopicProgress(*progress, out);
   size_t failed = 0;
   std::string example;
   Reason offsets_cause = Reason::kKafka;
@@ -121,6 +131,14 @@ Status ConsumerGroupsCollector::Collect(const CollectContext& ctx, MetricsBuilde
                                               std::to_string(obs.carried.size()) +
                                               " served from an earlier run), e.g. " + example);
   return Status::Ok();
+}
+
+void ConsumerGroupsCollector::RenderOffsetsTopicProgress(const OffsetsTopicProgress& p, MetricsBuilder& out) {
+  out.Add(out.Family(DORA_METRIC("kafka_consumergroup_offsets_topic_caught_up")), {}, p.caught_up ? 1 : 0);
+  auto records = out.Family(DORA_METRIC("kafka_consumergroup_offsets_topic_records_total"));
+  for (const auto& [kind, n] : p.records) out.Add(records, {{"kind", kind}}, static_cast<double>(n));
+  out.Add(out.Family(DORA_METRIC("kafka_consumergroup_offsets_topic_group_partitions")), {},
+          static_cast<double>(p.group_partitions));
 }
 
 void ConsumerGroupsCollector::Remember(GroupsObservation& obs, SteadyTime start) {

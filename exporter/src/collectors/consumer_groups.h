@@ -42,6 +42,7 @@
 #include "collectors/lag_model.h"
 #include "collectors/watermarks.h"
 #include "kafka/api.h"
+#include "kafka/offsets_topic.h"
 #include "metrics/self_metrics.h"
 #include "util/name_filter.h"
 
@@ -77,6 +78,13 @@ class ConsumerGroupsCollector : public Collector {
     shard_index_ = index;
     shard_count_ = count;
   }
+  // offsets_source offsets_topic: committed offsets come from `source` once
+  // it has caught up (from OffsetFetch before), and /ready waits for that.
+  // Set before the first run.
+  void SetOffsetsSource(std::shared_ptr<CommittedOffsetsSource> source) {
+    offsets_source_ = std::move(source);
+  }
+  bool Ready() const override { return !offsets_source_ || offsets_source_->Progress().caught_up; }
 
   // Renders one observation and advances the per-partition state (exposed for
   // tests); consumer_groups_render.cpp. Its one effect outside `out`:
@@ -85,6 +93,8 @@ class ConsumerGroupsCollector : public Collector {
   void Render(const GroupsObservation& obs, MetricsBuilder& out);
 
  private:
+  // The reader's progress (offsets_source offsets_topic).
+  static void RenderOffsetsTopicProgress(const OffsetsTopicProgress& p, MetricsBuilder& out);
   // Keeps this run's good descriptions and committed offsets (moved out of
   // `obs`) for carrying, and forgets deleted groups and old answers.
   void Remember(GroupsObservation& obs, SteadyTime start);
@@ -124,6 +134,7 @@ class ConsumerGroupsCollector : public Collector {
   NameFilter topics_;
   int shard_index_ = 0;
   int shard_count_ = 1;
+  std::shared_ptr<CommittedOffsetsSource> offsets_source_;
   std::map<std::string, GroupState> state_;
   std::map<TopicPartition, WatermarkHistory> history_;
   // Each group's last good description and committed offsets, with when

@@ -18,6 +18,7 @@ class QuietCollector : public Collector {
   std::string name() const override { return inner_->name(); }
   Millis interval() const override { return inner_->interval(); }
   Millis timeout() const override { return inner_->timeout(); }
+  bool Ready() const override { return inner_->Ready(); }
   Status Collect(const CollectContext& ctx, MetricsBuilder&) override {
     MetricsBuilder discarded;
     return inner_->Collect(ctx, discarded);

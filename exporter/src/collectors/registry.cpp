@@ -53,6 +53,11 @@ Result<std::vector<std::unique_ptr<Collector>>> BuildCollectors(const Config& co
     auto groups = std::make_unique<ConsumerGroupsCollector>(cc.consumer_groups, cc.offsets.rate_window,
                                                             deps->kafka, deps->watermarks, deps->self);
     groups->SetShard(config.sharding.index, config.sharding.count);
+    if (cc.consumer_groups.offsets_source == "offsets_topic") {
+      auto reader = StartOffsetsTopicReader(config.kafka);
+      if (!reader.ok()) return reader.status();
+      groups->SetOffsetsSource(std::move(reader.value()));
+    }
     out.push_back(std::move(groups));
   }
   if (cc.log_dirs.enabled) out.push_back(std::make_unique<LogDirsCollector>(cc.log_dirs));

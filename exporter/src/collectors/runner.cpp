@@ -1,6 +1,8 @@
 #include "collectors/runner.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "util/log.h"
 
@@ -183,6 +185,11 @@ bool CollectorRunner::RunOnce() {
   std::vector<char> results(slots_.size(), 0);
   auto run = [this, &results](size_t i) {
     try {
+      // A collector still catching up (Collector::Ready) gets up to its
+      // timeout to finish first: a one-shot run reads what a daemon would.
+      const auto until = std::chrono::steady_clock::now() + slots_[i]->collector->timeout();
+      while (!slots_[i]->collector->Ready() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
       results[i] = RunOne(*slots_[i]) ? 1 : 0;
     } catch (const std::exception& ex) {
       GetLogger("collector." + slots_[i]->collector->name())->error("run failed: {}", ex.what());
@@ -200,7 +207,8 @@ bool CollectorRunner::RunOnce() {
 }
 
 bool CollectorRunner::AllRanOnce() const {
-  return std::all_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->ran_once.load(); });
+  return std::all_of(slots_.begin(), slots_.end(),
+                     [](const auto& s) { return s->ran_once.load() && s->collector->Ready(); });
 }
 
 std::vector<std::string> CollectorRunner::names() const {

@@ -97,6 +97,10 @@ struct ConsumerGroupsCollectorConfig : CollectorCommon {
   bool lag_exporter_metrics = false;     // also emit kafka-lag-exporter's metric family
   std::string cluster_name = "default";  // cluster_name label of that family
   Millis carry_for{300000};  // a group without an answer keeps its last description/offsets this long
+  // Where committed offsets come from: offset_fetch (FindCoordinator +
+  // OffsetFetch per group per run) or offsets_topic (a reader of
+  // __consumer_offsets, kafka/offsets_topic.h).
+  std::string offsets_source = "offset_fetch";
 };
 
 struct LogDirsCollectorConfig : CollectorCommon {

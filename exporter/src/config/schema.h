@@ -169,6 +169,7 @@ void VisitConfig(V& v, C& c) {
       v.Bool("lag_exporter_metrics", g.lag_exporter_metrics);
       v.String("cluster_name", g.cluster_name);
       v.Duration("carry_for", g.carry_for);
+      v.String("offsets_source", g.offsets_source, OneOf({"offset_fetch", "offsets_topic"}));
     });
     v.Section("log_dirs", [&] {
       VisitCommon(v, cc.log_dirs);

@@ -240,6 +240,18 @@ inline constexpr FamilyDef kCatalogue[] = {
      "Partitions of the group whose lag is computed from an earlier answer: its coordinator did not answer "
      "this run (its committed offsets are carried), or the partition's leader did not (its watermarks are "
      "carried). Present only when above 0."},
+    {"kafka_consumergroup_offsets_topic_caught_up", kGauge, "", "consumer_groups", "Fetch __consumer_offsets",
+     "With offsets_source offsets_topic: 1 once the reader of __consumer_offsets has read every partition up "
+     "to the end it had at start (until then committed offsets come from OffsetFetch, and /ready waits)."},
+    {"kafka_consumergroup_offsets_topic_records_total", kCounter, "kind", "consumer_groups",
+     "Fetch __consumer_offsets",
+     "With offsets_source offsets_topic: records read from __consumer_offsets since start, by kind "
+     "(offset_commit, offset_tombstone, group_metadata, group_tombstone, other_group_record, "
+     "unknown_version, malformed; the last two are skipped)."},
+    {"kafka_consumergroup_offsets_topic_group_partitions", kGauge, "", "consumer_groups",
+     "Fetch __consumer_offsets",
+     "With offsets_source offsets_topic: group-partitions whose committed offset the reader holds (every "
+     "group in the cluster, before the groups filter and sharding)."},
     {"kafka_consumergroup_uncommitted_partitions", kGauge, "consumergroup", "consumer_groups",
      "DescribeGroups + OffsetFetch",
      "Partitions assigned to the group's members that have no committed offset."},
