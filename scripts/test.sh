@@ -21,10 +21,12 @@ if [[ -n "$KAFKA4" ]]; then
   # The consumer-lag and cluster files whole (measured on 4.1.1: 13 cases,
   # ~6.5 min, the subscribe() cases skip with a WARN; hidden "[.]" cases stay
   # hidden, as under ctest; the 3-minute broker outage runs on 3.9 only), the
-  # group kinds (~35 s).
-  echo "== smoke, consumer-lag, cluster and group kinds on Kafka $KAFKA4 ($(date -u +%T))"
+  # group kinds (~35 s), and the __consumer_offsets source against what 4.x
+  # writes (KIP-848 records; up to ~2 min).
+  echo "== smoke, consumer-lag, cluster, group kinds and offsets topic on Kafka $KAFKA4 ($(date -u +%T))"
   DORA_KAFKA_VERSION="$KAFKA4" "$BUILD/tests/integration_tests" -# \
-    "[smoke],[groups4],[#test_consumer_lag]~[.]~[outage],[#test_kafka_cluster_metrics]~[.]" --reporter compact
+    "[smoke],[groups4],[offsets-topic],[#test_consumer_lag]~[.]~[outage],[#test_kafka_cluster_metrics]~[.]" \
+    --reporter compact
 fi
 
 echo "== unit and integration tests (Kafka $DORA_KAFKA_VERSION) ($(date -u +%T))"
