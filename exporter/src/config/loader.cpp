@@ -149,28 +149,10 @@ class ReadVisitor {
   }
   template <typename E>
   void Endpoints(const char* k, std::vector<E>& out, Millis default_timeout, const char* what) {
-    const YAML::Node list = Child(k);
-    const std::string path = Path(k);
-    if (!list.IsDefined() || list.IsNull()) return;
-    if (!list.IsSequence()) {
-      r_.Error(list, path, std::string("expected a list, one mapping per ") + what);
-      return;
-    }
-    for (size_t i = 0; i < list.size(); ++i) {
-      const std::string rp = path + "[" + std::to_string(i) + "]";
-      E e;
+    Items(k, out, what, [&](E& e) {
       e.timeout = default_timeout;
-      r_.Locate(list[i], rp);
-      if (r_.OpenMap(list[i], rp)) {
-        frames_.push_back({list[i], rp, {}});
-        VisitEndpoint(*this, e);
-        Within(frames_.back());
-        frames_.pop_back();
-      } else if (!list[i].IsMap()) {
-        r_.Error(list[i], rp, "expected a mapping");
-      }
-      out.push_back(std::move(e));
-    }
+      VisitEndpoint(*this, e);
+    });
   }
   // A list of mappings, each read by `body(item)` from a default item.
   template <typename T, typename F>
